@@ -1,0 +1,428 @@
+// Package event holds backchannel's domain: what can happen at a live event
+// (a post arrives, a moderator approves it, a facilitator reads it out) as
+// plain values. Every screen is a fold of a log of these values; this package
+// imports nothing from storage, HTTP or websockets.
+package event
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// Kind names what happened. Kinds are stored in logs, so a kind, once
+// released, is never renamed.
+type Kind string
+
+// The kinds of event. Source kinds come from ingest; decision kinds from
+// moderators (or the rules, acting as the system); question kinds from
+// facilitators and moderators.
+const (
+	// PostReceived: a post arrived from a source. Event.Post and Event.Verdict are set.
+	PostReceived Kind = "post.received"
+	// PostEdited: the post was edited at its source. Event.Post holds the new version.
+	PostEdited Kind = "post.edited"
+	// PostDeleted: the post was deleted at its source. Event.PostID is set.
+	PostDeleted Kind = "post.deleted"
+
+	// PostApproved: the post may appear on public surfaces.
+	PostApproved Kind = "post.approved"
+	// PostRejected: the post never appears on public surfaces.
+	PostRejected Kind = "post.rejected"
+	// PostUndone: the post's last approve/reject decision is taken back; it is pending again.
+	PostUndone Kind = "post.undone"
+	// PostPinned: the post is shown first on the wall (a pending post is approved by pinning it).
+	PostPinned Kind = "post.pinned"
+	// PostUnpinned: the post goes back to its place among the approved posts.
+	PostUnpinned Kind = "post.unpinned"
+	// PostMediaHidden: the post stays, its media is not shown on public surfaces.
+	PostMediaHidden Kind = "post.media_hidden"
+	// PostMediaShown: takes back PostMediaHidden.
+	PostMediaShown Kind = "post.media_shown"
+
+	// AuthorBlocked: the author's posts leave every public surface and the queue,
+	// and their new posts are rejected until Event.Block.Until (or for good). Event.Block is set.
+	AuthorBlocked Kind = "author.blocked"
+	// AuthorUnblocked: new posts from the author are handled as anyone's. Event.Block names the author or domain.
+	AuthorUnblocked Kind = "author.unblocked"
+
+	// QuestionFlagged: a post is marked as a question for the facilitators (a pending post is approved by it).
+	QuestionFlagged Kind = "question.flagged"
+	// QuestionUnflagged: the post is no longer a question.
+	QuestionUnflagged Kind = "question.unflagged"
+	// QuestionAdded: a question heard in the room, with no post. Event.Question is set.
+	QuestionAdded Kind = "question.added"
+	// QuestionReordered: Event.Order is the facilitator's new order of open questions.
+	QuestionReordered Kind = "question.reordered"
+	// QuestionNoted: Event.Note is attached to the question Event.QuestionID.
+	QuestionNoted Kind = "question.noted"
+	// QuestionReading: the question is being read out now (at most one at a time).
+	QuestionReading Kind = "question.reading"
+	// QuestionAnswered: the question was answered; it is kept, listed apart.
+	QuestionAnswered Kind = "question.answered"
+	// QuestionReopened: an answered question goes back to the open list.
+	QuestionReopened Kind = "question.reopened"
+
+	// StageMessage: a short message from the back of the room to the stage. Event.Message is set.
+	StageMessage Kind = "stage.message"
+	// SettingsChanged: the event's settings changed. Event.Settings holds the fields that changed.
+	SettingsChanged Kind = "settings.changed"
+)
+
+// Kinds lists every kind, in the order above.
+var Kinds = []Kind{
+	PostReceived, PostEdited, PostDeleted,
+	PostApproved, PostRejected, PostUndone, PostPinned, PostUnpinned, PostMediaHidden, PostMediaShown,
+	AuthorBlocked, AuthorUnblocked,
+	QuestionFlagged, QuestionUnflagged, QuestionAdded, QuestionReordered, QuestionNoted,
+	QuestionReading, QuestionAnswered, QuestionReopened,
+	StageMessage, SettingsChanged,
+}
+
+// Valid reports whether k is one of Kinds.
+func (k Kind) Valid() bool {
+	for _, c := range Kinds {
+		if c == k {
+			return true
+		}
+	}
+	return false
+}
+
+// Role says who caused an event, and so which credentials an API call needs.
+type Role string
+
+// The roles.
+const (
+	RoleSource      Role = "source"      // an ingest source (Mastodon, Bluesky, web form, rehearsal)
+	RoleModerator   Role = "moderator"   // a moderator, through the API
+	RoleFacilitator Role = "facilitator" // a facilitator, through the API
+	RoleSystem      Role = "system"      // backchannel itself (rules, expiries, config)
+)
+
+// Actor is who caused an event.
+type Actor struct {
+	Role Role `json:"role"`
+	// Name identifies the actor within its role: a moderator's user name, or
+	// a source's name such as "mastodon:mastodon.social". May be empty for a
+	// shared passphrase.
+	Name string `json:"name,omitempty"`
+}
+
+// Event is one entry of an event's log. Which payload fields are set depends
+// on Kind (see the Kind constants).
+type Event struct {
+	// Pos is the event's position in its log: 1 for the first event, then
+	// dense and increasing. Set by the log on append; zero before.
+	Pos uint64 `json:"pos"`
+	// Time is when the event was appended (the appender's clock). The fold
+	// uses it for times shown and for expiries, never the reader's clock.
+	Time  time.Time `json:"time"`
+	Kind  Kind      `json:"kind"`
+	Actor Actor     `json:"actor"`
+
+	// PostID names the post acted on (every post.* kind, question.flagged/unflagged).
+	PostID string `json:"post_id,omitempty"`
+	// QuestionID names the question acted on (question.* kinds but added/reordered).
+	QuestionID string `json:"question_id,omitempty"`
+
+	Post     *Post     `json:"post,omitempty"`     // post.received, post.edited
+	Verdict  *Verdict  `json:"verdict,omitempty"`  // post.received: what the rules decided
+	Block    *Block    `json:"block,omitempty"`    // author.blocked, author.unblocked
+	Question *Question `json:"question,omitempty"` // question.added
+	Order    []string  `json:"order,omitempty"`    // question.reordered: question ids, first first
+	Note     string    `json:"note,omitempty"`     // question.noted
+	Message  string    `json:"message,omitempty"`  // stage.message
+	Reason   string    `json:"reason,omitempty"`   // optional words a moderator gives with a decision
+	Settings *Settings `json:"settings,omitempty"` // settings.changed
+}
+
+// Validate reports what is missing or wrong for the event's kind, as an
+// *Error with code EINVALID. Pos and Time are not checked: the log sets them.
+func (e *Event) Validate() error {
+	if !e.Kind.Valid() {
+		return Errorf(EINVALID, "unknown event kind %q", e.Kind)
+	}
+	switch e.Actor.Role {
+	case RoleSource, RoleModerator, RoleFacilitator, RoleSystem:
+	default:
+		return Errorf(EINVALID, "%s: unknown actor role %q", e.Kind, e.Actor.Role)
+	}
+	switch e.Kind {
+	case PostReceived, PostEdited:
+		if e.Post == nil {
+			return Errorf(EINVALID, "%s: post is required", e.Kind)
+		}
+		if err := e.Post.Validate(); err != nil {
+			return err
+		}
+		if e.PostID != "" && e.PostID != e.Post.ID {
+			return Errorf(EINVALID, "%s: post_id %q does not match post.id %q", e.Kind, e.PostID, e.Post.ID)
+		}
+		if e.Kind == PostReceived && e.Verdict != nil {
+			if err := e.Verdict.Validate(); err != nil {
+				return err
+			}
+		}
+	case PostDeleted, PostApproved, PostRejected, PostUndone, PostPinned, PostUnpinned,
+		PostMediaHidden, PostMediaShown, QuestionFlagged, QuestionUnflagged:
+		if e.PostID == "" {
+			return Errorf(EINVALID, "%s: post_id is required", e.Kind)
+		}
+	case AuthorBlocked, AuthorUnblocked:
+		if e.Block == nil {
+			return Errorf(EINVALID, "%s: block is required", e.Kind)
+		}
+		if err := e.Block.Validate(); err != nil {
+			return err
+		}
+	case QuestionAdded:
+		if e.Question == nil || strings.TrimSpace(e.Question.Text) == "" {
+			return Errorf(EINVALID, "%s: question text is required", e.Kind)
+		}
+		if e.Question.ID == "" {
+			return Errorf(EINVALID, "%s: question id is required", e.Kind)
+		}
+	case QuestionReordered:
+		if len(e.Order) == 0 {
+			return Errorf(EINVALID, "%s: order is required", e.Kind)
+		}
+	case QuestionNoted, QuestionReading, QuestionAnswered, QuestionReopened:
+		if e.QuestionID == "" {
+			return Errorf(EINVALID, "%s: question_id is required", e.Kind)
+		}
+		if e.Kind == QuestionNoted && strings.TrimSpace(e.Note) == "" {
+			return Errorf(EINVALID, "%s: note is required", e.Kind)
+		}
+	case StageMessage:
+		if strings.TrimSpace(e.Message) == "" {
+			return Errorf(EINVALID, "%s: message is required", e.Kind)
+		}
+	case SettingsChanged:
+		if e.Settings == nil {
+			return Errorf(EINVALID, "%s: settings are required", e.Kind)
+		}
+	}
+	return nil
+}
+
+// IdempotencyKey is the de-duplication key the log should append e under,
+// or "" when every append of e is a new event. A post is received once per
+// URI; an edit once per URI and edit time; a delete once per post.
+func (e *Event) IdempotencyKey() string {
+	switch e.Kind {
+	case PostReceived:
+		if e.Post != nil {
+			return "post:" + e.Post.URI
+		}
+	case PostEdited:
+		if e.Post != nil {
+			return "edit:" + e.Post.URI + "@" + e.Post.EditedAt.UTC().Format(time.RFC3339Nano)
+		}
+	case PostDeleted:
+		return "delete:" + e.PostID
+	}
+	return ""
+}
+
+// PostID derives a post's short, stable id from its global URI: the same
+// post seen on many servers gets the same id on every node, with no lookup.
+func PostID(uri string) string {
+	sum := sha256.Sum256([]byte(uri))
+	return hex.EncodeToString(sum[:10])
+}
+
+// Post is one message from outside the room.
+type Post struct {
+	// ID is PostID(URI).
+	ID string `json:"id"`
+	// URI is the post's global identity, the same on every server that has
+	// it (the ActivityPub id for Mastodon, the at:// URI for Bluesky, a
+	// generated urn for the web form). It is the de-duplication key.
+	URI string `json:"uri"`
+	// Source is the kind of source: "mastodon", "bluesky", "rss", "form", "rehearsal".
+	Source string `json:"source"`
+	// SourceName is the configured source that saw it first, e.g. "mastodon.social".
+	SourceName string `json:"source_name,omitempty"`
+	// URL is the post's page at its origin, for people (may be empty).
+	URL    string `json:"url,omitempty"`
+	Author Author `json:"author"`
+	// HTML is the post's body, already sanitised: safe to insert into a page.
+	HTML string `json:"html"`
+	// Text is the body as plain text, for search, rules and screen readers.
+	Text     string `json:"text"`
+	Language string `json:"language,omitempty"`
+	// CreatedAt is when the author published it (the source's clock).
+	CreatedAt time.Time `json:"created_at"`
+	// EditedAt is when it was last edited at its source; zero if never.
+	EditedAt time.Time `json:"edited_at,omitzero"`
+	// ContentWarning is the author's warning (Mastodon's spoiler_text); when
+	// set, screens show it and keep the body collapsed.
+	ContentWarning string `json:"content_warning,omitempty"`
+	// Sensitive marks media that screens blur.
+	Sensitive bool    `json:"sensitive,omitempty"`
+	Media     []Media `json:"media,omitempty"`
+	// Tags are the post's hashtags without '#', as the author wrote them.
+	Tags []string `json:"tags,omitempty"`
+	// Question is set when the author asked for the post to be a question
+	// (the web form's "this is a question" box).
+	Question bool `json:"question,omitempty"`
+}
+
+// Validate reports a post that cannot be stored.
+func (p *Post) Validate() error {
+	if p.URI == "" {
+		return Errorf(EINVALID, "post: uri is required")
+	}
+	if p.ID != PostID(p.URI) {
+		return Errorf(EINVALID, "post: id %q is not PostID(uri)", p.ID)
+	}
+	if p.Source == "" {
+		return Errorf(EINVALID, "post %s: source is required", p.ID)
+	}
+	return nil
+}
+
+// Author is who wrote a post.
+type Author struct {
+	// ID is the author's stable global identity (the ActivityPub actor URI,
+	// the Bluesky DID). Blocks are keyed on it.
+	ID string `json:"id"`
+	// Name is the display name.
+	Name string `json:"name,omitempty"`
+	// Handle is how people address the author, e.g. "@ada@mastodon.social".
+	Handle string `json:"handle,omitempty"`
+	Avatar string `json:"avatar,omitempty"`
+	// URL is the author's profile page.
+	URL string `json:"url,omitempty"`
+}
+
+// Domain is the server part of the author's handle ("mastodon.social"), or
+// "" when the handle has none.
+func (a Author) Domain() string {
+	h := strings.TrimPrefix(a.Handle, "@")
+	if i := strings.LastIndexByte(h, '@'); i >= 0 {
+		return strings.ToLower(h[i+1:])
+	}
+	if strings.Contains(h, ".") { // Bluesky handles are domains
+		return strings.ToLower(h)
+	}
+	return ""
+}
+
+// Media is one attachment of a post.
+type Media struct {
+	// Kind is "image", "gifv", "video", "audio" or "unknown".
+	Kind       string `json:"kind"`
+	URL        string `json:"url"`
+	PreviewURL string `json:"preview_url,omitempty"`
+	// Alt is the author's description of the media.
+	Alt      string `json:"alt,omitempty"`
+	Blurhash string `json:"blurhash,omitempty"`
+	Width    int    `json:"width,omitempty"`
+	Height   int    `json:"height,omitempty"`
+}
+
+// Decision is what happens to a post.
+type Decision string
+
+// The decisions a rule can take.
+const (
+	DecisionHold    Decision = "hold"    // to the moderation queue
+	DecisionApprove Decision = "approve" // straight to public surfaces
+	DecisionReject  Decision = "reject"  // never shown
+)
+
+// Verdict is what the moderation rules decided when a post arrived.
+type Verdict struct {
+	Decision Decision `json:"decision"`
+	// Rule names the rule that decided, in words a moderator understands,
+	// e.g. "pre-moderation", `blocked word "spam"`, "trusted domain example.org".
+	Rule string `json:"rule"`
+}
+
+// Validate reports an unknown decision.
+func (v *Verdict) Validate() error {
+	switch v.Decision {
+	case DecisionHold, DecisionApprove, DecisionReject:
+		return nil
+	}
+	return Errorf(EINVALID, "verdict: unknown decision %q", v.Decision)
+}
+
+// Block names an author, or every author of a domain, whose posts are kept off
+// every surface.
+type Block struct {
+	// AuthorID is the blocked author's Author.ID; empty for a domain block.
+	AuthorID string `json:"author_id,omitempty"`
+	// Handle is the author's handle at the time, for people reading the audit.
+	Handle string `json:"handle,omitempty"`
+	// Domain blocks every author whose handle is on it; empty for an author block.
+	Domain string `json:"domain,omitempty"`
+	// Until ends the block; zero means for good.
+	Until time.Time `json:"until,omitzero"`
+}
+
+// Validate reports a block that names nobody, or two things at once.
+func (b *Block) Validate() error {
+	if (b.AuthorID == "") == (b.Domain == "") {
+		return Errorf(EINVALID, "block: exactly one of author_id and domain is required")
+	}
+	return nil
+}
+
+// Key is the block's identity: blocking the same key again replaces it.
+func (b *Block) Key() string {
+	if b.AuthorID != "" {
+		return "author:" + b.AuthorID
+	}
+	return "domain:" + strings.ToLower(b.Domain)
+}
+
+// Question is a question heard in the room (QuestionAdded); questions that
+// come from posts are flagged with QuestionFlagged instead.
+type Question struct {
+	// ID is the question's id, chosen by whoever appends it (unique per event).
+	ID   string `json:"id"`
+	Text string `json:"text"`
+	// Name is who asked, if they said.
+	Name string `json:"name,omitempty"`
+}
+
+// Mode is an event's moderation mode.
+type Mode string
+
+// The moderation modes.
+const (
+	// ModePre: nothing reaches a public surface until a moderator approves it.
+	ModePre Mode = "pre"
+	// ModeAuto: posts the rules do not hold are approved at once.
+	ModeAuto Mode = "auto"
+)
+
+// Settings are an event's settings that can change while it runs. In a
+// SettingsChanged event only the non-nil fields change.
+type Settings struct {
+	Title      *string `json:"title,omitempty"`
+	Moderation *Mode   `json:"moderation,omitempty"`
+	// Display holds the screens' options (layout, theme, show_avatars, ...).
+	// A key with an empty value is removed.
+	Display map[string]string `json:"display,omitempty"`
+}
+
+// String gives a one-line description for logs.
+func (e *Event) String() string {
+	s := fmt.Sprintf("#%d %s by %s", e.Pos, e.Kind, e.Actor.Role)
+	if e.Actor.Name != "" {
+		s += ":" + e.Actor.Name
+	}
+	if e.PostID != "" {
+		s += " post " + e.PostID
+	}
+	if e.QuestionID != "" {
+		s += " question " + e.QuestionID
+	}
+	return s
+}

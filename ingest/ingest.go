@@ -1,0 +1,168 @@
+// Package ingest runs the sources that bring posts from outside the room
+// (Mastodon servers, Bluesky, feeds, the web form, rehearsal) into an event's
+// log, exactly once each. The sources live in sub-packages; this package
+// holds what they share: the Source and Sink contracts and source health.
+package ingest
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"github.com/backchannel/backchannel/event"
+	"github.com/backchannel/backchannel/eventlog"
+)
+
+// Source finds posts for one event at one place (a Mastodon server, a
+// Jetstream host, a feed) and hands them to a Sink.
+type Source interface {
+	// Name is unique within the event, e.g. "mastodon:mastodon.social".
+	Name() string
+	// Kind is the kind of source: "mastodon", "bluesky", "rss", "rehearsal".
+	Kind() string
+	// Run follows the source until ctx is done, then returns nil. Transient
+	// failures (network, 429, 5xx, garbage) are backed off and reported on
+	// the sink's health, never returned; Run returns an error only for a
+	// fault that retrying cannot fix (a malformed configuration).
+	Run(ctx context.Context, sink Sink) error
+}
+
+// Sink is where a source puts what it finds. Implementations apply the
+// event's moderation rules, de-duplicate through the log's idempotent append
+// and count what they append. A Sink is safe for concurrent use.
+type Sink interface {
+	// Post appends p as received (once per p.URI: a second call with the
+	// same URI changes nothing and reports Duplicate). p.ID must be
+	// event.PostID(p.URI); p.HTML must already be sanitised.
+	Post(ctx context.Context, p event.Post) (eventlog.Appended, error)
+	// Edit appends p as the new version of a post edited at its source
+	// (once per URI and EditedAt). An edit of a post never received is
+	// appended as received instead.
+	Edit(ctx context.Context, p event.Post) (eventlog.Appended, error)
+	// Delete appends that the post with this URI was deleted at its source
+	// (once per post). Deleting a post never received changes nothing.
+	Delete(ctx context.Context, uri string) (eventlog.Appended, error)
+	// Cursor returns the value the source stored under key, "" if none.
+	// Cursors live beside the log, so they survive restarts and move with
+	// the source to another ingest process.
+	Cursor(ctx context.Context, key string) (string, error)
+	// SetCursor stores value under key, durably.
+	SetCursor(ctx context.Context, key, value string) error
+	// Health is the source's health record, for the source to update.
+	Health() *Health
+}
+
+// Health states.
+const (
+	StateStarting    = "starting"     // not yet succeeded
+	StateOK          = "ok"           // the last attempt succeeded
+	StateBackingOff  = "backing_off"  // the last attempt failed; waiting to retry
+	StateRateLimited = "rate_limited" // the server asked us to wait
+	StateWaiting     = "waiting"      // outside the event's time window
+	StateStandby     = "standby"      // another ingest process runs this source
+	StateStopped     = "stopped"      // not running (configuration error, shutdown)
+)
+
+// HealthSnapshot is a source's health at one moment, as the API shows it.
+type HealthSnapshot struct {
+	Source      string    `json:"source"`
+	Kind        string    `json:"kind"`
+	State       string    `json:"state"`
+	LastSuccess time.Time `json:"last_success,omitzero"`
+	LastError   string    `json:"last_error,omitempty"`
+	LastErrorAt time.Time `json:"last_error_at,omitzero"`
+	// RetryAt is when a backing-off or rate-limited source tries again.
+	RetryAt time.Time `json:"retry_at,omitzero"`
+	// RateLimitRemaining is the server's X-RateLimit-Remaining, -1 when unknown.
+	RateLimitRemaining int       `json:"rate_limit_remaining"`
+	RateLimitReset     time.Time `json:"rate_limit_reset,omitzero"`
+	// Appended counts posts, edits and deletes this source appended (not duplicates).
+	Appended int64 `json:"appended"`
+	// Duplicates counts what it found that the log already had.
+	Duplicates int64 `json:"duplicates"`
+	// Lag is how long ago the newest post it appended was published, at that moment.
+	Lag time.Duration `json:"lag_ns"`
+	// Streaming reports a live streaming connection beside polling.
+	Streaming bool `json:"streaming"`
+}
+
+// Health is the live health record of one source. Its methods are safe for
+// concurrent use. OnChange, if set before the source starts, is called after
+// every change with the new snapshot (metrics hang here).
+type Health struct {
+	mu       sync.Mutex
+	s        HealthSnapshot
+	OnChange func(HealthSnapshot)
+}
+
+// NewHealth returns the health record of a source that has not run yet.
+func NewHealth(source, kind string) *Health {
+	return &Health{s: HealthSnapshot{Source: source, Kind: kind, State: StateStarting, RateLimitRemaining: -1}}
+}
+
+func (h *Health) update(f func(*HealthSnapshot)) {
+	h.mu.Lock()
+	f(&h.s)
+	s := h.s
+	cb := h.OnChange
+	h.mu.Unlock()
+	if cb != nil {
+		cb(s)
+	}
+}
+
+// Snapshot returns the record as it is now.
+func (h *Health) Snapshot() HealthSnapshot {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.s
+}
+
+// Succeeded records a successful request at t.
+func (h *Health) Succeeded(t time.Time) {
+	h.update(func(s *HealthSnapshot) { s.State, s.LastSuccess, s.RetryAt = StateOK, t, time.Time{} })
+}
+
+// Failed records a failed attempt at t, retried at retryAt.
+func (h *Health) Failed(t time.Time, err error, retryAt time.Time) {
+	h.update(func(s *HealthSnapshot) {
+		s.State, s.LastError, s.LastErrorAt, s.RetryAt = StateBackingOff, err.Error(), t, retryAt
+	})
+}
+
+// RateLimited records that the server asked us to wait until retryAt.
+func (h *Health) RateLimited(t time.Time, why string, retryAt time.Time) {
+	h.update(func(s *HealthSnapshot) {
+		s.State, s.LastError, s.LastErrorAt, s.RetryAt = StateRateLimited, why, t, retryAt
+	})
+}
+
+// RateLimit records the server's rate-limit headers.
+func (h *Health) RateLimit(remaining int, reset time.Time) {
+	h.update(func(s *HealthSnapshot) { s.RateLimitRemaining, s.RateLimitReset = remaining, reset })
+}
+
+// SetState sets the state (StateWaiting, StateStandby, StateStopped, ...).
+func (h *Health) SetState(state string) {
+	h.update(func(s *HealthSnapshot) { s.State = state })
+}
+
+// SetStreaming records whether a streaming connection is live.
+func (h *Health) SetStreaming(live bool) {
+	h.update(func(s *HealthSnapshot) { s.Streaming = live })
+}
+
+// Counted records one append (dup=false) or one duplicate found, of a post
+// published at published (zero when unknown), seen at now.
+func (h *Health) Counted(dup bool, published, now time.Time) {
+	h.update(func(s *HealthSnapshot) {
+		if dup {
+			s.Duplicates++
+			return
+		}
+		s.Appended++
+		if !published.IsZero() {
+			s.Lag = now.Sub(published)
+		}
+	})
+}

@@ -1,0 +1,235 @@
+// Package config describes what one backchannel deployment serves: its
+// events (hashtags, sources, moderation, role credentials, display) and the
+// server's own settings, read from a YAML file and from flags, with secrets
+// read only from environment variables the file names.
+package config
+
+import (
+	"time"
+
+	"github.com/backchannel/backchannel/event"
+)
+
+// Defaults for the server settings.
+const (
+	DefaultListen = ":8080"
+	DefaultData   = "./data"
+	// DefaultRehearsalRate is how many posts per minute a rehearsal source
+	// makes when the file does not say.
+	DefaultRehearsalRate = 12.0
+)
+
+// Config is a whole deployment: the server's settings and its events.
+type Config struct {
+	// Listen is the HTTP address, e.g. ":8080" or "127.0.0.1:8080".
+	Listen string `yaml:"listen"`
+	// Data is the embedded log's directory; it also holds generated
+	// first-run passphrases.
+	Data string `yaml:"data"`
+	// Redis, when set, is a redis:// URL: the logs live in Redis Streams
+	// instead of the embedded log.
+	Redis string `yaml:"redis"`
+	// LogFormat is "text" (default) or "json".
+	LogFormat string `yaml:"log_format"`
+	// Events are the events this deployment serves.
+	Events []Event `yaml:"events"`
+
+	// File is the file the config was read from, "" when built from flags.
+	File string `yaml:"-"`
+	// lines maps a field path ("events[0].sources[1].server") to the line
+	// it was written on, for error messages.
+	lines map[string]int
+}
+
+// Event is one live event.
+type Event struct {
+	// Slug names the event in URLs: lower-case letters, digits and '-'.
+	// Defaults to the first hashtag in lower case.
+	Slug string `yaml:"slug"`
+	// Title is shown on the wall; defaults to "#FirstHashtag".
+	Title string `yaml:"title"`
+	// Hashtags are followed at every source, written without '#'.
+	Hashtags []string `yaml:"hashtags"`
+	// Place is where the event happens, in words.
+	Place string `yaml:"place"`
+	// Start and End bound the event; either may be zero (open-ended).
+	Start time.Time `yaml:"start"`
+	End   time.Time `yaml:"end"`
+	// LeadIn is how long before Start the sources start collecting and
+	// the event counts as live.
+	LeadIn time.Duration `yaml:"lead_in"`
+	// Sources are where posts come from.
+	Sources []Source `yaml:"sources"`
+	// Moderation is the mode and the rules applied to arriving posts.
+	Moderation Moderation `yaml:"moderation"`
+	// Roles holds the moderators' and facilitators' credentials.
+	Roles Roles `yaml:"roles"`
+	// Display holds the screens' options.
+	Display Display `yaml:"display"`
+	// PrivacyNotice is shown to participants on the web form and the wall's
+	// footer: what is collected and how long it is kept.
+	PrivacyNotice string `yaml:"privacy_notice"`
+}
+
+// Live reports whether the event is live at now: between Start-LeadIn and
+// End, where a zero bound is open.
+func (e *Event) Live(now time.Time) bool {
+	if !e.Start.IsZero() && now.Before(e.Start.Add(-e.LeadIn)) {
+		return false
+	}
+	if !e.End.IsZero() && !now.Before(e.End) {
+		return false
+	}
+	return true
+}
+
+// Source types.
+const (
+	SourceMastodon  = "mastodon"
+	SourceRehearsal = "rehearsal"
+)
+
+// Source is one place posts come from. Type says which fields apply; the
+// others must be empty. New types (bluesky, rss) add their own fields here.
+type Source struct {
+	// Type is "mastodon" or "rehearsal".
+	Type string `yaml:"type"`
+
+	// Server is the Mastodon server's base URL (mastodon).
+	Server string `yaml:"server"`
+	// TokenEnv names the environment variable holding an access token
+	// (mastodon, optional). Some servers require one for hashtag streaming.
+	TokenEnv string `yaml:"token_env"`
+	// Stream turns the streaming API on beside polling (mastodon). Default:
+	// on when a token is configured, off otherwise.
+	Stream *bool `yaml:"stream"`
+
+	// Rate is posts per minute (rehearsal); default DefaultRehearsalRate.
+	Rate float64 `yaml:"rate"`
+
+	// Token is the token read from TokenEnv when the config was loaded.
+	Token string `yaml:"-"`
+}
+
+// Name is the source's name within its event, as ingest.Source.Name gives
+// it: "mastodon:mastodon.social", "rehearsal".
+func (s *Source) Name() string {
+	switch s.Type {
+	case SourceMastodon:
+		return "mastodon:" + hostOf(s.Server)
+	default:
+		return s.Type
+	}
+}
+
+// Streaming reports whether the Mastodon streaming API should be used.
+func (s *Source) Streaming() bool {
+	if s.Stream != nil {
+		return *s.Stream
+	}
+	return s.Token != ""
+}
+
+// Moderation is an event's moderation mode and rules. Lists match without
+// regard to case; accounts are handles ("@ada@mastodon.social") or author
+// ids, domains are server names ("spam.example").
+type Moderation struct {
+	// Mode is "pre" (default: a moderator approves every post) or "auto"
+	// (posts the rules do not hold are approved at once).
+	Mode            event.Mode `yaml:"mode"`
+	BlockedWords    []string   `yaml:"blocked_words"`
+	BlockedAccounts []string   `yaml:"blocked_accounts"`
+	BlockedDomains  []string   `yaml:"blocked_domains"`
+	TrustedAccounts []string   `yaml:"trusted_accounts"`
+	TrustedDomains  []string   `yaml:"trusted_domains"`
+	// Profanity holds posts with common profanity for a moderator, even in
+	// auto mode. Default on.
+	Profanity *bool `yaml:"profanity"`
+}
+
+// ProfanityOn reports whether the profanity rule is on.
+func (m *Moderation) ProfanityOn() bool { return m.Profanity == nil || *m.Profanity }
+
+// Roles are the credentials of the roles that act through the API.
+type Roles struct {
+	Moderator   Role `yaml:"moderator"`
+	Facilitator Role `yaml:"facilitator"`
+}
+
+// Role is how one role logs in. Any combination may be set; when none is,
+// a passphrase is generated on first run (see EnsurePassphrases).
+type Role struct {
+	// PassphraseEnv names the environment variable holding a shared passphrase.
+	PassphraseEnv string `yaml:"passphrase_env"`
+	// Users maps a user name to a bcrypt hash of that user's password.
+	Users map[string]string `yaml:"users"`
+	// TokensEnv names the environment variable holding API tokens,
+	// separated by commas, for scripts and other tools.
+	TokensEnv string `yaml:"tokens_env"`
+
+	// Passphrase is the shared passphrase: read from PassphraseEnv, or
+	// generated on first run.
+	Passphrase string `yaml:"-"`
+	// Tokens are the API tokens read from TokensEnv.
+	Tokens []string `yaml:"-"`
+	// Generated reports that Passphrase was generated, not configured.
+	Generated bool `yaml:"-"`
+}
+
+// Configured reports whether any credential is configured for the role.
+func (r *Role) Configured() bool {
+	return r.Passphrase != "" || len(r.Users) > 0 || len(r.Tokens) > 0
+}
+
+// Display holds the screens' options. The zero value shows avatars and handles.
+type Display struct {
+	// Layout is the wall's layout: "grid" (default), "column" or "ticker".
+	Layout string `yaml:"layout"`
+	// Theme is "dark" (default, for projectors) or "light".
+	Theme       string `yaml:"theme"`
+	ShowAvatars *bool  `yaml:"show_avatars"`
+	ShowHandles *bool  `yaml:"show_handles"`
+	// BrandColour is a CSS hex colour, "#1a7f5a".
+	BrandColour string `yaml:"brand_colour"`
+	// Logo is an https URL or a path served by this server ("/logo.png").
+	Logo string `yaml:"logo"`
+}
+
+// Map gives the display options as the fold's settings hold them
+// (fold.SettingsView.Display): only the options that are set.
+func (d *Display) Map() map[string]string {
+	m := map[string]string{}
+	put := func(k, v string) {
+		if v != "" {
+			m[k] = v
+		}
+	}
+	put("layout", d.Layout)
+	put("theme", d.Theme)
+	if d.ShowAvatars != nil {
+		m["show_avatars"] = boolString(*d.ShowAvatars)
+	}
+	if d.ShowHandles != nil {
+		m["show_handles"] = boolString(*d.ShowHandles)
+	}
+	put("brand_colour", d.BrandColour)
+	put("logo", d.Logo)
+	return m
+}
+
+func boolString(b bool) string {
+	if b {
+		return "true"
+	}
+	return "false"
+}
+
+// Event returns the event with this slug, or nil.
+func (c *Config) Event(slug string) *Event {
+	for i := range c.Events {
+		if c.Events[i].Slug == slug {
+			return &c.Events[i]
+		}
+	}
+	return nil
+}

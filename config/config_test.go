@@ -1,0 +1,357 @@
+package config
+
+import (
+	"errors"
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/backchannel/backchannel/event"
+)
+
+func envOf(m map[string]string) func(string) string {
+	return func(k string) string { return m[k] }
+}
+
+var exampleEnv = map[string]string{
+	"L4L_MASTODON_TOKEN":         "tok-abc",
+	"L4L_MODERATOR_PASSPHRASE":   "back of the room",
+	"L4L_FACILITATOR_PASSPHRASE": "on the stage now",
+	"L4L_FACILITATOR_TOKENS":     "t1, t2,",
+}
+
+func TestExampleFileLoads(t *testing.T) {
+	c, err := LoadEnv("../docs/example-events.yaml", envOf(exampleEnv))
+	if err != nil {
+		t.Fatalf("example config: %v", err)
+	}
+	if got := len(c.Events); got != 2 {
+		t.Fatalf("events = %d, want 2", got)
+	}
+	e := c.Event("leaders4leeds")
+	if e == nil {
+		t.Fatal("no event leaders4leeds")
+	}
+	if e.Sources[0].Token != "tok-abc" || !e.Sources[0].Streaming() {
+		t.Errorf("mastodon source 0 = %+v, want token from env and streaming", e.Sources[0])
+	}
+	if e.Sources[1].Streaming() {
+		t.Errorf("source without token streams by default")
+	}
+	if got := e.Sources[0].Name(); got != "mastodon:mastodon.social" {
+		t.Errorf("Name = %q", got)
+	}
+	if e.Roles.Moderator.Passphrase != "back of the room" {
+		t.Errorf("moderator passphrase = %q", e.Roles.Moderator.Passphrase)
+	}
+	if got := e.Roles.Facilitator.Tokens; len(got) != 2 || got[0] != "t1" || got[1] != "t2" {
+		t.Errorf("facilitator tokens = %q", got)
+	}
+	if e.LeadIn != time.Hour || !e.End.After(e.Start) {
+		t.Errorf("times: start %v end %v lead-in %v", e.Start, e.End, e.LeadIn)
+	}
+	if !e.Live(e.Start.Add(-30*time.Minute)) || e.Live(e.Start.Add(-2*time.Hour)) || e.Live(e.End) {
+		t.Errorf("Live window wrong")
+	}
+	if d := e.Display.Map(); d["layout"] != "grid" || d["show_avatars"] != "true" || d["brand_colour"] != "#1a7f5a" {
+		t.Errorf("display map = %v", d)
+	}
+	o := c.Event("ourday-rehearsal")
+	if o == nil || o.Title != "#OurDay" || o.Moderation.Mode != event.ModeAuto || o.Sources[0].Rate != 30 {
+		t.Errorf("second event = %+v", o)
+	}
+	if !o.Moderation.ProfanityOn() {
+		t.Errorf("profanity should default on")
+	}
+	if c.Listen != ":8080" || c.Data != "./data" {
+		t.Errorf("server settings = %q %q", c.Listen, c.Data)
+	}
+}
+
+// minimal is a valid file; bad cases below change one thing in it.
+const minimal = `events:
+  - slug: ev
+    hashtags: [Tag]
+    sources:
+      - type: rehearsal
+`
+
+func TestParseGood(t *testing.T) {
+	tests := []struct {
+		name  string
+		yaml  string
+		check func(t *testing.T, c *Config)
+	}{
+		{"minimal gets defaults", minimal, func(t *testing.T, c *Config) {
+			e := c.Events[0]
+			if e.Title != "#Tag" || e.Moderation.Mode != event.ModePre || e.Sources[0].Rate != DefaultRehearsalRate {
+				t.Errorf("defaults not applied: %+v", e)
+			}
+			if c.Listen != DefaultListen || c.LogFormat != "text" {
+				t.Errorf("server defaults: %q %q", c.Listen, c.LogFormat)
+			}
+		}},
+		{"slug from hashtag", "events:\n  - hashtags: [OurDay]\n", func(t *testing.T, c *Config) {
+			if c.Events[0].Slug != "ourday" {
+				t.Errorf("slug = %q", c.Events[0].Slug)
+			}
+		}},
+		{"trailing slash trimmed", "events:\n  - hashtags: [A]\n    sources:\n      - {type: mastodon, server: 'https://m.example/', stream: false}\n", func(t *testing.T, c *Config) {
+			if s := c.Events[0].Sources[0]; s.Server != "https://m.example" || s.Streaming() {
+				t.Errorf("source = %+v", s)
+			}
+		}},
+		{"unicode hashtag with slug", "events:\n  - slug: cafe\n    hashtags: [Café_2026]\n", func(t *testing.T, c *Config) {
+			if c.Events[0].Hashtags[0] != "Café_2026" {
+				t.Errorf("hashtag = %q", c.Events[0].Hashtags[0])
+			}
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if tt.check == nil {
+				return
+			}
+			c, err := Parse("events.yaml", []byte(tt.yaml), envOf(nil))
+			if err != nil {
+				t.Fatal(err)
+			}
+			tt.check(t, c)
+		})
+	}
+}
+
+func TestParseBad(t *testing.T) {
+	tests := []struct {
+		name string
+		yaml string
+		env  map[string]string
+		want string // the whole first line of the message, or a prefix of it
+	}{
+		{"not a URL", `events:
+  - slug: ev
+    hashtags: [Tag]
+    sources:
+      - type: rehearsal
+      - type: mastodon
+        server: mastodon.social
+`, nil, `events.yaml:7: events[0].sources[1].server: not a URL: "mastodon.social"`},
+		{"unknown field", `events:
+  - slug: ev
+    hashtags: [Tag]
+    sorces: []
+`, nil, `events.yaml:4: events[0].sorces: unknown field (known: display, end, hashtags,`},
+		{"unknown top-level field", "listen: ':1'\nevent: []\n", nil, `events.yaml:2: event: unknown field`},
+		{"syntax error", "events:\n  - slug: [\n", nil, `events.yaml:2: did not find expected node content`},
+		{"type error", "events:\n  - slug: ev\n    hashtags: [T]\n    lead_in: soon\n", nil, `events.yaml:4: cannot unmarshal !!str`},
+		{"empty file", "", nil, `events.yaml: empty file`},
+		{"no events", "listen: ':8080'\n", nil, `events.yaml: events: no events`},
+		{"hash in hashtag", "events:\n  - slug: ev\n    hashtags: ['#Tag']\n", nil, `events.yaml:3: events[0].hashtags[0]: write "#Tag" without '#'`},
+		{"hashtag with space", "events:\n  - slug: ev\n    hashtags: ['a b']\n", nil, `events.yaml:3: events[0].hashtags[0]: "a b" is not a hashtag`},
+		{"no hashtags", "events:\n  - slug: ev\n", nil, `events.yaml:2: events[0].hashtags: at least one hashtag is required`},
+		{"slug not URL-safe", "events:\n  - slug: Big Day\n    hashtags: [T]\n", nil, `events.yaml:2: events[0].slug: "Big Day" is not URL-safe`},
+		{"slug twice", "events:\n  - {slug: a, hashtags: [T]}\n  - {slug: a, hashtags: [U]}\n", nil, `events.yaml:3: events[1].slug: "a" is already the slug of events[0]`},
+		{"times out of order", "events:\n  - slug: ev\n    hashtags: [T]\n    start: 2026-03-12T10:00:00Z\n    end: 2026-03-12T09:00:00Z\n", nil, `events.yaml:5: events[0].end: must be after start`},
+		{"lead-in without start", "events:\n  - slug: ev\n    hashtags: [T]\n    lead_in: 1h\n", nil, `events.yaml:4: events[0].lead_in: needs a start time`},
+		{"unknown source type", "events:\n  - slug: ev\n    hashtags: [T]\n    sources:\n      - type: twitter\n", nil, `events.yaml:5: events[0].sources[0].type: unknown source type "twitter"`},
+		{"source twice", "events:\n  - slug: ev\n    hashtags: [T]\n    sources:\n      - {type: mastodon, server: 'https://a.example'}\n      - {type: mastodon, server: 'https://A.example/'}\n", nil, `events.yaml:6: events[0].sources[1]: source mastodon:a.example is already`},
+		{"rehearsal rate", "events:\n  - slug: ev\n    hashtags: [T]\n    sources:\n      - type: rehearsal\n        rate: -1\n", nil, `events.yaml:6: events[0].sources[0].rate: posts per minute`},
+		{"token env unset", "events:\n  - slug: ev\n    hashtags: [T]\n    sources:\n      - type: mastodon\n        server: https://m.example\n        token_env: NOPE\n", nil, `events.yaml:7: events[0].sources[0].token_env: environment variable NOPE is not set`},
+		{"moderation mode", "events:\n  - slug: ev\n    hashtags: [T]\n    moderation:\n      mode: post\n", nil, `events.yaml:5: events[0].moderation.mode: must be pre or auto, not "post"`},
+		{"blocked domain", "events:\n  - slug: ev\n    hashtags: [T]\n    moderation:\n      blocked_domains: [spam.example, 'not a domain']\n", nil, `events.yaml:5: events[0].moderation.blocked_domains[1]: "not a domain" is not a domain`},
+		{"bad bcrypt", "events:\n  - slug: ev\n    hashtags: [T]\n    roles:\n      moderator:\n        users:\n          ada: plaintext\n", nil, `events.yaml:7: events[0].roles.moderator.users.ada: not a bcrypt hash`},
+		{"short passphrase", "events:\n  - slug: ev\n    hashtags: [T]\n    roles:\n      facilitator:\n        passphrase_env: P\n", map[string]string{"P": "abc"}, `events.yaml:6: events[0].roles.facilitator.passphrase_env: the passphrase is shorter than 8 characters`},
+		{"colour", "events:\n  - slug: ev\n    hashtags: [T]\n    display:\n      brand_colour: green\n", nil, `events.yaml:5: events[0].display.brand_colour: "green" is not a colour`},
+		{"logo over http", "events:\n  - slug: ev\n    hashtags: [T]\n    display:\n      logo: http://x.example/l.png\n", nil, `events.yaml:5: events[0].display.logo:`},
+		{"layout", "events:\n  - slug: ev\n    hashtags: [T]\n    display: {layout: carousel}\n", nil, `events.yaml:4: events[0].display.layout: must be one of grid, column, ticker`},
+		{"list where mapping", "events:\n  - slug: ev\n    hashtags: [T]\n    roles: [a]\n", nil, `events.yaml:4: events[0].roles: must be a mapping of fields`},
+		{"redis URL", "redis: 'http://x'\n" + minimal, nil, `events.yaml:1: redis: not a redis:// URL`},
+		{"listen", "listen: '8080'\n" + minimal, nil, `events.yaml:1: listen: not a listen address`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := Parse("events.yaml", []byte(tt.yaml), envOf(tt.env))
+			if err == nil {
+				t.Fatalf("accepted; want error %q", tt.want)
+			}
+			var ce *Error
+			if !errors.As(err, &ce) {
+				t.Fatalf("error %T %v is not a *config.Error", err, err)
+			}
+			first := strings.SplitN(err.Error(), "\n", 2)[0]
+			if !strings.HasPrefix(first, tt.want) {
+				t.Errorf("error\n got: %s\nwant: %s...", err, tt.want)
+			}
+		})
+	}
+}
+
+func TestParseReportsEveryProblem(t *testing.T) {
+	_, err := Parse("e.yaml", []byte("events:\n  - slug: A\n    hashtags: ['#x']\n    moderation: {mode: none}\n"), envOf(nil))
+	for _, want := range []string{"e.yaml:2: events[0].slug", "e.yaml:3: events[0].hashtags[0]", "e.yaml:4: events[0].moderation.mode"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("error %v does not mention %s", err, want)
+		}
+	}
+}
+
+func buildFlags(t *testing.T, args []string, env map[string]string) (*Config, error) {
+	t.Helper()
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	var f Flags
+	f.Register(fs)
+	if err := fs.Parse(args); err != nil {
+		t.Fatal(err)
+	}
+	return f.Build(envOf(env))
+}
+
+func TestFlagsFirstRun(t *testing.T) {
+	c, err := buildFlags(t, []string{"--tag", "Leaders4Leeds", "--mastodon", "https://mastodon.social", "--mastodon", "hachyderm.io", "--rehearse"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(c.Events) != 1 {
+		t.Fatalf("events = %d", len(c.Events))
+	}
+	e := c.Events[0]
+	if e.Slug != "leaders4leeds" || e.Title != "#Leaders4Leeds" || e.Moderation.Mode != event.ModePre {
+		t.Errorf("event = %+v", e)
+	}
+	var names []string
+	for _, s := range e.Sources {
+		names = append(names, s.Name())
+	}
+	if strings.Join(names, " ") != "mastodon:mastodon.social mastodon:hachyderm.io rehearsal" {
+		t.Errorf("sources = %v", names)
+	}
+	if c.Listen != ":8080" || c.Data != "./data" || c.Redis != "" {
+		t.Errorf("server settings %q %q %q", c.Listen, c.Data, c.Redis)
+	}
+}
+
+func TestFlagsEnvAndPrecedence(t *testing.T) {
+	env := map[string]string{
+		"BACKCHANNEL_LISTEN":     "127.0.0.1:9000",
+		"BACKCHANNEL_DATA":       "/tmp/env-data",
+		"BACKCHANNEL_TAG":        "OurDay,Second",
+		"BACKCHANNEL_REHEARSE":   "true",
+		"BACKCHANNEL_MODERATION": "auto",
+	}
+	c, err := buildFlags(t, []string{"--data", "/tmp/flag-data"}, env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Listen != "127.0.0.1:9000" {
+		t.Errorf("listen from env = %q", c.Listen)
+	}
+	if c.Data != "/tmp/flag-data" {
+		t.Errorf("flag should beat env: data = %q", c.Data)
+	}
+	e := c.Events[0]
+	if e.Slug != "ourday" || len(e.Hashtags) != 2 || e.Sources[0].Type != SourceRehearsal || e.Moderation.Mode != event.ModeAuto {
+		t.Errorf("event from env = %+v", e)
+	}
+}
+
+func TestFlagsOverrideFile(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "events.yaml")
+	if err := os.WriteFile(file, []byte("listen: ':7000'\n"+minimal), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	c, err := buildFlags(t, []string{"--config", file, "--listen", ":7001", "--moderation", "auto", "--tag", "Extra"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Listen != ":7001" {
+		t.Errorf("listen = %q, want the flag's", c.Listen)
+	}
+	if len(c.Events) != 2 || c.Events[1].Slug != "extra" {
+		t.Fatalf("events = %+v", c.Events)
+	}
+	for _, e := range c.Events {
+		if e.Moderation.Mode != event.ModeAuto {
+			t.Errorf("%s mode = %s, want auto from the flag", e.Slug, e.Moderation.Mode)
+		}
+	}
+
+	// A file with no events is completed by --tag.
+	empty := filepath.Join(dir, "server.yaml")
+	if err := os.WriteFile(empty, []byte("listen: ':7000'\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	c, err = buildFlags(t, []string{"--config", empty, "--tag", "Only"}, nil)
+	if err != nil || len(c.Events) != 1 || c.Listen != ":7000" {
+		t.Fatalf("file without events plus --tag: %v %+v", err, c)
+	}
+}
+
+func TestFlagsBad(t *testing.T) {
+	tests := []struct {
+		args []string
+		env  map[string]string
+		want string
+	}{
+		{nil, nil, "--tag: nothing to serve"},
+		{[]string{"--mastodon", "https://m.example"}, nil, "--tag: --mastodon and --rehearse add sources"},
+		{[]string{"--tag", "a b"}, nil, `--tag: "a b" is not a hashtag`},
+		{[]string{"--tag", "T", "--mastodon", "https://m.example/path"}, nil, "--mastodon: give the server's base URL only"},
+		{[]string{"--tag", "T", "--moderation", "post"}, nil, `--moderation: must be pre or auto`},
+		{[]string{"--tag", "T"}, map[string]string{"BACKCHANNEL_REHEARSE": "maybe"}, "BACKCHANNEL_REHEARSE:"},
+		{[]string{"--tag", "T", "--log-format", "xml"}, nil, "log_format: must be text or json"},
+		{[]string{"--config", "/nonexistent/events.yaml"}, nil, "config: open /nonexistent/events.yaml"},
+	}
+	for _, tt := range tests {
+		_, err := buildFlags(t, tt.args, tt.env)
+		if err == nil || !strings.HasPrefix(err.Error(), tt.want) {
+			t.Errorf("%v: error %v, want %q...", tt.args, err, tt.want)
+		}
+	}
+}
+
+func TestEnsurePassphrases(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "data")
+	c, err := Parse("e.yaml", []byte(`events:
+  - slug: ev
+    hashtags: [T]
+    roles:
+      moderator:
+        passphrase_env: MOD
+`), envOf(map[string]string{"MOD": "configured-pass"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	path, gen, err := EnsurePassphrases(dir, c)
+	if err != nil || !gen {
+		t.Fatalf("EnsurePassphrases: %v generated=%v", err, gen)
+	}
+	e := &c.Events[0]
+	if e.Roles.Moderator.Passphrase != "configured-pass" || e.Roles.Moderator.Generated {
+		t.Errorf("configured moderator passphrase replaced: %+v", e.Roles.Moderator)
+	}
+	fac := e.Roles.Facilitator.Passphrase
+	if len(fac) != 19 || !e.Roles.Facilitator.Generated {
+		t.Errorf("facilitator passphrase %q not generated", fac)
+	}
+	st, err := os.Stat(path)
+	if err != nil || st.Mode().Perm() != 0o600 {
+		t.Fatalf("passphrase file %s: %v mode %v", path, err, st.Mode())
+	}
+
+	// A second run reads the same passphrase back.
+	c2, _ := Parse("e.yaml", []byte(minimal), envOf(nil))
+	c2.Events[0].Slug = "ev"
+	if _, _, err := EnsurePassphrases(dir, c2); err != nil {
+		t.Fatal(err)
+	}
+	if got := c2.Events[0].Roles.Facilitator.Passphrase; got != fac {
+		t.Errorf("second run facilitator passphrase %q, want %q", got, fac)
+	}
+	if c2.Events[0].Roles.Moderator.Passphrase == "" || c2.Events[0].Roles.Moderator.Passphrase == fac {
+		t.Errorf("moderator passphrase not generated or equal to the facilitator's")
+	}
+}

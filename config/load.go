@@ -1,0 +1,331 @@
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"maps"
+	"os"
+	"reflect"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/backchannel/backchannel/event"
+)
+
+// Error is one thing wrong with a config, placed as exactly as the file
+// allows: "events.yaml:12: events[0].sources[1].server: not a URL".
+type Error struct {
+	File string // the file, "" for flags
+	Line int    // 1-based, 0 when unknown
+	Path string // the field, "events[0].sources[1].server"
+	Msg  string
+}
+
+func (e *Error) Error() string {
+	var b strings.Builder
+	if e.File != "" {
+		b.WriteString(e.File)
+		if e.Line > 0 {
+			b.WriteString(":" + strconv.Itoa(e.Line))
+		}
+		b.WriteString(": ")
+	}
+	if e.Path != "" {
+		b.WriteString(e.Path + ": ")
+	}
+	b.WriteString(e.Msg)
+	return b.String()
+}
+
+// Load reads the config file at path, with secrets from the process's
+// environment.
+func Load(path string) (*Config, error) {
+	return LoadEnv(path, os.Getenv)
+}
+
+// LoadEnv reads the config file at path, with secrets from getenv.
+func LoadEnv(path string, getenv func(string) string) (*Config, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	return Parse(path, b, getenv)
+}
+
+// Parse decodes and validates a config held in data, read from file (used
+// in messages only). Unknown fields are refused; every problem is reported
+// as an *Error, joined with errors.Join when there are several.
+func Parse(file string, data []byte, getenv func(string) string) (*Config, error) {
+	c, err := decode(file, data, getenv)
+	if err != nil {
+		return nil, err
+	}
+	c.defaults()
+	if err := c.Validate(); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// decode reads the file's fields and the secrets it names, refusing
+// unknown fields, without applying defaults or validating.
+func decode(file string, data []byte, getenv func(string) string) (*Config, error) {
+	c := &Config{File: file, lines: map[string]int{}}
+	var root yaml.Node
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	if err := dec.Decode(&root); err != nil {
+		if errors.Is(err, io.EOF) {
+			return nil, &Error{File: file, Msg: "empty file: it needs at least an events list"}
+		}
+		return nil, yamlError(file, err)
+	}
+	doc := &root
+	if doc.Kind == yaml.DocumentNode && len(doc.Content) == 1 {
+		doc = doc.Content[0]
+	}
+	// Walk the tree first: it refuses unknown fields and records where
+	// every field is, so later messages can name the line.
+	if err := c.walk(doc, reflect.TypeFor[Config](), ""); err != nil {
+		return nil, err
+	}
+	if err := doc.Decode(c); err != nil {
+		return nil, yamlError(file, err)
+	}
+	if err := c.resolve(getenv); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+var yamlLine = regexp.MustCompile(`line (\d+): `)
+
+// yamlError turns yaml.v3's errors ("yaml: line 3: could not find
+// expected ':'", or a TypeError listing several) into *Errors with lines.
+func yamlError(file string, err error) error {
+	var te *yaml.TypeError
+	msgs := []string{err.Error()}
+	if errors.As(err, &te) {
+		msgs = te.Errors
+	}
+	var errs []error
+	for _, m := range msgs {
+		m = strings.TrimPrefix(m, "yaml: ")
+		e := &Error{File: file, Msg: m}
+		if loc := yamlLine.FindStringSubmatchIndex(m); loc != nil {
+			e.Line, _ = strconv.Atoi(m[loc[2]:loc[3]])
+			e.Msg = m[:loc[0]] + m[loc[1]:]
+		}
+		errs = append(errs, e)
+	}
+	return errors.Join(errs...)
+}
+
+// walk checks node against the Go type t: mappings into structs may only
+// use the struct's yaml field names. It records each field's line under its path.
+func (c *Config) walk(n *yaml.Node, t reflect.Type, path string) error {
+	if n.Kind == yaml.AliasNode && n.Alias != nil {
+		n = n.Alias
+	}
+	if path != "" {
+		c.lines[path] = n.Line
+	}
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	switch t.Kind() {
+	case reflect.Struct:
+		if t == reflect.TypeFor[time.Time]() {
+			return nil
+		}
+		if n.Kind != yaml.MappingNode {
+			if n.Tag == "!!null" {
+				return nil
+			}
+			return c.errAtLine(n.Line, path, "must be a mapping of fields")
+		}
+		fields := yamlFields(t)
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			k, v := n.Content[i], n.Content[i+1]
+			if k.Value == "<<" { // merge key: check what is merged in
+				if err := c.walk(v, t, path); err != nil {
+					return err
+				}
+				continue
+			}
+			f, ok := fields[k.Value]
+			sub := join(path, k.Value)
+			if !ok {
+				return c.errAtLine(k.Line, sub, "unknown field (known: "+strings.Join(slices.Sorted(maps.Keys(fields)), ", ")+")")
+			}
+			c.lines[sub] = k.Line
+			if err := c.walk(v, f.Type, sub); err != nil {
+				return err
+			}
+			c.lines[sub] = k.Line
+		}
+	case reflect.Slice:
+		if n.Kind != yaml.SequenceNode {
+			if n.Tag == "!!null" {
+				return nil
+			}
+			return c.errAtLine(n.Line, path, "must be a list")
+		}
+		for i, e := range n.Content {
+			if err := c.walk(e, t.Elem(), fmt.Sprintf("%s[%d]", path, i)); err != nil {
+				return err
+			}
+		}
+	case reflect.Map:
+		if n.Kind != yaml.MappingNode {
+			if n.Tag == "!!null" {
+				return nil
+			}
+			return c.errAtLine(n.Line, path, "must be a mapping")
+		}
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			k, v := n.Content[i], n.Content[i+1]
+			sub := join(path, k.Value)
+			c.lines[sub] = k.Line
+			if err := c.walk(v, t.Elem(), sub); err != nil {
+				return err
+			}
+			c.lines[sub] = k.Line
+		}
+	default:
+		if n.Kind != yaml.ScalarNode {
+			return c.errAtLine(n.Line, path, "must be a single value")
+		}
+	}
+	return nil
+}
+
+func join(path, key string) string {
+	if path == "" {
+		return key
+	}
+	return path + "." + key
+}
+
+func yamlFields(t reflect.Type) map[string]reflect.StructField {
+	m := map[string]reflect.StructField{}
+	for i := range t.NumField() {
+		f := t.Field(i)
+		name, _, _ := strings.Cut(f.Tag.Get("yaml"), ",")
+		if name == "-" || !f.IsExported() {
+			continue
+		}
+		if name == "" {
+			name = strings.ToLower(f.Name)
+		}
+		m[name] = f
+	}
+	return m
+}
+
+func (c *Config) errAtLine(line int, path, msg string) *Error {
+	return &Error{File: c.File, Line: line, Path: path, Msg: msg}
+}
+
+// errAt places msg at the line path was written on, or at the nearest
+// enclosing field that was written (a missing field is reported at its parent).
+func (c *Config) errAt(path, msg string) *Error {
+	p := path
+	for p != "" {
+		if l, ok := c.lines[p]; ok {
+			return c.errAtLine(l, path, msg)
+		}
+		if i := strings.LastIndexAny(p, ".["); i >= 0 {
+			p = p[:i]
+		} else {
+			p = ""
+		}
+	}
+	return c.errAtLine(0, path, msg)
+}
+
+// defaults fills what the file may leave out.
+func (c *Config) defaults() {
+	if c.Listen == "" {
+		c.Listen = DefaultListen
+	}
+	if c.Data == "" {
+		c.Data = DefaultData
+	}
+	if c.LogFormat == "" {
+		c.LogFormat = "text"
+	}
+	for i := range c.Events {
+		e := &c.Events[i]
+		if e.Slug == "" && len(e.Hashtags) > 0 {
+			e.Slug = strings.ToLower(e.Hashtags[0])
+		}
+		if e.Title == "" && len(e.Hashtags) > 0 {
+			e.Title = "#" + e.Hashtags[0]
+		}
+		if e.Moderation.Mode == "" {
+			e.Moderation.Mode = event.ModePre
+		}
+		for j := range e.Sources {
+			s := &e.Sources[j]
+			if s.Type == SourceRehearsal && s.Rate == 0 {
+				s.Rate = DefaultRehearsalRate
+			}
+			if s.Type == SourceMastodon {
+				s.Server = strings.TrimRight(s.Server, "/")
+			}
+		}
+	}
+}
+
+// resolve reads the secrets the config names from the environment. A named
+// variable that is unset or empty is an error: a host who names one means
+// to use it, and running without it would silently open or close the door.
+func (c *Config) resolve(getenv func(string) string) error {
+	var errs []error
+	need := func(path, name string) string {
+		if name == "" {
+			return ""
+		}
+		if !envName.MatchString(name) {
+			errs = append(errs, c.errAt(path, fmt.Sprintf("%q is not an environment variable name", name)))
+			return ""
+		}
+		v := strings.TrimSpace(getenv(name))
+		if v == "" {
+			errs = append(errs, c.errAt(path, "environment variable "+name+" is not set"))
+		}
+		return v
+	}
+	for i := range c.Events {
+		e := &c.Events[i]
+		p := fmt.Sprintf("events[%d]", i)
+		for j := range e.Sources {
+			s := &e.Sources[j]
+			s.Token = need(fmt.Sprintf("%s.sources[%d].token_env", p, j), s.TokenEnv)
+		}
+		for _, r := range []struct {
+			name string
+			role *Role
+		}{{"moderator", &e.Roles.Moderator}, {"facilitator", &e.Roles.Facilitator}} {
+			rp := p + ".roles." + r.name
+			r.role.Passphrase = need(rp+".passphrase_env", r.role.PassphraseEnv)
+			if toks := need(rp+".tokens_env", r.role.TokensEnv); toks != "" {
+				for t := range strings.SplitSeq(toks, ",") {
+					if t = strings.TrimSpace(t); t != "" {
+						r.role.Tokens = append(r.role.Tokens, t)
+					}
+				}
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
+
+var envName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)

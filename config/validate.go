@@ -1,0 +1,263 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"regexp"
+	"slices"
+	"strings"
+
+	"golang.org/x/crypto/bcrypt"
+
+	"github.com/backchannel/backchannel/event"
+)
+
+var (
+	slugRe    = regexp.MustCompile(`^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$`)
+	hashtagRe = regexp.MustCompile(`^[\p{L}\p{N}_]+$`)
+	userRe    = regexp.MustCompile(`^[A-Za-z0-9_.@-]{1,64}$`)
+	colourRe  = regexp.MustCompile(`^#(?:[0-9a-fA-F]{3}|[0-9a-fA-F]{6})$`)
+	domainRe  = regexp.MustCompile(`^(?i)[a-z0-9](?:[a-z0-9-]*[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)+$`)
+)
+
+// Known display values; the pages understand these.
+var (
+	Layouts = []string{"grid", "column", "ticker"}
+	Themes  = []string{"dark", "light"}
+)
+
+// Validate reports everything wrong with c, each as an *Error naming the
+// field (and the line, when c was read from a file), joined with errors.Join.
+func (c *Config) Validate() error {
+	if c.lines == nil {
+		c.lines = map[string]int{}
+	}
+	var errs []error
+	bad := func(path, format string, args ...any) {
+		errs = append(errs, c.errAt(path, fmt.Sprintf(format, args...)))
+	}
+	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
+		bad("listen", "not a listen address like :8080 or 127.0.0.1:8080")
+	}
+	if c.Redis != "" {
+		u, err := url.Parse(c.Redis)
+		if err != nil || (u.Scheme != "redis" && u.Scheme != "rediss" && u.Scheme != "unix") {
+			bad("redis", "not a redis:// URL")
+		}
+	}
+	if c.Redis == "" && c.Data == "" {
+		bad("data", "required when redis is not set")
+	}
+	if c.LogFormat != "text" && c.LogFormat != "json" {
+		bad("log_format", "must be text or json, not %q", c.LogFormat)
+	}
+	if len(c.Events) == 0 {
+		bad("events", "no events: add at least one (or run with --tag)")
+	}
+	slugs := map[string]int{}
+	for i := range c.Events {
+		e := &c.Events[i]
+		p := fmt.Sprintf("events[%d]", i)
+		if j, dup := slugs[e.Slug]; dup && e.Slug != "" {
+			bad(p+".slug", "%q is already the slug of events[%d]", e.Slug, j)
+		}
+		slugs[e.Slug] = i
+		errs = append(errs, c.validateEvent(p, e)...)
+	}
+	return errors.Join(errs...)
+}
+
+func (c *Config) validateEvent(p string, e *Event) []error {
+	var errs []error
+	bad := func(path, format string, args ...any) {
+		errs = append(errs, c.errAt(path, fmt.Sprintf(format, args...)))
+	}
+	switch {
+	case e.Slug == "":
+		bad(p+".slug", "required (or give a hashtag)")
+	case !slugRe.MatchString(e.Slug):
+		bad(p+".slug", "%q is not URL-safe: use lower-case letters, digits and '-', at most 64", e.Slug)
+	}
+	if strings.TrimSpace(e.Title) == "" && len(e.Hashtags) > 0 {
+		bad(p+".title", "required")
+	}
+	if len(e.Hashtags) == 0 {
+		bad(p+".hashtags", "at least one hashtag is required")
+	}
+	tags := map[string]bool{}
+	for j, h := range e.Hashtags {
+		hp := fmt.Sprintf("%s.hashtags[%d]", p, j)
+		switch {
+		case strings.HasPrefix(h, "#"):
+			bad(hp, "write %q without '#'", h)
+		case !hashtagRe.MatchString(h):
+			bad(hp, "%q is not a hashtag: letters, digits and '_' only", h)
+		case tags[strings.ToLower(h)]:
+			bad(hp, "%q is listed twice", h)
+		}
+		tags[strings.ToLower(h)] = true
+	}
+	if !e.Start.IsZero() && !e.End.IsZero() && !e.End.After(e.Start) {
+		bad(p+".end", "must be after start (%s)", e.Start.Format("2006-01-02 15:04 MST"))
+	}
+	if e.LeadIn < 0 {
+		bad(p+".lead_in", "must not be negative")
+	}
+	if e.LeadIn > 0 && e.Start.IsZero() {
+		bad(p+".lead_in", "needs a start time")
+	}
+	names := map[string]int{}
+	for j := range e.Sources {
+		s := &e.Sources[j]
+		sp := fmt.Sprintf("%s.sources[%d]", p, j)
+		errs = append(errs, c.validateSource(sp, s)...)
+		if k, dup := names[s.Name()]; dup {
+			bad(sp, "source %s is already events%s.sources[%d]", s.Name(), strings.TrimPrefix(p, "events"), k)
+		}
+		names[s.Name()] = j
+	}
+	errs = append(errs, c.validateModeration(p+".moderation", &e.Moderation)...)
+	errs = append(errs, c.validateRole(p+".roles.moderator", &e.Roles.Moderator)...)
+	errs = append(errs, c.validateRole(p+".roles.facilitator", &e.Roles.Facilitator)...)
+	errs = append(errs, c.validateDisplay(p+".display", &e.Display)...)
+	if len(e.PrivacyNotice) > 4000 {
+		bad(p+".privacy_notice", "longer than 4000 bytes")
+	}
+	return errs
+}
+
+func (c *Config) validateSource(sp string, s *Source) []error {
+	var errs []error
+	bad := func(path, format string, args ...any) {
+		errs = append(errs, c.errAt(path, fmt.Sprintf(format, args...)))
+	}
+	switch s.Type {
+	case SourceMastodon:
+		u, err := url.Parse(s.Server)
+		switch {
+		case s.Server == "":
+			bad(sp+".server", "required for a mastodon source")
+		case err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "":
+			bad(sp+".server", "not a URL: %q (write it as https://mastodon.social)", s.Server)
+		case u.Path != "" || u.RawQuery != "":
+			bad(sp+".server", "give the server's base URL only, without a path: %q", s.Server)
+		}
+		if s.Rate != 0 {
+			bad(sp+".rate", "only a rehearsal source has a rate")
+		}
+	case SourceRehearsal:
+		if s.Rate <= 0 || s.Rate > 6000 {
+			bad(sp+".rate", "posts per minute must be above 0 and at most 6000, not %g", s.Rate)
+		}
+		if s.Server != "" {
+			bad(sp+".server", "a rehearsal source has no server")
+		}
+		if s.TokenEnv != "" {
+			bad(sp+".token_env", "a rehearsal source has no token")
+		}
+		if s.Stream != nil {
+			bad(sp+".stream", "a rehearsal source does not stream")
+		}
+	case "":
+		bad(sp+".type", "required: %s or %s", SourceMastodon, SourceRehearsal)
+	default:
+		bad(sp+".type", "unknown source type %q: use %s or %s", s.Type, SourceMastodon, SourceRehearsal)
+	}
+	return errs
+}
+
+func (c *Config) validateModeration(mp string, m *Moderation) []error {
+	var errs []error
+	bad := func(path, format string, args ...any) {
+		errs = append(errs, c.errAt(path, fmt.Sprintf(format, args...)))
+	}
+	if m.Mode != event.ModePre && m.Mode != event.ModeAuto {
+		bad(mp+".mode", "must be pre or auto, not %q", m.Mode)
+	}
+	for _, l := range []struct {
+		name string
+		list []string
+		ok   func(string) bool
+		want string
+	}{
+		{"blocked_words", m.BlockedWords, func(s string) bool { return strings.TrimSpace(s) != "" }, "a word or phrase"},
+		{"blocked_accounts", m.BlockedAccounts, validAccount, "an account like @ada@mastodon.social"},
+		{"blocked_domains", m.BlockedDomains, domainRe.MatchString, "a domain like spam.example"},
+		{"trusted_accounts", m.TrustedAccounts, validAccount, "an account like @ada@mastodon.social"},
+		{"trusted_domains", m.TrustedDomains, domainRe.MatchString, "a domain like example.org"},
+	} {
+		for j, s := range l.list {
+			if !l.ok(s) {
+				bad(fmt.Sprintf("%s.%s[%d]", mp, l.name, j), "%q is not %s", s, l.want)
+			}
+		}
+	}
+	return errs
+}
+
+// validAccount accepts a handle (@user@server, or a Bluesky handle), an
+// actor URL or a DID: whatever event.Author's ID or Handle can hold.
+func validAccount(s string) bool {
+	if s == "" || strings.ContainsAny(s, " \t\n") {
+		return false
+	}
+	if strings.HasPrefix(s, "did:") || strings.HasPrefix(s, "https://") || strings.HasPrefix(s, "http://") {
+		return true
+	}
+	h := strings.TrimPrefix(s, "@")
+	if user, host, ok := strings.Cut(h, "@"); ok {
+		return user != "" && domainRe.MatchString(host)
+	}
+	return domainRe.MatchString(h)
+}
+
+func (c *Config) validateRole(rp string, r *Role) []error {
+	var errs []error
+	for name, hash := range r.Users {
+		up := rp + ".users." + name
+		if !userRe.MatchString(name) {
+			errs = append(errs, c.errAt(up, fmt.Sprintf("%q is not a user name: letters, digits and _.@- only", name)))
+		}
+		if _, err := bcrypt.Cost([]byte(hash)); err != nil {
+			errs = append(errs, c.errAt(up, "not a bcrypt hash (make one with: htpasswd -nbBC 12 '' PASSWORD | cut -c2-)"))
+		}
+	}
+	if r.Passphrase != "" && len(r.Passphrase) < 8 {
+		errs = append(errs, c.errAt(rp+".passphrase_env", "the passphrase is shorter than 8 characters"))
+	}
+	return errs
+}
+
+func (c *Config) validateDisplay(dp string, d *Display) []error {
+	var errs []error
+	bad := func(path, format string, args ...any) {
+		errs = append(errs, c.errAt(path, fmt.Sprintf(format, args...)))
+	}
+	if d.Layout != "" && !slices.Contains(Layouts, d.Layout) {
+		bad(dp+".layout", "must be one of %s, not %q", strings.Join(Layouts, ", "), d.Layout)
+	}
+	if d.Theme != "" && !slices.Contains(Themes, d.Theme) {
+		bad(dp+".theme", "must be one of %s, not %q", strings.Join(Themes, ", "), d.Theme)
+	}
+	if d.BrandColour != "" && !colourRe.MatchString(d.BrandColour) {
+		bad(dp+".brand_colour", "%q is not a colour like #1a7f5a", d.BrandColour)
+	}
+	if d.Logo != "" {
+		u, err := url.Parse(d.Logo)
+		// Only https or a local path: the page's Content-Security-Policy
+		// must be able to name where the logo comes from.
+		if err != nil || !(u.Scheme == "https" && u.Host != "" || u.Scheme == "" && u.Host == "" && strings.HasPrefix(u.Path, "/")) {
+			bad(dp+".logo", "%q is not an https URL or a path starting with /", d.Logo)
+		}
+	}
+	return errs
+}
+
+func hostOf(server string) string {
+	if u, err := url.Parse(server); err == nil && u.Host != "" {
+		return strings.ToLower(u.Host)
+	}
+	return server
+}

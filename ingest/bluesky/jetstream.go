@@ -1,0 +1,449 @@
+// Package bluesky follows an event's hashtags on Bluesky through Jetstream,
+// the websocket stream of the network's records as JSON.
+//
+// Jetstream carries every post on the network, so the source filters on the
+// raw bytes before decoding (see Matcher), matches tags exactly on tag
+// facets, the record's tags field and, for posts without tag facets, on
+// "#tag" in the text. It keeps the stream's cursor (time_us) beside the log
+// and resumes from it minus a margin after a restart; the log's idempotent
+// append makes the replayed margin harmless.
+package bluesky
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/gorilla/websocket"
+
+	"github.com/backchannel/backchannel/event"
+	"github.com/backchannel/backchannel/ingest"
+)
+
+// Config configures one Bluesky source.
+type Config struct {
+	// Name is the source's name within the event; default "bluesky".
+	Name string
+	// Hosts are Jetstream endpoints tried in turn, e.g.
+	// "wss://jetstream1.us-east.bsky.network" (with or without /subscribe).
+	Hosts []string
+	// Tags are the event's hashtags, with or without '#'.
+	Tags []string
+	// AppView is the base URL for profiles and search; default https://public.api.bsky.app.
+	AppView string
+	// CDN is the base URL of the image CDN; default https://cdn.bsky.app.
+	CDN string
+	// Web is the base URL of the web app, for links; default https://bsky.app.
+	Web string
+	// ReplayMargin is subtracted from the stored cursor on reconnect, so
+	// events Jetstream had not flushed are not skipped; default 10s.
+	ReplayMargin time.Duration
+	// CursorEvery is how often the cursor is stored; default 5s.
+	CursorEvery time.Duration
+	// ReadTimeout: no frame for this long means a dead connection (the
+	// network never goes quiet that long); default 60s.
+	ReadTimeout time.Duration
+	// MinBackoff and MaxBackoff bound the wait between reconnects; defaults 1s and 2m.
+	MinBackoff, MaxBackoff time.Duration
+	// Backfill, when set, searches posts before the stream's replay window.
+	Backfill *BackfillConfig
+	// HTTPClient is used for profiles and search; default a client with a 10s timeout.
+	HTTPClient *http.Client
+	// Dialer dials Jetstream; default a dialer with a 10s handshake timeout.
+	Dialer *websocket.Dialer
+	// Now is the clock; default time.Now.
+	Now    func() time.Time
+	Logger *slog.Logger
+}
+
+// Stats counts what the filter did, for metrics and benchmarks.
+type Stats struct {
+	Frames   atomic.Int64 // every frame read
+	Decoded  atomic.Int64 // frames that passed the byte pre-filter and were decoded
+	Matched  atomic.Int64 // posts that carried a tag
+	Deletes  atomic.Int64 // deletes of posts this source appended
+	Connects atomic.Int64 // successful connections
+}
+
+// Source is a Bluesky source. It implements ingest.Source.
+type Source struct {
+	cfg      Config
+	matcher  *Matcher
+	conv     converter
+	profiles *profiles
+	log      *slog.Logger
+	// Stats is updated as the source runs.
+	Stats Stats
+
+	known *knownPosts
+}
+
+// New checks cfg and returns a source.
+func New(cfg Config) (*Source, error) {
+	if len(cfg.Hosts) == 0 {
+		return nil, errors.New("bluesky: at least one Jetstream host is required")
+	}
+	for _, h := range cfg.Hosts {
+		u, err := url.Parse(h)
+		if err != nil || (u.Scheme != "wss" && u.Scheme != "ws") || u.Host == "" {
+			return nil, fmt.Errorf("bluesky: host %q: want a ws:// or wss:// URL", h)
+		}
+	}
+	m := NewMatcher(cfg.Tags)
+	if len(m.tags) == 0 {
+		return nil, errors.New("bluesky: at least one tag is required")
+	}
+	if cfg.Name == "" {
+		cfg.Name = "bluesky"
+	}
+	def := func(s *string, v string) {
+		if *s == "" {
+			*s = v
+		}
+		*s = strings.TrimRight(*s, "/")
+	}
+	def(&cfg.AppView, "https://public.api.bsky.app")
+	def(&cfg.CDN, "https://cdn.bsky.app")
+	def(&cfg.Web, "https://bsky.app")
+	defd := func(d *time.Duration, v time.Duration) {
+		if *d <= 0 {
+			*d = v
+		}
+	}
+	defd(&cfg.ReplayMargin, 10*time.Second)
+	defd(&cfg.CursorEvery, 5*time.Second)
+	defd(&cfg.ReadTimeout, 60*time.Second)
+	defd(&cfg.MinBackoff, time.Second)
+	defd(&cfg.MaxBackoff, 2*time.Minute)
+	if cfg.HTTPClient == nil {
+		cfg.HTTPClient = &http.Client{Timeout: 10 * time.Second}
+	}
+	if cfg.Dialer == nil {
+		cfg.Dialer = &websocket.Dialer{HandshakeTimeout: 10 * time.Second, ReadBufferSize: 64 << 10}
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	s := &Source{
+		cfg:      cfg,
+		matcher:  m,
+		conv:     converter{source: cfg.Name, cdn: cfg.CDN, web: cfg.Web},
+		profiles: &profiles{appView: cfg.AppView, client: cfg.HTTPClient, ttl: time.Hour, max: 10000, now: cfg.Now, cache: map[string]cachedProfile{}},
+		log:      cfg.Logger.With(slog.String("source", cfg.Name)),
+		known:    newKnownPosts(5000),
+	}
+	return s, nil
+}
+
+// Name implements ingest.Source.
+func (s *Source) Name() string { return s.cfg.Name }
+
+// Kind implements ingest.Source.
+func (s *Source) Kind() string { return "bluesky" }
+
+// Cursor keys beside the log.
+const (
+	cursorKey = "time_us"
+	knownKey  = "known"
+)
+
+// Run implements ingest.Source: it follows Jetstream until ctx is done,
+// failing over between the configured hosts.
+func (s *Source) Run(ctx context.Context, sink ingest.Sink) error {
+	h := sink.Health()
+	cur, err := s.loadState(ctx, sink)
+	if err != nil {
+		return err
+	}
+	if s.cfg.Backfill != nil {
+		cur = s.backfill(ctx, sink, cur)
+	}
+	backoff := s.cfg.MinBackoff
+	for host := 0; ctx.Err() == nil; host = (host + 1) % len(s.cfg.Hosts) {
+		started := s.cfg.Now()
+		n, err := s.follow(ctx, sink, s.cfg.Hosts[host], &cur)
+		h.SetStreaming(false)
+		if ctx.Err() != nil {
+			break
+		}
+		if n > 0 && s.cfg.Now().Sub(started) > s.cfg.MinBackoff {
+			backoff = s.cfg.MinBackoff // it worked for a while: start over
+		}
+		wait := jitter(backoff)
+		retry := s.cfg.Now().Add(wait)
+		if err == nil {
+			err = errors.New("connection closed")
+		}
+		h.Failed(s.cfg.Now(), fmt.Errorf("%s: %w", s.cfg.Hosts[host], err), retry)
+		s.log.Warn("jetstream connection lost; failing over",
+			slog.String("host", s.cfg.Hosts[host]), slog.String("next", s.cfg.Hosts[(host+1)%len(s.cfg.Hosts)]),
+			slog.Any("err", err), slog.Duration("retry_in", wait))
+		if !waitFor(ctx, wait) {
+			break
+		}
+		backoff = min(backoff*2, s.cfg.MaxBackoff)
+	}
+	s.saveCursor(context.WithoutCancel(ctx), sink, cur)
+	return nil
+}
+
+func (s *Source) loadState(ctx context.Context, sink ingest.Sink) (cursor int64, err error) {
+	v, err := sink.Cursor(ctx, cursorKey)
+	if err != nil {
+		return 0, fmt.Errorf("bluesky: read cursor: %w", err)
+	}
+	if v != "" {
+		if cursor, err = strconv.ParseInt(v, 10, 64); err != nil {
+			s.log.Warn("ignoring unreadable cursor", slog.String("cursor", v))
+			cursor = 0
+		}
+	}
+	k, err := sink.Cursor(ctx, knownKey)
+	if err != nil {
+		return 0, fmt.Errorf("bluesky: read known posts: %w", err)
+	}
+	s.known.load(k)
+	return cursor, nil
+}
+
+func (s *Source) saveCursor(ctx context.Context, sink ingest.Sink, cur int64) {
+	if cur == 0 {
+		return
+	}
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if err := sink.SetCursor(ctx, cursorKey, strconv.FormatInt(cur, 10)); err != nil {
+		s.log.Warn("could not store cursor", slog.Any("err", err))
+	}
+}
+
+// subscribeURL is host's subscribe endpoint for posts, from cursor (µs).
+func (s *Source) subscribeURL(host string, cursor int64) string {
+	u, _ := url.Parse(host) // checked in New
+	if !strings.HasSuffix(u.Path, "/subscribe") {
+		u.Path = strings.TrimRight(u.Path, "/") + "/subscribe"
+	}
+	q := u.Query()
+	q.Set("wantedCollections", Collection)
+	if cursor > 0 {
+		q.Set("cursor", strconv.FormatInt(cursor-s.cfg.ReplayMargin.Microseconds(), 10))
+	}
+	u.RawQuery = q.Encode()
+	return u.String()
+}
+
+// follow reads one connection until it fails or ctx is done; it returns the
+// number of frames read.
+func (s *Source) follow(ctx context.Context, sink ingest.Sink, host string, cur *int64) (int, error) {
+	h := sink.Health()
+	target := s.subscribeURL(host, *cur)
+	conn, resp, err := s.cfg.Dialer.DialContext(ctx, target, nil)
+	if err != nil {
+		if resp != nil {
+			return 0, fmt.Errorf("dial: %w (HTTP %s)", err, resp.Status)
+		}
+		return 0, fmt.Errorf("dial: %w", err)
+	}
+	defer conn.Close()
+	conn.SetReadLimit(2 << 20)
+	stop := context.AfterFunc(ctx, func() { conn.Close() })
+	defer stop()
+	s.Stats.Connects.Add(1)
+	h.Succeeded(s.cfg.Now())
+	h.SetStreaming(true)
+	s.log.Info("jetstream connected", slog.String("host", host), slog.Int64("cursor", *cur))
+
+	n := 0
+	lastSave := s.cfg.Now()
+	saved := *cur
+	for {
+		conn.SetReadDeadline(time.Now().Add(s.cfg.ReadTimeout))
+		_, data, err := conn.ReadMessage()
+		if err != nil {
+			if *cur != saved {
+				s.saveCursor(context.WithoutCancel(ctx), sink, *cur)
+			}
+			return n, err
+		}
+		n++
+		if t := frameTime(data); t > *cur {
+			*cur = t
+		}
+		if err := s.handle(ctx, sink, data); err != nil {
+			if ctx.Err() != nil {
+				return n, ctx.Err()
+			}
+			// The log refused: do not move the cursor past what was lost.
+			return n, err
+		}
+		if now := s.cfg.Now(); now.Sub(lastSave) >= s.cfg.CursorEvery {
+			s.saveCursor(ctx, sink, *cur)
+			lastSave, saved = now, *cur
+			h.Succeeded(now)
+		}
+	}
+}
+
+// frameTime reads time_us from a frame without decoding it (0 if absent).
+func frameTime(data []byte) int64 {
+	i := bytes.Index(data, []byte(`"time_us":`))
+	if i < 0 {
+		return 0
+	}
+	var t int64
+	for _, c := range data[i+len(`"time_us":`):] {
+		if c < '0' || c > '9' {
+			break
+		}
+		t = t*10 + int64(c-'0')
+	}
+	return t
+}
+
+// frameDid reads the top-level did from a frame without decoding it or
+// allocating.
+func frameDid(data []byte) []byte {
+	i := bytes.Index(data, []byte(`"did":"`))
+	if i < 0 {
+		return nil
+	}
+	rest := data[i+len(`"did":"`):]
+	j := bytes.IndexByte(rest, '"')
+	if j < 0 {
+		return nil
+	}
+	return rest[:j]
+}
+
+// handle processes one frame. It returns an error only when the log could
+// not take what the frame asked for.
+func (s *Source) handle(ctx context.Context, sink ingest.Sink, data []byte) error {
+	s.Stats.Frames.Add(1)
+	if !s.matcher.MaybeMatches(data) && !s.known.hasDid(frameDid(data)) {
+		return nil
+	}
+	s.Stats.Decoded.Add(1)
+	var f frame
+	if err := json.Unmarshal(data, &f); err != nil {
+		s.log.Debug("undecodable frame skipped", slog.Any("err", err))
+		return nil
+	}
+	switch {
+	case f.Kind == "commit" && f.Commit != nil && f.Commit.Collection == Collection:
+		return s.commit(ctx, sink, &f)
+	case f.Kind == "identity" && f.Identity != nil:
+		s.profiles.forget(f.Did)
+	case f.Kind == "account" && f.Account != nil && !f.Account.Active:
+		switch f.Account.Status {
+		case "deleted", "takendown", "suspended":
+			// The author's posts are gone from the network: take them off the screens too.
+			for _, uri := range s.known.byDid(f.Did) {
+				if err := s.delete(ctx, sink, uri); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	return nil
+}
+
+func (s *Source) commit(ctx context.Context, sink ingest.Sink, f *frame) error {
+	uri := PostURI(f.Did, f.Commit.Rkey)
+	switch f.Commit.Operation {
+	case "delete":
+		if s.known.has(uri) {
+			return s.delete(ctx, sink, uri)
+		}
+		return nil
+	case "create", "update":
+	default:
+		return nil
+	}
+	var rec postRecord
+	if err := json.Unmarshal(f.Commit.Record, &rec); err != nil {
+		return nil
+	}
+	if _, ok := s.matcher.Matches(rec.facetTags(), rec.Tags, rec.Text); !ok {
+		return nil
+	}
+	s.Stats.Matched.Add(1)
+	prof, err := s.profiles.get(ctx, f.Did)
+	if err != nil {
+		s.log.Debug("profile not resolved; showing the DID", slog.String("did", f.Did), slog.Any("err", err))
+	}
+	p := s.conv.post(f.Did, f.Commit.Rkey, &rec, prof)
+	var dup bool
+	if f.Commit.Operation == "update" && s.known.has(uri) {
+		p.EditedAt = time.UnixMicro(f.TimeUS).UTC()
+		a, err := sink.Edit(ctx, p)
+		if err != nil {
+			return fmt.Errorf("append edit %s: %w", uri, err)
+		}
+		dup = a.Duplicate
+	} else {
+		a, err := sink.Post(ctx, p)
+		if err != nil {
+			return fmt.Errorf("append %s: %w", uri, err)
+		}
+		dup = a.Duplicate
+	}
+	sink.Health().Counted(dup, p.CreatedAt, s.cfg.Now())
+	if s.known.add(uri, f.Did) {
+		if err := sink.SetCursor(ctx, knownKey, s.known.dump()); err != nil {
+			s.log.Warn("could not store known posts", slog.Any("err", err))
+		}
+	}
+	return nil
+}
+
+func (s *Source) delete(ctx context.Context, sink ingest.Sink, uri string) error {
+	a, err := sink.Delete(ctx, uri)
+	if err != nil {
+		return fmt.Errorf("append delete %s: %w", uri, err)
+	}
+	s.Stats.Deletes.Add(1)
+	sink.Health().Counted(a.Duplicate, time.Time{}, s.cfg.Now())
+	s.known.remove(uri)
+	if err := sink.SetCursor(ctx, knownKey, s.known.dump()); err != nil {
+		s.log.Warn("could not store known posts", slog.Any("err", err))
+	}
+	return nil
+}
+
+// jitter returns d scaled by a random factor in [0.5, 1.5).
+func jitter(d time.Duration) time.Duration {
+	return time.Duration(float64(d) * (0.5 + rand.Float64()))
+}
+
+// waitFor waits d or until ctx is done; it reports whether d passed.
+func waitFor(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+// compile-time check.
+var _ ingest.Source = (*Source)(nil)
+
+// post is kept for tests that convert records directly.
+func (s *Source) post(did, rkey string, rec *postRecord, prof Profile) event.Post {
+	return s.conv.post(did, rkey, rec, prof)
+}

@@ -1,0 +1,134 @@
+package fanout
+
+import (
+	"log/slog"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Audience is who a websocket connection serves. It is fixed by the caller
+// from the credentials presented at upgrade and decides what the socket may
+// carry; the hub never widens it.
+type Audience int
+
+// The audiences. Public is the zero value so that a forgotten assignment
+// errs on the side of showing less.
+const (
+	// Public sockets (the wall, participants, the overlay) carry only what
+	// is approved for public surfaces: fold.Effect.Wall and positions.
+	Public Audience = iota
+	// Moderator sockets carry every event with its whole fold.Effect.
+	Moderator
+	// Facilitator sockets carry the questions, the question being read,
+	// stage messages and settings.
+	Facilitator
+	numAudiences
+)
+
+// String names the audience as it appears in metrics and messages.
+func (a Audience) String() string {
+	switch a {
+	case Public:
+		return "public"
+	case Moderator:
+		return "moderator"
+	case Facilitator:
+		return "facilitator"
+	}
+	return "unknown"
+}
+
+// Close codes the hub sends, beside the standard ones (1001 going away,
+// 1007 bad message, 1008 policy violation, 1009 frame too big, 1011
+// internal error). Codes 4000-4999 are for applications (RFC 6455 7.4.2).
+const (
+	// CloseSlow: the client did not read fast enough and its send queue
+	// filled. It should reconnect with ?since= its last position; it
+	// misses nothing.
+	CloseSlow = 4000
+)
+
+// Options tune a Hub. The zero value of every field means its default.
+type Options struct {
+	// Event is the event's slug, used as the "event" label of metrics and in logs.
+	Event string
+	// PublicInterval is how often what each public client is owed is
+	// flushed, as one frame (default 150ms). A wall does not need 10ms
+	// latency, and one frame per tick instead of one per event is what
+	// keeps the write syscalls, half of a fan-out server's CPU, down.
+	// Negative means immediate.
+	PublicInterval time.Duration
+	// StaffInterval is the same for moderators and facilitators (default
+	// immediate: they act on what they see).
+	StaffInterval time.Duration
+	// RingSize is how many recent messages per audience are kept encoded
+	// for clients that resume (default 4096). A client whose position is
+	// older gets a snapshot.
+	RingSize int
+	// QueueSize is the bound of each connection's send queue, in frames
+	// (default 64: about 10s of public ticks). A client whose queue is
+	// full is cut off with CloseSlow.
+	QueueSize int
+	// ReadLimit is the largest client frame accepted, in bytes (default
+	// 4096); a larger one closes the connection with 1009.
+	ReadLimit int64
+	// PingInterval is how often the server pings (default 25s); PongWait
+	// how long it waits for any frame from the client before closing
+	// (default 60s); WriteWait the deadline of one write (default 10s).
+	PingInterval time.Duration
+	PongWait     time.Duration
+	WriteWait    time.Duration
+	// AllowedOrigins are origins (scheme://host[:port]) accepted at upgrade
+	// beside the request's own host. A request without an Origin header
+	// (not a browser) is accepted.
+	AllowedOrigins []string
+	// ClientRate and ClientBurst bound the messages a client may send
+	// (defaults 5/s, burst 20); a client past them is closed as a flood.
+	ClientRate  float64
+	ClientBurst int
+	// Registerer receives the hub's metrics; nil means they are not exported.
+	Registerer prometheus.Registerer
+	// Logger receives the hub's logs (default slog.Default()).
+	Logger *slog.Logger
+}
+
+func (o Options) withDefaults() Options {
+	if o.PublicInterval == 0 {
+		o.PublicInterval = 150 * time.Millisecond
+	}
+	if o.PublicInterval < 0 {
+		o.PublicInterval = 0
+	}
+	if o.StaffInterval < 0 {
+		o.StaffInterval = 0
+	}
+	if o.RingSize <= 0 {
+		o.RingSize = 4096
+	}
+	if o.QueueSize <= 0 {
+		o.QueueSize = 64
+	}
+	if o.ReadLimit <= 0 {
+		o.ReadLimit = 4096
+	}
+	if o.PingInterval <= 0 {
+		o.PingInterval = 25 * time.Second
+	}
+	if o.PongWait <= 0 {
+		o.PongWait = 60 * time.Second
+	}
+	if o.WriteWait <= 0 {
+		o.WriteWait = 10 * time.Second
+	}
+	if o.ClientRate <= 0 {
+		o.ClientRate = 5
+	}
+	if o.ClientBurst <= 0 {
+		o.ClientBurst = 20
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	return o
+}

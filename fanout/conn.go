@@ -1,0 +1,235 @@
+package fanout
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/gorilla/websocket"
+)
+
+// conn is one websocket client. Its writes happen on a goroutine started
+// only while its queue has frames, so an idle connection costs one
+// goroutine (the reader) and a few hundred bytes besides the socket.
+type conn struct {
+	h      *Hub
+	aud    *audState
+	ws     *websocket.Conn
+	remote string
+
+	q       chan *frame
+	writing atomic.Bool
+	dead    atomic.Bool
+	once    sync.Once
+
+	// Guarded by Hub.mu.
+	idx  int    // index in aud.synced, -1 when not there
+	sent uint64 // for a client in aud.ahead: the position it has seen
+}
+
+// enqueue queues f without blocking; false means the queue is full (the
+// client is slow). Called with Hub.mu held.
+func (c *conn) enqueue(f *frame) bool {
+	if c.dead.Load() {
+		return true
+	}
+	select {
+	case c.q <- f:
+		c.kick()
+		return true
+	default:
+		return false
+	}
+}
+
+// kick starts the writer unless it runs.
+func (c *conn) kick() {
+	if c.writing.CompareAndSwap(false, true) {
+		go c.drain()
+	}
+}
+
+func (c *conn) drain() {
+	for {
+		select {
+		case f := <-c.q:
+			if err := c.write(f); err != nil {
+				// Leave writing set: no writer starts again on a dead connection.
+				c.kill()
+				return
+			}
+		default:
+			c.writing.Store(false)
+			// A frame queued between the empty read and the Store would
+			// otherwise wait for the next kick.
+			if len(c.q) == 0 || !c.writing.CompareAndSwap(false, true) {
+				return
+			}
+		}
+	}
+}
+
+func (c *conn) write(f *frame) error {
+	if c.dead.Load() {
+		return errClosed
+	}
+	deadline := time.Now().Add(c.h.opts.WriteWait)
+	if f.ping {
+		return c.ws.WriteControl(websocket.PingMessage, nil, deadline)
+	}
+	if err := c.ws.SetWriteDeadline(deadline); err != nil {
+		return err
+	}
+	if err := c.ws.WritePreparedMessage(f.pm); err != nil {
+		return err
+	}
+	m := &c.aud.met
+	m.frames.Inc()
+	if f.msgs > 0 {
+		m.messages.Add(float64(f.msgs))
+	}
+	if !f.at.IsZero() {
+		m.delay.Observe(time.Since(f.at).Seconds())
+	}
+	return nil
+}
+
+// detach removes c from the hub, once.
+func (c *conn) detach() {
+	c.h.mu.Lock()
+	if c.aud.remove(c) {
+		c.aud.met.connections.Dec()
+	}
+	c.h.mu.Unlock()
+}
+
+// kill drops the connection without a close frame (the socket failed).
+func (c *conn) kill() {
+	c.once.Do(func() {
+		c.dead.Store(true)
+		c.detach()
+		c.ws.Close()
+	})
+}
+
+// closeWith sends a close frame with code and reason, then closes. Safe to
+// call from any goroutine without Hub.mu held.
+func (c *conn) closeWith(code int, reason string) {
+	c.once.Do(func() {
+		c.dead.Store(true)
+		c.detach()
+		// Best effort: a client whose socket is full will not get it.
+		_ = c.ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(code, reason), time.Now().Add(time.Second))
+		c.ws.Close()
+	})
+}
+
+// clientMsg is what a client may send.
+type clientMsg struct {
+	Type string `json:"type"`
+}
+
+// ServeWS upgrades the request to a websocket for audience a and serves it
+// until the client leaves. The caller decides a from the request's
+// credentials. Query: since (the last position the client saw) and epoch
+// (the epoch it saw it in); without both the client starts from a snapshot.
+func (h *Hub) ServeWS(w http.ResponseWriter, r *http.Request, a Audience) {
+	if a < 0 || a >= numAudiences {
+		http.Error(w, "unknown audience", http.StatusInternalServerError)
+		return
+	}
+	s := h.aud[a]
+	if !h.checkOrigin(r) {
+		s.met.badClient("origin")
+		h.logger.Info("fanout: origin refused", slog.String("origin", r.Header.Get("Origin")), slog.String("remote", r.RemoteAddr))
+		http.Error(w, "origin not allowed", http.StatusForbidden)
+		return
+	}
+	q := r.URL.Query()
+	since, err := strconv.ParseUint(q.Get("since"), 10, 64)
+	hasSince := err == nil
+	epoch := q.Get("epoch")
+
+	ws, err := h.upgrader.Upgrade(w, r, nil)
+	if err != nil {
+		return // the upgrader answered with an HTTP error
+	}
+	c := &conn{h: h, aud: s, ws: ws, remote: r.RemoteAddr, q: make(chan *frame, h.opts.QueueSize), idx: -1}
+
+	// The request's context ends with the handler; the join may read the log.
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	err = h.join(ctx, c, since, hasSince, epoch)
+	cancel()
+	if err != nil {
+		h.logger.Warn("fanout: join failed", slog.String("audience", a.String()), slog.Any("err", err))
+		code := websocket.CloseInternalServerErr
+		if errors.Is(err, errClosed) {
+			code = websocket.CloseGoingAway
+		}
+		c.closeWith(code, "unavailable")
+		return
+	}
+	c.readLoop()
+}
+
+// readLoop reads the client's frames on the handler's goroutine: pongs
+// extend the deadline; "ping" messages are answered; anything else, a
+// flood or an oversize frame closes this client only.
+func (c *conn) readLoop() {
+	defer c.kill()
+	o := &c.h.opts
+	c.ws.SetReadLimit(o.ReadLimit)
+	_ = c.ws.SetReadDeadline(time.Now().Add(o.PongWait))
+	c.ws.SetPongHandler(func(string) error {
+		return c.ws.SetReadDeadline(time.Now().Add(o.PongWait))
+	})
+	tokens, last := float64(o.ClientBurst), time.Now()
+	for {
+		mt, data, err := c.ws.ReadMessage()
+		if err != nil {
+			if errors.Is(err, websocket.ErrReadLimit) {
+				// gorilla has sent 1009 (message too big) already.
+				c.aud.met.badClient("oversize")
+			}
+			return
+		}
+		now := time.Now()
+		_ = c.ws.SetReadDeadline(now.Add(o.PongWait))
+		tokens = min(tokens+now.Sub(last).Seconds()*o.ClientRate, float64(o.ClientBurst))
+		last = now
+		if tokens < 1 {
+			c.aud.met.badClient("flood")
+			c.closeWith(websocket.ClosePolicyViolation, "flood")
+			return
+		}
+		tokens--
+		var m clientMsg
+		if mt != websocket.TextMessage || json.Unmarshal(data, &m) != nil {
+			c.aud.met.badClient("bad_message")
+			c.closeWith(websocket.CloseInvalidFramePayloadData, "bad message")
+			return
+		}
+		switch m.Type {
+		case "ping":
+			c.h.mu.Lock()
+			ok := c.enqueue(pongFrame)
+			if !ok {
+				c.h.cutSlowLocked(c)
+			}
+			c.h.mu.Unlock()
+			if !ok {
+				return
+			}
+		default:
+			c.aud.met.badClient("unknown_message")
+			c.closeWith(websocket.ClosePolicyViolation, "unknown message")
+			return
+		}
+	}
+}

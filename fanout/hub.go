@@ -1,0 +1,541 @@
+// Package fanout pushes an event's log, as folded by fold.Live, to websocket
+// clients: public walls, moderators and facilitators. Each log event is
+// encoded once per audience and the bytes are shared by every connection of
+// that audience; public clients get what they are owed as one frame per
+// short tick; every connection has a bounded queue and a slow one is cut
+// off, never waited for. A client resumes from the last position it saw
+// (positions and the epoch are the log's, so the same on every node), or
+// gets a snapshot when that is not possible. docs/PROTOCOL.md is the wire
+// protocol.
+package fanout
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/gorilla/websocket"
+
+	"github.com/backchannel/backchannel/event"
+	"github.com/backchannel/backchannel/eventlog"
+	"github.com/backchannel/backchannel/fold"
+)
+
+// msg is one encoded message of one audience.
+type msg struct {
+	pos  uint64
+	at   time.Time // the event's append time, for the delivery delay metric
+	data []byte
+}
+
+// frame is what goes into a connection's queue: one websocket message,
+// usually shared by every connection of an audience.
+type frame struct {
+	pm   *websocket.PreparedMessage
+	msgs int       // messages in the frame
+	at   time.Time // the oldest event's time; zero when none
+	ping bool      // a ping control frame instead of pm
+}
+
+var (
+	pingFrame = &frame{ping: true}
+	pongFrame = mustFrame([]byte(`[{"type":"pong"}]`), 0, time.Time{})
+)
+
+func mustFrame(data []byte, n int, at time.Time) *frame {
+	pm, err := websocket.NewPreparedMessage(websocket.TextMessage, data)
+	if err != nil {
+		panic(err) // only fails for a bad message type
+	}
+	return &frame{pm: pm, msgs: n, at: at}
+}
+
+// buildFrame joins encoded messages into one JSON array frame.
+func buildFrame(head []byte, ms []msg) *frame {
+	n := len(head) + 2 + len(ms)
+	for i := range ms {
+		n += len(ms[i].data)
+	}
+	b := make([]byte, 0, n)
+	b = append(b, '[')
+	if head != nil {
+		b = append(b, head...)
+	}
+	for i := range ms {
+		if len(b) > 1 {
+			b = append(b, ',')
+		}
+		b = append(b, ms[i].data...)
+	}
+	b = append(b, ']')
+	var at time.Time
+	if len(ms) > 0 {
+		at = ms[0].at
+	}
+	return mustFrame(b, len(ms), at)
+}
+
+// audState is the hub's state for one audience. Guarded by Hub.mu except
+// the snapshot cache, which has its own lock.
+type audState struct {
+	a        Audience
+	interval time.Duration
+	met      audMetrics
+
+	// ring holds the most recent messages, in position order, for clients
+	// that resume. Every message with pos > floor is in it.
+	ring        []msg
+	start, n    int
+	floor       uint64
+	flushed     uint64 // positions up to here are in frames already queued
+	pending     []msg  // messages after flushed, for the next frame
+	synced      []*conn
+	ahead       map[*conn]struct{} // clients whose position is past flushed
+	snapMu      sync.Mutex
+	snapPos     uint64
+	snapData    []byte
+	snapCatchup bool
+}
+
+func (s *audState) push(m msg) {
+	if s.n == len(s.ring) {
+		s.floor = s.ring[s.start].pos
+		s.ring[s.start] = msg{}
+		s.start = (s.start + 1) % len(s.ring)
+		s.n--
+	}
+	s.ring[(s.start+s.n)%len(s.ring)] = m
+	s.n++
+}
+
+// between returns the ring's messages with after < pos <= through.
+func (s *audState) between(after, through uint64) []msg {
+	at := func(i int) *msg { return &s.ring[(s.start+i)%len(s.ring)] }
+	i := sort.Search(s.n, func(i int) bool { return at(i).pos > after })
+	var out []msg
+	for ; i < s.n && at(i).pos <= through; i++ {
+		out = append(out, *at(i))
+	}
+	return out
+}
+
+func (s *audState) addSynced(c *conn) {
+	c.idx = len(s.synced)
+	s.synced = append(s.synced, c)
+}
+
+func (s *audState) remove(c *conn) bool {
+	if c.idx >= 0 {
+		last := s.synced[len(s.synced)-1]
+		s.synced[c.idx] = last
+		last.idx = c.idx
+		s.synced[len(s.synced)-1] = nil
+		s.synced = s.synced[:len(s.synced)-1]
+		c.idx = -1
+		return true
+	}
+	if _, ok := s.ahead[c]; ok {
+		delete(s.ahead, c)
+		return true
+	}
+	return false
+}
+
+// Hub serves one event's websocket clients on one node.
+type Hub struct {
+	feed     Feed
+	log      eventlog.Log
+	opts     Options
+	epoch    string
+	logger   *slog.Logger
+	upgrader websocket.Upgrader
+	origins  map[string]bool
+
+	mu        sync.Mutex
+	ready     bool
+	early     []earlyEvent
+	head      uint64 // the last position applied
+	aud       [numAudiences]*audState
+	closed    bool
+	cancelSub func()
+	stop      chan struct{}
+	wg        sync.WaitGroup
+}
+
+type earlyEvent struct {
+	e   event.Event
+	eff fold.Effect
+}
+
+// writeBufferPool lends write buffers to connections only while they write
+// a non-prepared message, so an idle connection holds none.
+var writeBufferPool = &sync.Pool{}
+
+// New starts a hub for the event whose log is log and whose live fold is
+// feed. It reads the log's epoch, subscribes to the fold and starts the
+// flush and heartbeat timers; Close stops them.
+func New(ctx context.Context, feed Feed, log eventlog.Log, opts Options) (*Hub, error) {
+	opts = opts.withDefaults()
+	head, err := log.Head(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("fanout: reading the log's epoch: %w", err)
+	}
+	h := &Hub{
+		feed:    feed,
+		log:     log,
+		opts:    opts,
+		epoch:   head.Epoch,
+		logger:  opts.Logger.With(slog.String("event", opts.Event)),
+		origins: map[string]bool{},
+		stop:    make(chan struct{}),
+	}
+	for _, o := range opts.AllowedOrigins {
+		h.origins[strings.ToLower(strings.TrimRight(o, "/"))] = true
+	}
+	h.upgrader = websocket.Upgrader{
+		// Small read buffer: clients send little. Writes of prepared
+		// messages need no buffer at all.
+		ReadBufferSize:  256,
+		WriteBufferPool: writeBufferPool,
+		CheckOrigin:     h.checkOrigin,
+	}
+	m := newMetrics(opts.Registerer)
+	for a := Audience(0); a < numAudiences; a++ {
+		iv := opts.StaffInterval
+		if a == Public {
+			iv = opts.PublicInterval
+		}
+		h.aud[a] = &audState{a: a, interval: iv, met: m.forAudience(opts.Event, a),
+			ring: make([]msg, opts.RingSize), ahead: map[*conn]struct{}{}}
+	}
+
+	// Subscribe before reading the position: every event after p0 then
+	// reaches onEvent; those at or before p0 are in any snapshot and are
+	// dropped there.
+	h.cancelSub = feed.Subscribe(h.onEvent)
+	p0 := feed.Pos()
+	h.mu.Lock()
+	h.ready = true
+	h.head = p0
+	for _, s := range h.aud {
+		s.floor, s.flushed = p0, p0
+	}
+	for _, ee := range h.early {
+		h.applyLocked(&ee.e, &ee.eff)
+	}
+	h.early = nil
+	h.mu.Unlock()
+
+	for _, s := range h.aud {
+		if s.interval > 0 {
+			h.wg.Add(1)
+			go h.flushLoop(s)
+		}
+	}
+	h.wg.Add(1)
+	go h.pingLoop()
+	h.logger.Info("fanout hub started", slog.String("epoch", h.epoch), slog.Uint64("pos", p0))
+	return h, nil
+}
+
+// Epoch is the log's epoch, as clients must echo it to resume.
+func (h *Hub) Epoch() string { return h.epoch }
+
+// Close stops the hub and closes every connection with 1001 (going away);
+// clients reconnect, to this node or another, and resume.
+func (h *Hub) Close() {
+	h.mu.Lock()
+	if h.closed {
+		h.mu.Unlock()
+		return
+	}
+	h.closed = true
+	var all []*conn
+	for _, s := range h.aud {
+		all = append(all, s.synced...)
+		for c := range s.ahead {
+			all = append(all, c)
+		}
+		for _, c := range all[len(all)-len(s.synced)-len(s.ahead):] {
+			s.remove(c)
+			s.met.connections.Dec()
+		}
+	}
+	h.mu.Unlock()
+	h.cancelSub()
+	close(h.stop)
+	h.wg.Wait()
+	for _, c := range all {
+		c.closeWith(websocket.CloseGoingAway, "going away")
+	}
+}
+
+func (h *Hub) onEvent(e event.Event, eff fold.Effect) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.closed {
+		return
+	}
+	if !h.ready {
+		h.early = append(h.early, earlyEvent{e, eff})
+		return
+	}
+	h.applyLocked(&e, &eff)
+}
+
+func (h *Hub) applyLocked(e *event.Event, eff *fold.Effect) {
+	if e.Pos <= h.head {
+		return
+	}
+	if e.Pos != h.head+1 {
+		// The feed promises dense positions; say so loudly if not, but go on:
+		// clients resume by position, so nothing is repeated.
+		h.logger.Error("fanout: gap in the feed", slog.Uint64("after", h.head), slog.Uint64("pos", e.Pos))
+	}
+	h.head = e.Pos
+	for _, s := range h.aud {
+		data, err := encodeEvent(s.a, e, eff)
+		if err != nil {
+			h.logger.Error("fanout: encoding an event", slog.Uint64("pos", e.Pos), slog.Any("err", err))
+			continue
+		}
+		if data != nil {
+			m := msg{pos: e.Pos, at: e.Time, data: data}
+			s.push(m)
+			s.pending = append(s.pending, m)
+		}
+		if s.interval == 0 {
+			h.flushLocked(s)
+		}
+	}
+}
+
+// flushLocked queues what s's clients are owed since the last flush: one
+// frame, built and encoded once, shared by every synced client.
+func (h *Hub) flushLocked(s *audState) {
+	to := h.head
+	if len(s.pending) == 0 {
+		s.flushed = to
+		for c := range s.ahead {
+			if c.sent <= to {
+				delete(s.ahead, c)
+				s.addSynced(c)
+			}
+		}
+		return
+	}
+	f := buildFrame(nil, s.pending)
+	var cut []*conn
+	for _, c := range s.synced {
+		if !c.enqueue(f) {
+			cut = append(cut, c)
+		}
+	}
+	// Clients ahead of this node (resumed with a position it had not
+	// reached) get only what is after their position; rare, so built per client.
+	for c := range s.ahead {
+		i := sort.Search(len(s.pending), func(i int) bool { return s.pending[i].pos > c.sent })
+		if i < len(s.pending) && !c.enqueue(buildFrame(nil, s.pending[i:])) {
+			cut = append(cut, c)
+			continue
+		}
+		if c.sent <= to {
+			delete(s.ahead, c)
+			s.addSynced(c)
+		}
+	}
+	s.flushed = to
+	clear(s.pending)
+	s.pending = s.pending[:0]
+	for _, c := range cut {
+		h.cutSlowLocked(c)
+	}
+}
+
+func (h *Hub) cutSlowLocked(c *conn) {
+	if c.aud.remove(c) {
+		c.aud.met.connections.Dec()
+	}
+	c.aud.met.slow.Inc()
+	h.logger.Info("fanout: slow client cut off", slog.String("audience", c.aud.a.String()), slog.String("remote", c.remote))
+	go c.closeWith(CloseSlow, "slow")
+}
+
+func (h *Hub) flushLoop(s *audState) {
+	defer h.wg.Done()
+	t := time.NewTicker(s.interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-h.stop:
+			return
+		case <-t.C:
+			h.mu.Lock()
+			if !h.closed {
+				h.flushLocked(s)
+			}
+			h.mu.Unlock()
+		}
+	}
+}
+
+func (h *Hub) pingLoop() {
+	defer h.wg.Done()
+	t := time.NewTicker(h.opts.PingInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-h.stop:
+			return
+		case <-t.C:
+			h.mu.Lock()
+			for _, s := range h.aud {
+				var cut []*conn
+				for _, c := range s.synced {
+					if !c.enqueue(pingFrame) {
+						cut = append(cut, c)
+					}
+				}
+				for c := range s.ahead {
+					if !c.enqueue(pingFrame) {
+						cut = append(cut, c)
+					}
+				}
+				for _, c := range cut {
+					h.cutSlowLocked(c)
+				}
+			}
+			h.mu.Unlock()
+		}
+	}
+}
+
+// attachLocked registers c as having seen everything up to pos and queues
+// first (a snapshot or resume message) with what it missed from the ring.
+// It reports false when the ring no longer reaches back to pos.
+func (h *Hub) attachLocked(c *conn, pos uint64, first []byte) bool {
+	s := c.aud
+	if pos < s.floor {
+		return false
+	}
+	missed := s.between(pos, s.flushed)
+	c.q <- buildFrame(first, missed) // the queue is empty: it fits
+	c.kick()
+	if pos <= s.flushed {
+		s.addSynced(c)
+	} else {
+		c.sent = pos
+		s.ahead[c] = struct{}{}
+	}
+	s.met.connections.Inc()
+	return true
+}
+
+// errClosed is returned to a connection that arrives while the hub closes.
+var errClosed = fmt.Errorf("fanout: hub closed: %w", eventlog.ErrClosed)
+
+// join starts c at since when the epoch matches and the node can serve
+// everything after it, else with a snapshot.
+func (h *Hub) join(ctx context.Context, c *conn, since uint64, hasSince bool, epoch string) error {
+	s := c.aud
+	if hasSince && epoch == h.epoch {
+		ok := true
+		h.mu.Lock()
+		head := h.head
+		h.mu.Unlock()
+		if since > head {
+			// Past what this node has applied: fine if another node showed
+			// it (this one catches up), not if the log never had it.
+			lh, err := h.log.Head(ctx)
+			if err != nil {
+				return fmt.Errorf("fanout: reading the log head: %w", err)
+			}
+			ok = since <= lh.Last
+		}
+		if ok {
+			first, _ := encodeResume(since, h.epoch)
+			h.mu.Lock()
+			if h.closed {
+				h.mu.Unlock()
+				return errClosed
+			}
+			ok = h.attachLocked(c, since, first)
+			h.mu.Unlock()
+			if ok {
+				s.met.resumes.Inc()
+				return nil
+			}
+		}
+	}
+	// A snapshot; retried in the unlikely case that more messages than the
+	// ring holds arrived between taking it and attaching.
+	for range 3 {
+		pos, data, err := h.snapshot(s)
+		if err != nil {
+			return err
+		}
+		h.mu.Lock()
+		if h.closed {
+			h.mu.Unlock()
+			return errClosed
+		}
+		ok := h.attachLocked(c, pos, data)
+		h.mu.Unlock()
+		if ok {
+			s.met.snapshots.Inc()
+			return nil
+		}
+	}
+	return fmt.Errorf("fanout: could not attach a snapshot: events arrive faster than the ring holds")
+}
+
+// snapshot returns audience s's encoded snapshot message and its position,
+// reusing the last one while the fold has not moved: a wall full of
+// reconnecting clients costs one encoding.
+func (h *Hub) snapshot(s *audState) (uint64, []byte, error) {
+	s.snapMu.Lock()
+	defer s.snapMu.Unlock()
+	if s.snapData != nil && h.feed.Pos() == s.snapPos {
+		return s.snapPos, s.snapData, nil
+	}
+	snap := h.feed.Snapshot(s.a)
+	data, err := encodeSnapshot(s.a, h.epoch, snap)
+	if err != nil {
+		return 0, nil, fmt.Errorf("fanout: encoding a snapshot: %w", err)
+	}
+	s.snapPos, s.snapData = snap.Pos, data
+	return snap.Pos, data, nil
+}
+
+func (h *Hub) checkOrigin(r *http.Request) bool {
+	origin := r.Header.Get("Origin")
+	if origin == "" {
+		return true // not a browser; credentials still apply
+	}
+	if h.origins[strings.ToLower(strings.TrimRight(origin, "/"))] {
+		return true
+	}
+	u, err := url.Parse(origin)
+	if err == nil && strings.EqualFold(u.Host, r.Host) {
+		return true
+	}
+	return false
+}
+
+// Conns returns the number of open connections per audience, in Audience order.
+func (h *Hub) Conns() []int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	out := make([]int, 0, numAudiences)
+	for _, s := range h.aud {
+		out = append(out, len(s.synced)+len(s.ahead))
+	}
+	return slices.Clip(out)
+}

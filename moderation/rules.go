@@ -1,0 +1,337 @@
+// Package moderation holds the rules that decide, when a post arrives, whether
+// it goes straight to the wall, waits in the moderators' queue, or is never
+// shown: blocked and trusted accounts and domains, blocked words, the default
+// profanity list, content warnings, the web form and the event's mode.
+package moderation
+
+import (
+	"fmt"
+	"net/url"
+	"strings"
+	"time"
+	"unsafe"
+
+	"github.com/backchannel/backchannel/event"
+)
+
+// TimedEntry is a blocked account or domain, for good or until a time.
+type TimedEntry struct {
+	// Value is an account (a handle such as "@troll@example.org" or
+	// "troll.bsky.social", or an author id such as an ActivityPub actor URI
+	// or a Bluesky DID) or a domain ("example.org", which also covers its
+	// subdomains).
+	Value string `json:"value" yaml:"value"`
+	// Until ends the entry; zero means for good.
+	Until time.Time `json:"until,omitzero" yaml:"until,omitempty"`
+}
+
+// Active reports whether the entry is in force at now.
+func (e TimedEntry) Active(now time.Time) bool {
+	return e.Until.IsZero() || now.Before(e.Until)
+}
+
+// Entries turns plain values (from a config file) into entries for good.
+func Entries(values ...string) []TimedEntry {
+	out := make([]TimedEntry, 0, len(values))
+	for _, v := range values {
+		out = append(out, TimedEntry{Value: v})
+	}
+	return out
+}
+
+// Rules are one event's moderation rules. Evaluate applies them in this
+// order, and the first that decides wins:
+//
+//  1. a blocked account or domain (in force at the time): reject;
+//  2. a blocked word or phrase in the text, the content warning, a media
+//     description, the author's name or handle: hold, with the word shown,
+//     because a word list makes false positives and a held post can still
+//     be approved while a rejected one is never seen;
+//  3. a word of the default profanity list (when Profanity is on): hold;
+//  4. a content warning or sensitive media: hold, in every mode;
+//  5. a web form post: hold, in every mode (anyone can write one);
+//  6. a trusted account or domain: approve, in both modes;
+//  7. otherwise the mode: pre holds ("pre-moderation"), auto approves.
+//
+// Words match whole words or whole phrases only ("class" does not match
+// "ass"), ignoring case and accents ("CAFÉ" matches "cafe"); see Fold.
+//
+// Rules compile their lists on the first Evaluate after Compile; the
+// zero Rules is valid (pre-moderation, no lists, profanity off: start from
+// Default for the defaults a host expects). Rules may be copied. Do not
+// change a Rules value while it is being evaluated: build a new one.
+type Rules struct {
+	// Mode is ModePre (the default when empty) or ModeAuto.
+	Mode event.Mode `json:"mode"`
+	// BlockedWords are words or phrases that hold a post.
+	BlockedWords []string `json:"blocked_words,omitempty"`
+	// BlockedAccounts and BlockedDomains reject a post while in force.
+	BlockedAccounts []TimedEntry `json:"blocked_accounts,omitempty"`
+	BlockedDomains  []TimedEntry `json:"blocked_domains,omitempty"`
+	// TrustedAccounts and TrustedDomains approve a post at once unless a
+	// rule above holds it.
+	TrustedAccounts []string `json:"trusted_accounts,omitempty"`
+	TrustedDomains  []string `json:"trusted_domains,omitempty"`
+	// Profanity holds posts with a word of the default multilingual
+	// profanity list (see package profanity's files). On in Default.
+	Profanity bool `json:"profanity"`
+
+	c *compiled
+}
+
+// Default returns the rules of an event nobody configured: pre-moderation
+// with the profanity list on.
+func Default() Rules {
+	return Rules{Mode: event.ModePre, Profanity: true}
+}
+
+// The rule names a verdict can carry (some are followed by a detail).
+const (
+	RuleBlockedAccount = "blocked account"
+	RuleBlockedDomain  = "blocked domain"
+	RuleBlockedWord    = "blocked word"
+	RuleProfanity      = "profanity"
+	RuleContentWarning = "content warning: always reviewed"
+	RuleSensitive      = "sensitive media: always reviewed"
+	RuleWebForm        = "web form: always reviewed"
+	RuleTrustedAccount = "trusted account"
+	RuleTrustedDomain  = "trusted domain"
+	RulePre            = "pre-moderation"
+	RuleAuto           = "auto-approve"
+)
+
+// compiled is the comparison form of a Rules' lists. It remembers which
+// slices it was built from so a Rules copied and then changed (a list
+// replaced or appended to) is compiled again rather than evaluated stale.
+type compiled struct {
+	from                         [5]sliceID
+	words                        *matcher
+	blockedAccounts, blockedDoms []TimedEntry // Value in comparison form
+	trustedAccounts, trustedDoms []string
+}
+
+type sliceID struct {
+	ptr unsafe.Pointer
+	len int
+}
+
+func idOf[T any](s []T) sliceID { return sliceID{unsafe.Pointer(unsafe.SliceData(s)), len(s)} }
+
+func (r *Rules) sliceIDs() [5]sliceID {
+	return [5]sliceID{idOf(r.BlockedWords), idOf(r.BlockedAccounts), idOf(r.BlockedDomains),
+		idOf(r.TrustedAccounts), idOf(r.TrustedDomains)}
+}
+
+// Compile prepares the lists for fast evaluation. Call it after setting the
+// lists and before sharing r between goroutines; Evaluate on rules not
+// compiled (or changed since) compiles a throw-away copy each time, which
+// is correct but slower.
+func (r *Rules) Compile() {
+	r.c = r.compile()
+}
+
+func (r *Rules) compile() *compiled {
+	c := &compiled{from: r.sliceIDs(), words: newMatcher(r.BlockedWords)}
+	for _, e := range r.BlockedAccounts {
+		if v := account(e.Value); v != "" {
+			c.blockedAccounts = append(c.blockedAccounts, TimedEntry{Value: v, Until: e.Until})
+		}
+	}
+	for _, e := range r.BlockedDomains {
+		if v := domain(e.Value); v != "" {
+			c.blockedDoms = append(c.blockedDoms, TimedEntry{Value: v, Until: e.Until})
+		}
+	}
+	for _, v := range r.TrustedAccounts {
+		if v := account(v); v != "" {
+			c.trustedAccounts = append(c.trustedAccounts, v)
+		}
+	}
+	for _, v := range r.TrustedDomains {
+		if v := domain(v); v != "" {
+			c.trustedDoms = append(c.trustedDoms, v)
+		}
+	}
+	return c
+}
+
+func (r *Rules) current() *compiled {
+	if r.c != nil && r.c.from == r.sliceIDs() {
+		return r.c
+	}
+	return r.compile()
+}
+
+// The fields a word rule looks at, in the order they are searched.
+const (
+	fieldText int8 = iota
+	fieldCW
+	fieldAlt
+	fieldName
+	fieldHandle
+)
+
+var fieldNames = [...]string{"text", "content warning", "media description", "author name", "author handle"}
+
+// Evaluate decides what happens to p, arriving at now (blocks that ended
+// before now are ignored). It is safe for concurrent use.
+func (r *Rules) Evaluate(p event.Post, now time.Time) event.Verdict {
+	c := r.current()
+	ids := idsOf(p.Author)
+
+	if v, ok := c.blockedAccount(ids, now); ok {
+		return reject(fmt.Sprintf("%s %s", RuleBlockedAccount, v))
+	}
+	if v, ok := c.blockedDomain(p.Author, now); ok {
+		return reject(fmt.Sprintf("%s %s", RuleBlockedDomain, v))
+	}
+
+	if !c.words.empty() || r.Profanity {
+		w := wordsPool.Get().(*words)
+		w.reset()
+		w.add(p.Text, fieldText)
+		w.add(p.ContentWarning, fieldCW)
+		for _, m := range p.Media {
+			w.add(m.Alt, fieldAlt)
+		}
+		w.add(p.Author.Name, fieldName)
+		w.add(p.Author.Handle, fieldHandle)
+		label, field, found := c.words.find(w)
+		rule := RuleBlockedWord
+		if !found && r.Profanity {
+			label, field, found = profanity().find(w)
+			rule = RuleProfanity
+		}
+		wordsPool.Put(w)
+		if found {
+			return hold(fmt.Sprintf("%s %q in %s", rule, label, fieldNames[field]))
+		}
+	}
+
+	if strings.TrimSpace(p.ContentWarning) != "" {
+		return hold(RuleContentWarning)
+	}
+	if p.Sensitive {
+		return hold(RuleSensitive)
+	}
+	if p.Source == "form" {
+		return hold(RuleWebForm)
+	}
+	if v, ok := c.trustedAccount(ids); ok {
+		return approve(fmt.Sprintf("%s %s", RuleTrustedAccount, v))
+	}
+	if v, ok := c.trustedDomain(p.Author); ok {
+		return approve(fmt.Sprintf("%s %s", RuleTrustedDomain, v))
+	}
+	if r.Mode == event.ModeAuto {
+		return approve(RuleAuto)
+	}
+	return hold(RulePre)
+}
+
+func hold(rule string) event.Verdict    { return event.Verdict{Decision: event.DecisionHold, Rule: rule} }
+func approve(rule string) event.Verdict { return event.Verdict{Decision: event.DecisionApprove, Rule: rule} }
+func reject(rule string) event.Verdict  { return event.Verdict{Decision: event.DecisionReject, Rule: rule} }
+
+func (c *compiled) blockedAccount(a authorIDs, now time.Time) (string, bool) {
+	for _, e := range c.blockedAccounts {
+		if e.Active(now) && a.is(e.Value) {
+			return e.Value, true
+		}
+	}
+	return "", false
+}
+
+func (c *compiled) blockedDomain(a event.Author, now time.Time) (string, bool) {
+	if len(c.blockedDoms) == 0 {
+		return "", false
+	}
+	doms := authorDomains(a)
+	for _, e := range c.blockedDoms {
+		if e.Active(now) && onDomain(doms, e.Value) {
+			return e.Value, true
+		}
+	}
+	return "", false
+}
+
+func (c *compiled) trustedAccount(a authorIDs) (string, bool) {
+	for _, v := range c.trustedAccounts {
+		if a.is(v) {
+			return v, true
+		}
+	}
+	return "", false
+}
+
+func (c *compiled) trustedDomain(a event.Author) (string, bool) {
+	if len(c.trustedDoms) == 0 {
+		return "", false
+	}
+	doms := authorDomains(a)
+	for _, v := range c.trustedDoms {
+		if onDomain(doms, v) {
+			return v, true
+		}
+	}
+	return "", false
+}
+
+// account puts an account entry in comparison form: no surrounding space,
+// no leading '@', lower case ("@Troll@Example.org" -> "troll@example.org").
+// Author ids (URIs, DIDs) go through the same form and are compared the
+// same way, which is safe: no two real ids differ only in case.
+func account(v string) string {
+	return strings.ToLower(strings.TrimPrefix(strings.TrimSpace(v), "@"))
+}
+
+// authorIDs are an author's handle and id in comparison form.
+type authorIDs struct{ handle, id string }
+
+func idsOf(a event.Author) authorIDs { return authorIDs{account(a.Handle), account(a.ID)} }
+
+// is reports whether the author is the account v (comparison form).
+func (a authorIDs) is(v string) bool {
+	return (a.handle != "" && a.handle == v) || (a.id != "" && a.id == v)
+}
+
+// domain puts a domain entry in comparison form: "https://Example.org/",
+// "@example.org" and "*.example.org" all become "example.org".
+func domain(v string) string {
+	v = strings.ToLower(strings.TrimSpace(v))
+	if u, err := url.Parse(v); err == nil && u.Host != "" {
+		v = u.Hostname()
+	}
+	v = strings.TrimPrefix(v, "@")
+	v = strings.TrimPrefix(v, "*.")
+	return strings.TrimSuffix(strings.TrimSuffix(v, "/"), ".")
+}
+
+// authorDomains are the domains an author is on: their handle's, and the
+// host of their id or profile when those are web addresses (a Mastodon
+// actor URI), so a block holds even when a source gives no handle.
+func authorDomains(a event.Author) [3]string {
+	var d [3]string
+	d[0] = a.Domain()
+	for i, s := range []string{a.ID, a.URL} {
+		if strings.HasPrefix(s, "https://") || strings.HasPrefix(s, "http://") {
+			if u, err := url.Parse(s); err == nil {
+				d[i+1] = strings.ToLower(u.Hostname())
+			}
+		}
+	}
+	return d
+}
+
+// onDomain reports whether one of doms is d or a subdomain of d.
+func onDomain(doms [3]string, d string) bool {
+	for _, x := range doms {
+		if x == "" {
+			continue
+		}
+		if x == d || (len(x) > len(d) && strings.HasSuffix(x, d) && x[len(x)-len(d)-1] == '.') {
+			return true
+		}
+	}
+	return false
+}

@@ -229,9 +229,13 @@ func (r *Rules) Evaluate(p event.Post, now time.Time) event.Verdict {
 	return hold(RulePre)
 }
 
-func hold(rule string) event.Verdict    { return event.Verdict{Decision: event.DecisionHold, Rule: rule} }
-func approve(rule string) event.Verdict { return event.Verdict{Decision: event.DecisionApprove, Rule: rule} }
-func reject(rule string) event.Verdict  { return event.Verdict{Decision: event.DecisionReject, Rule: rule} }
+func hold(rule string) event.Verdict { return event.Verdict{Decision: event.DecisionHold, Rule: rule} }
+func approve(rule string) event.Verdict {
+	return event.Verdict{Decision: event.DecisionApprove, Rule: rule}
+}
+func reject(rule string) event.Verdict {
+	return event.Verdict{Decision: event.DecisionReject, Rule: rule}
+}
 
 func (c *compiled) blockedAccount(a authorIDs, now time.Time) (string, bool) {
 	for _, e := range c.blockedAccounts {

@@ -1,0 +1,47 @@
+package wall
+
+import (
+	"context"
+	"net/http"
+
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/backchannel/backchannel/event"
+)
+
+func (s *Server) routeHealth() {
+	s.mux.HandleFunc("GET /healthz", s.healthz)
+	s.mux.HandleFunc("GET /readyz", s.readyz)
+	if s.opts.Gatherer != nil {
+		s.mux.Handle("GET /metrics", promhttp.HandlerFor(s.opts.Gatherer, promhttp.HandlerOpts{
+			ErrorLog: slogPrinter{s}, ErrorHandling: promhttp.ContinueOnError,
+		}))
+	}
+}
+
+// healthz answers 200 while the process can serve HTTP at all.
+func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
+	WriteJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+}
+
+// readyz answers 200 only while the log store answers: a load balancer
+// then sends no one to a node that cannot read or append.
+func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
+	if s.opts.Store == nil {
+		WriteError(w, r, event.Errorf(event.EUNAVAILABLE, "no log store"))
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), s.opts.PingTimeout)
+	defer cancel()
+	if err := s.opts.Store.Ping(ctx); err != nil {
+		s.opts.Logger.WarnContext(r.Context(), "not ready: log store does not answer", "err", err)
+		WriteError(w, r, event.Errorf(event.EUNAVAILABLE, "the event log cannot be reached"))
+		return
+	}
+	WriteJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+}
+
+// slogPrinter gives promhttp's error log to slog.
+type slogPrinter struct{ s *Server }
+
+func (p slogPrinter) Println(v ...any) { p.s.opts.Logger.Error("metrics", "err", v) }

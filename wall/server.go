@@ -1,0 +1,78 @@
+// Package wall is backchannel's HTTP server: health and readiness, the
+// Prometheus endpoint, and the JSON API over the events this node serves.
+// Pages, websockets and actions are mounted on the same Server by their
+// own packages with Server.Handle, so each concern stays in its own file.
+package wall
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Pinger is what readiness asks of the log store (eventlog.Store has it).
+type Pinger interface {
+	Ping(ctx context.Context) error
+}
+
+// Options configure a Server.
+type Options struct {
+	// Store answers /readyz: the node is ready only while Ping succeeds.
+	Store Pinger
+	// Gatherer is served on /metrics; nil serves no /metrics.
+	Gatherer prometheus.Gatherer
+	// Logger logs requests; nil uses slog.Default().
+	Logger *slog.Logger
+	// Now tells the time, for the events' live flag; nil uses time.Now.
+	Now func() time.Time
+	// PingTimeout bounds /readyz's Ping; zero means 2s.
+	PingTimeout time.Duration
+}
+
+// Server is the HTTP handler of one node. It is safe for concurrent use;
+// events and routes may be added while it serves.
+type Server struct {
+	opts    Options
+	mux     *http.ServeMux
+	handler http.Handler
+
+	mu     sync.RWMutex
+	events map[string]*Event
+	order  []string // slugs in the order added, for listings
+}
+
+// New returns a Server with the health, metrics and read API routes.
+func New(opts Options) *Server {
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.PingTimeout == 0 {
+		opts.PingTimeout = 2 * time.Second
+	}
+	s := &Server{opts: opts, mux: http.NewServeMux(), events: map[string]*Event{}}
+	s.handler = logRequests(opts.Logger, securityHeaders(s.mux))
+	s.routeHealth()
+	s.routeAPI()
+	return s
+}
+
+// Handle mounts h on pattern (a Go 1.22 ServeMux pattern such as
+// "GET /api/events/{slug}/queue"). Every response still gets the security
+// headers and the request log. Registering a pattern twice panics.
+func (s *Server) Handle(pattern string, h http.Handler) { s.mux.Handle(pattern, h) }
+
+// HandleFunc mounts f on pattern, as Handle.
+func (s *Server) HandleFunc(pattern string, f http.HandlerFunc) { s.mux.HandleFunc(pattern, f) }
+
+// ServeHTTP serves a request.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.ServeHTTP(w, r) }
+
+// Logger is the server's logger, for handlers mounted on it.
+func (s *Server) Logger() *slog.Logger { return s.opts.Logger }

@@ -40,6 +40,15 @@ func (c *change) touch(p *post) {
 	c.posts = append(c.posts, p)
 }
 
+// touchNew records a post that did not exist before the event.
+func (c *change) touchNew(p *post) {
+	if c.wasPublic == nil {
+		c.wasPublic = make(map[*post]*PublicPost)
+	}
+	c.wasPublic[p] = nil
+	c.posts = append(c.posts, p)
+}
+
 // touchQ records that the question with this id changed or left the list.
 func (c *change) touchQ(id string) {
 	if c.qseen[id] {
@@ -252,7 +261,7 @@ func (s *State) receive(c *change, e event.Event, v *event.Verdict) (bool, strin
 	s.order = append(s.order, p)
 	s.counts.Received++
 	s.count(p.v.State, 1)
-	c.touch(p)
+	c.touchNew(p)
 	return true, summary
 }
 

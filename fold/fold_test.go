@@ -57,6 +57,9 @@ func TestTransitions(t *testing.T) {
 				if effs[1].Wall != nil {
 					t.Errorf("rejected arrival changed the wall: %+v", effs[1].Wall)
 				}
+				if w := effs[0].Wall; w == nil || len(w.Upsert) != 1 || w.Upsert[0].ID != id("p1") || w.Upsert[0].Text != "hello from p1" {
+					t.Errorf("approved arrival's wall effect = %+v", w)
+				}
 				a := s.Audit(0)
 				if len(a) != 2 || !strings.Contains(a[0].Summary, "spam") || a[1].PostID != id("p1") || !a[0].Applied {
 					t.Errorf("audit = %+v", a)

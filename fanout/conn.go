@@ -27,6 +27,8 @@ type conn struct {
 	writing atomic.Bool
 	dead    atomic.Bool
 	once    sync.Once
+	// closeMsg is the close frame to send; set once before dead.
+	closeMsg []byte
 
 	// Guarded by Hub.mu.
 	idx  int    // index in aud.synced, -1 when not there
@@ -57,6 +59,16 @@ func (c *conn) kick() {
 
 func (c *conn) drain() {
 	for {
+		if c.dead.Load() {
+			// Closed while queued frames waited: they are dropped (the
+			// client resumes from its position) and the close frame goes
+			// out after the write under way, so a client that is merely
+			// slow still learns why.
+			if c.closeMsg != nil {
+				c.finish()
+			}
+			return
+		}
 		select {
 		case f := <-c.q:
 			if err := c.write(f); err != nil {
@@ -66,9 +78,9 @@ func (c *conn) drain() {
 			}
 		default:
 			c.writing.Store(false)
-			// A frame queued between the empty read and the Store would
-			// otherwise wait for the next kick.
-			if len(c.q) == 0 || !c.writing.CompareAndSwap(false, true) {
+			// A frame queued, or a close asked for, between the empty read
+			// and the Store would otherwise wait for a kick that never comes.
+			if (len(c.q) == 0 && !c.dead.Load()) || !c.writing.CompareAndSwap(false, true) {
 				return
 			}
 		}
@@ -118,16 +130,23 @@ func (c *conn) kill() {
 	})
 }
 
-// closeWith sends a close frame with code and reason, then closes. Safe to
-// call from any goroutine without Hub.mu held.
+// closeWith sends a close frame with code and reason, after the write
+// under way if any, then closes. Safe to call from any goroutine without
+// Hub.mu held.
 func (c *conn) closeWith(code int, reason string) {
 	c.once.Do(func() {
-		c.dead.Store(true)
+		c.closeMsg = websocket.FormatCloseMessage(code, reason)
+		c.dead.Store(true) // publishes closeMsg to the writer
 		c.detach()
-		// Best effort: a client whose socket is full will not get it.
-		_ = c.ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(code, reason), time.Now().Add(time.Second))
-		c.ws.Close()
+		if c.writing.CompareAndSwap(false, true) {
+			go c.finish()
+		}
 	})
+}
+
+func (c *conn) finish() {
+	_ = c.ws.WriteControl(websocket.CloseMessage, c.closeMsg, time.Now().Add(c.h.opts.WriteWait))
+	c.ws.Close()
 }
 
 // clientMsg is what a client may send.

@@ -1,0 +1,335 @@
+package fanout
+
+import (
+	"fmt"
+	"net"
+	"net/http"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gorilla/websocket"
+
+	"github.com/backchannel/backchannel/event"
+)
+
+// fast makes public flushes quick so tests do not wait on ticks.
+var fast = Options{PublicInterval: 10 * time.Millisecond}
+
+func TestPublicNeverCarriesAPendingPost(t *testing.T) {
+	_, l := openLog(t)
+	n := startNode(t, l, fast, nil)
+	pub := dial(t, n.url(Public, ""), nil)
+	modc := dial(t, n.url(Moderator, ""), nil)
+	if _, err := pub.next(5 * time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if pub.msgs[0].Type != "snapshot" || pub.msgs[0].Epoch != n.hub.Epoch() {
+		t.Fatalf("first message = %+v, want a snapshot with the epoch", pub.msgs[0])
+	}
+
+	appendPost(t, l, "held", "SECRET-held text", event.DecisionHold)
+	appendPost(t, l, "ok", "approved text", event.DecisionApprove)
+	appendPost(t, l, "later", "held then approved", event.DecisionHold)
+	appendPost(t, l, "rej", "SECRET-rejected text", event.DecisionReject)
+	last := appendDecision(t, l, event.PostApproved, "later")
+
+	pub.readUntil(last)
+	modc.readUntil(last)
+
+	var pubIDs []string
+	for _, m := range pub.msgs {
+		if m.Wall != nil {
+			for _, p := range m.Wall.Upsert {
+				pubIDs = append(pubIDs, p.ID)
+			}
+		}
+	}
+	want := []string{testPost("ok", "").ID, testPost("later", "").ID}
+	if !slices.Equal(pubIDs, want) {
+		t.Errorf("public upserts = %v, want %v", pubIDs, want)
+		t.Logf("raw: %q", pub.raw)
+	}
+	for _, raw := range pub.raw {
+		if strings.Contains(raw, "SECRET") || strings.Contains(raw, testPost("held", "").ID) {
+			t.Errorf("public frame carries a post that is not approved: %s", raw)
+		}
+	}
+	// Moderators see every post, held ones included.
+	seen := map[string]string{}
+	for _, m := range modc.msgs {
+		if m.Effect != nil {
+			for _, p := range m.Effect.Posts {
+				seen[p.ID] = p.State
+			}
+		}
+	}
+	if seen[testPost("held", "").ID] != "pending" || seen[testPost("rej", "").ID] != "rejected" || seen[testPost("later", "").ID] != "approved" {
+		t.Errorf("moderator saw states %v", seen)
+	}
+	if got := modc.events(); !slices.Equal(got, seq(1, last)) {
+		t.Errorf("moderator positions = %v, want every event 1..%d", got, last)
+	}
+}
+
+func TestResumeAfterMissedBurst(t *testing.T) {
+	_, l := openLog(t)
+	n := startNode(t, l, fast, nil)
+	for i := range 3 {
+		appendPost(t, l, fmt.Sprint("a", i), "before", event.DecisionApprove)
+	}
+	c := dial(t, n.url(Public, ""), nil)
+	p := appendPost(t, l, "a3", "seen", event.DecisionApprove)
+	c.readUntil(p)
+	epoch := c.msgs[0].Epoch
+	c.ws.Close()
+
+	var last uint64
+	for i := range 40 {
+		last = appendPost(t, l, fmt.Sprint("b", i), "burst", event.DecisionApprove)
+	}
+	n.waitPos(t, last)
+	c2 := dial(t, n.url(Public, fmt.Sprintf("since=%d&epoch=%s", p, epoch)), nil)
+	c2.readUntil(last)
+	if c2.msgs[0].Type != "resume" || c2.msgs[0].Pos != p {
+		t.Fatalf("first message = %+v, want resume at %d", c2.msgs[0], p)
+	}
+	if got := c2.events(); !slices.Equal(got, seq(p+1, last)) {
+		t.Errorf("after resume got %v, want exactly %d..%d", got, p+1, last)
+	}
+	// And live events keep coming after the missed ones, once each.
+	live := appendPost(t, l, "c", "live", event.DecisionApprove)
+	c2.readUntil(live)
+	if got := c2.events(); !slices.Equal(got, seq(p+1, live)) {
+		t.Errorf("got %v, want exactly %d..%d", got, p+1, live)
+	}
+}
+
+func TestResumeOlderThanTheRingGetsSnapshot(t *testing.T) {
+	_, l := openLog(t)
+	opts := fast
+	opts.RingSize = 4
+	n := startNode(t, l, opts, nil)
+	var last uint64
+	for i := range 12 {
+		last = appendPost(t, l, fmt.Sprint("p", i), "x", event.DecisionApprove)
+	}
+	n.waitPos(t, last)
+	c := dial(t, n.url(Public, "since=2&epoch="+n.hub.Epoch()), nil)
+	c.readUntil(last)
+	s := c.msgs[0]
+	if s.Type != "snapshot" || s.Epoch != n.hub.Epoch() || s.Pos != last || len(s.Wall.Posts) != 12 {
+		t.Fatalf("got %+v, want a snapshot at %d with 12 posts", s, last)
+	}
+	if len(c.events()) != 0 {
+		t.Errorf("events repeated after the snapshot: %v", c.events())
+	}
+}
+
+func TestOtherEpochOrNoPositionGetsSnapshot(t *testing.T) {
+	_, l := openLog(t)
+	n := startNode(t, l, fast, nil)
+	last := appendPost(t, l, "p", "x", event.DecisionApprove)
+	n.waitPos(t, last)
+	for _, q := range []string{"since=0&epoch=another-log", "", "since=1", "since=99&epoch=" + n.hub.Epoch()} {
+		c := dial(t, n.url(Public, q), nil)
+		c.readUntil(last)
+		if m := c.msgs[0]; m.Type != "snapshot" || m.Epoch != n.hub.Epoch() || len(m.Wall.Posts) != 1 {
+			t.Errorf("query %q: first message %+v, want a snapshot with the log's epoch", q, m)
+		}
+	}
+}
+
+func TestResumeOnAnotherNode(t *testing.T) {
+	_, l := openLog(t)
+	a := startNode(t, l, fast, nil)
+	b := startNode(t, l, fast, nil)
+	if a.hub.Epoch() != b.hub.Epoch() {
+		t.Fatal("two nodes over one log disagree on the epoch")
+	}
+	c := dial(t, a.url(Public, ""), nil)
+	var n uint64
+	for i := range 5 {
+		n = appendPost(t, l, fmt.Sprint("a", i), "on A", event.DecisionApprove)
+	}
+	c.readUntil(n)
+	c.ws.Close()
+	var last uint64
+	for i := range 10 {
+		last = appendPost(t, l, fmt.Sprint("b", i), "missed", event.DecisionApprove)
+	}
+	b.waitPos(t, last)
+	c2 := dial(t, b.url(Public, fmt.Sprintf("since=%d&epoch=%s", n, c.msgs[0].Epoch)), nil)
+	c2.readUntil(last)
+	if c2.msgs[0].Type != "resume" {
+		t.Fatalf("first message on B = %+v, want resume", c2.msgs[0])
+	}
+	if got := c2.events(); !slices.Equal(got, seq(n+1, last)) {
+		t.Errorf("on B got %v, want exactly %d..%d", got, n+1, last)
+	}
+}
+
+func TestSlowClientCutOffFastOneKeepsReceiving(t *testing.T) {
+	_, l := openLog(t)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts := Options{PublicInterval: -1, QueueSize: 4}
+	n := startNode(t, l, opts, &smallBufListener{Listener: ln})
+
+	// The slow client's own receive buffer is small too, and it never reads.
+	d := websocket.Dialer{NetDial: func(network, addr string) (net.Conn, error) {
+		c, err := net.Dial(network, addr)
+		if err == nil {
+			_ = c.(*net.TCPConn).SetReadBuffer(4096)
+		}
+		return c, err
+	}}
+	slow, _, err := d.Dial(n.url(Public, ""), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer slow.Close()
+	fastc := dial(t, n.url(Public, ""), nil)
+
+	big := strings.Repeat("voices from outside the room ", 150) // ~4 KiB per post
+	var last uint64
+	for i := 0; i < 200; i++ {
+		last = appendPost(t, l, fmt.Sprint("p", i), big, event.DecisionApprove)
+		fastc.readUntil(last) // a fast client keeps up
+	}
+	fastc.readUntil(last)
+	if got := fastc.events(); !slices.Equal(got, seq(1, last)) {
+		t.Errorf("fast client got %d events, want all %d once each", len(got), last)
+	}
+	if got := counter(t, n.reg, "backchannel_fanout_slow_cutoffs_total", nil); got != 1 {
+		t.Errorf("slow_cutoffs_total = %v, want 1", got)
+	}
+
+	// The slow client finds, after what was queued, a close with "slow";
+	// it resumes from its last position and misses nothing.
+	sc := &client{t: t, ws: slow}
+	code, reason := sc.closeCode()
+	if code != CloseSlow || reason != "slow" {
+		t.Fatalf("slow client closed with %d %q, want %d slow", code, reason, CloseSlow)
+	}
+	seen := sc.events()
+	if len(seen) == 0 {
+		t.Fatal("slow client got nothing before the cut")
+	}
+	resumed := dial(t, n.url(Public, fmt.Sprintf("since=%d&epoch=%s", seen[len(seen)-1], n.hub.Epoch())), nil)
+	resumed.readUntil(last)
+	all := append(seen, resumed.events()...)
+	if !slices.Equal(all, seq(1, last)) {
+		t.Errorf("slow client before and after the cut saw %d events, want exactly 1..%d", len(all), last)
+	}
+}
+
+func TestBadClientsClosedOthersUnaffected(t *testing.T) {
+	_, l := openLog(t)
+	n := startNode(t, l, fast, nil)
+	other := dial(t, n.url(Public, ""), nil)
+	if _, err := other.next(5 * time.Second); err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		name   string
+		send   func(ws *websocket.Conn)
+		code   int
+		reason string
+	}{
+		{"garbage", func(ws *websocket.Conn) { _ = ws.WriteMessage(websocket.TextMessage, []byte("{not json")) }, websocket.CloseInvalidFramePayloadData, "bad message"},
+		{"binary", func(ws *websocket.Conn) { _ = ws.WriteMessage(websocket.BinaryMessage, []byte{0, 1, 2}) }, websocket.CloseInvalidFramePayloadData, "bad message"},
+		{"unknown", func(ws *websocket.Conn) {
+			_ = ws.WriteMessage(websocket.TextMessage, []byte(`{"type":"approve","post_id":"x"}`))
+		}, websocket.ClosePolicyViolation, "unknown message"},
+		{"oversize", func(ws *websocket.Conn) {
+			_ = ws.WriteMessage(websocket.TextMessage, []byte(`{"type":"ping","pad":"`+strings.Repeat("x", 5000)+`"}`))
+		}, websocket.CloseMessageTooBig, ""},
+		{"flood", func(ws *websocket.Conn) {
+			for range 40 {
+				_ = ws.WriteMessage(websocket.TextMessage, []byte(`{"type":"ping"}`))
+			}
+		}, websocket.ClosePolicyViolation, "flood"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			c := dial(t, n.url(Public, ""), nil)
+			tc.send(c.ws)
+			code, reason := c.closeCode()
+			if code != tc.code || reason != tc.reason {
+				t.Errorf("closed with %d %q, want %d %q", code, reason, tc.code, tc.reason)
+			}
+		})
+	}
+	if got := counter(t, n.reg, "backchannel_fanout_bad_client_total", nil); got != float64(len(cases)) {
+		t.Errorf("bad_client_total = %v, want %d", got, len(cases))
+	}
+	// The well-behaved client still gets events, and its pings answered.
+	p := appendPost(t, l, "after", "still here", event.DecisionApprove)
+	other.readUntil(p)
+	if err := other.ws.WriteMessage(websocket.TextMessage, []byte(`{"type":"ping"}`)); err != nil {
+		t.Fatal(err)
+	}
+	ms, err := other.next(5 * time.Second)
+	if err != nil || len(ms) != 1 || ms[0].Type != "pong" {
+		t.Errorf("ping answered with %+v, %v; want a pong", ms, err)
+	}
+}
+
+func TestOriginCheckedAtUpgrade(t *testing.T) {
+	_, l := openLog(t)
+	opts := fast
+	opts.AllowedOrigins = []string{"https://wall.example.org"}
+	n := startNode(t, l, opts, nil)
+	host := strings.TrimPrefix(n.srv.URL, "http://")
+	for _, tc := range []struct {
+		origin string
+		ok     bool
+	}{
+		{"https://evil.example", false},
+		{"http://" + host, true},
+		{"https://wall.example.org", true},
+		{"", true},
+	} {
+		h := http.Header{}
+		if tc.origin != "" {
+			h.Set("Origin", tc.origin)
+		}
+		ws, resp, err := websocket.DefaultDialer.Dial(n.url(Public, ""), h)
+		if tc.ok {
+			if err != nil {
+				t.Errorf("origin %q refused: %v", tc.origin, err)
+				continue
+			}
+			ws.Close()
+			continue
+		}
+		if err == nil {
+			ws.Close()
+			t.Errorf("origin %q accepted", tc.origin)
+			continue
+		}
+		if resp == nil || resp.StatusCode != http.StatusForbidden {
+			t.Errorf("origin %q: got %v %v, want 403", tc.origin, resp, err)
+		}
+	}
+	if got := counter(t, n.reg, "backchannel_fanout_bad_client_total", map[string]string{"reason": "origin"}); got != 1 {
+		t.Errorf("bad_client_total{reason=origin} = %v, want 1", got)
+	}
+}
+
+func TestCloseSaysGoingAway(t *testing.T) {
+	_, l := openLog(t)
+	n := startNode(t, l, fast, nil)
+	c := dial(t, n.url(Facilitator, ""), nil)
+	if _, err := c.next(5 * time.Second); err != nil {
+		t.Fatal(err)
+	}
+	n.hub.Close()
+	if code, _ := c.closeCode(); code != websocket.CloseGoingAway {
+		t.Errorf("close code %d, want 1001", code)
+	}
+}

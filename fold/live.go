@@ -66,26 +66,28 @@ func (l *Live) Run(ctx context.Context) error {
 // so subscribers may call View, tells them what it did.
 func (l *Live) apply(e event.Event) {
 	l.mu.Lock()
+	prev := l.state.Pos()
 	eff := l.state.Apply(e)
 	pos := l.state.Pos()
 	l.mu.Unlock()
 
-	l.posMu.Lock()
-	if pos > l.pos {
-		l.pos = pos
-		close(l.advanced)
-		l.advanced = make(chan struct{})
-	}
-	l.posMu.Unlock()
-
-	if e.Pos != 0 && e.Pos != pos {
-		// A repeat from the log; the State ignored it, and so do subscribers.
-		slog.Warn("fold: event out of order ignored", slog.Uint64("pos", e.Pos), slog.Uint64("state_pos", pos))
+	if pos == prev {
+		// A repeat from the log: the State ignored it, and so do the
+		// subscribers, who have been told of it already.
+		slog.Warn("fold: repeated event ignored", slog.Uint64("pos", e.Pos), slog.Uint64("state_pos", pos))
 		return
 	}
-	if e.Pos == 0 {
-		e.Pos = pos
+	if e.Pos != prev+1 {
+		slog.Warn("fold: gap in the log", slog.Uint64("pos", e.Pos), slog.Uint64("state_pos", prev))
 	}
+	e.Pos = pos
+
+	l.posMu.Lock()
+	l.pos = pos
+	close(l.advanced)
+	l.advanced = make(chan struct{})
+	l.posMu.Unlock()
+
 	for _, fn := range l.subscribers() {
 		fn(e, eff)
 	}

@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -246,7 +245,6 @@ func seq(from, to uint64) []uint64 {
 // as a phone on a bad network does after megabytes.
 type smallBufListener struct {
 	net.Listener
-	mu sync.Mutex
 }
 
 func (l *smallBufListener) Accept() (net.Conn, error) {

@@ -91,17 +91,16 @@ type audState struct {
 
 	// ring holds the most recent messages, in position order, for clients
 	// that resume. Every message with pos > floor is in it.
-	ring        []msg
-	start, n    int
-	floor       uint64
-	flushed     uint64 // positions up to here are in frames already queued
-	pending     []msg  // messages after flushed, for the next frame
-	synced      []*conn
-	ahead       map[*conn]struct{} // clients whose position is past flushed
-	snapMu      sync.Mutex
-	snapPos     uint64
-	snapData    []byte
-	snapCatchup bool
+	ring     []msg
+	start, n int
+	floor    uint64
+	flushed  uint64 // positions up to here are in frames already queued
+	pending  []msg  // messages after flushed, for the next frame
+	synced   []*conn
+	ahead    map[*conn]struct{} // clients whose position is past flushed
+	snapMu   sync.Mutex
+	snapPos  uint64
+	snapData []byte
 }
 
 func (s *audState) push(m msg) {

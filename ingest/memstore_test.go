@@ -17,8 +17,6 @@ type memStore struct {
 	mu     sync.Mutex
 	logs   map[string]*memLog
 	leases map[string]memLease
-	// leaseErr, when set, fails every Lease call (a store that cannot be reached).
-	leaseErr error
 }
 
 type memLease struct {
@@ -46,9 +44,6 @@ func (s *memStore) Ping(ctx context.Context) error { return nil }
 func (s *memStore) Lease(ctx context.Context, name, holder string, ttl time.Duration) (bool, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.leaseErr != nil {
-		return false, s.leaseErr
-	}
 	now := time.Now()
 	cur, ok := s.leases[name]
 	if ok && cur.holder != holder && now.Before(cur.until) {
@@ -56,12 +51,6 @@ func (s *memStore) Lease(ctx context.Context, name, holder string, ttl time.Dura
 	}
 	s.leases[name] = memLease{holder: holder, until: now.Add(ttl)}
 	return true, nil
-}
-
-func (s *memStore) setLeaseErr(err error) {
-	s.mu.Lock()
-	s.leaseErr = err
-	s.mu.Unlock()
 }
 
 func (s *memStore) Close() error { return nil }

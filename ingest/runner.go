@@ -263,6 +263,7 @@ func (s *sourceRun) loop(ctx context.Context) {
 	cfg := &s.r.cfg
 	defer func() {
 		s.setLeader(false)
+		s.release() // also when backing off: the lease may still be ours
 		s.health.SetState(StateStopped)
 	}()
 	attempt := 0
@@ -300,7 +301,6 @@ func (s *sourceRun) loop(ctx context.Context) {
 		started := cfg.Clock()
 		err, cause := s.runOnce(ctx)
 		if ctx.Err() != nil {
-			s.release()
 			return
 		}
 		switch {

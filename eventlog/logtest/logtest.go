@@ -430,6 +430,7 @@ func (tl *tailer) waitLen(t *testing.T, n int) []event.Event {
 		select {
 		case <-changed:
 		case err := <-tl.done:
+			tl.done <- err // for the cleanup
 			t.Fatalf("Tail returned after %d of %d events: %v", len(evs), n, err)
 		case <-deadline:
 			t.Fatalf("tail delivered %d events, want %d, within %v", len(evs), n, waitTimeout)
@@ -580,13 +581,13 @@ func testTailAcrossReopen(t *testing.T, e Engine) {
 	s = reopen(t, e, s)
 	select {
 	case err := <-tl.done:
+		tl.done <- err // for the cleanup
 		if !errors.Is(err, eventlog.ErrClosed) {
 			t.Fatalf("Tail under a closed store returned %v, want ErrClosed", err)
 		}
 	case <-time.After(waitTimeout):
 		t.Fatal("Tail did not return when its store was closed")
 	}
-	tl.done <- nil // for the cleanup
 	tl.mu.Lock()
 	last := tl.events[len(tl.events)-1].Pos
 	tl.mu.Unlock()

@@ -53,6 +53,7 @@ func Run(t *testing.T, e Engine) {
 		{"EpochStable", testEpoch},
 		{"Meta", testMeta},
 		{"SlugsIsolated", testSlugsIsolated},
+		{"ConcurrentFirstUse", testConcurrentFirstUse},
 		{"AppendRejectsInvalid", testAppendRejectsInvalid},
 		{"Lease", testLease},
 		{"Ping", testPing},
@@ -716,6 +717,52 @@ func testSlugsIsolated(t *testing.T, e Engine) {
 	// The same slug gives a log over the same data.
 	if h := headOK(t, logOf(t, s, "event-a")); h.Last != 2 {
 		t.Fatalf("Log(event-a) again: Last = %d, want 2", h.Last)
+	}
+}
+
+// testConcurrentFirstUse: several goroutines (nodes) asking for a new log at
+// once all get the same log, with one epoch.
+func testConcurrentFirstUse(t *testing.T, e Engine) {
+	const (
+		users = 8
+		each  = 5
+	)
+	s := open(t, e)
+	heads := make([]eventlog.Head, users)
+	errs := make([]error, users)
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	for g := range users {
+		wg.Go(func() {
+			<-start
+			l, err := s.Log(context.Background(), "first-use")
+			if err != nil {
+				errs[g] = err
+				return
+			}
+			for i := range each {
+				if _, err := l.Append(context.Background(), "", Message(fmt.Sprintf("g%d-%d", g, i))); err != nil {
+					errs[g] = err
+					return
+				}
+			}
+			heads[g], errs[g] = l.Head(context.Background())
+		})
+	}
+	close(start)
+	wg.Wait()
+	for g, err := range errs {
+		if err != nil {
+			t.Fatalf("user %d: %v", g, err)
+		}
+		if heads[g].Epoch != heads[0].Epoch {
+			t.Fatalf("users 0 and %d see epochs %q and %q", g, heads[0].Epoch, heads[g].Epoch)
+		}
+	}
+	l := logOf(t, s, "first-use")
+	checkPositions(t, readOK(t, l, 0, 0), 1, users*each)
+	if h := headOK(t, l); h.Epoch != heads[0].Epoch {
+		t.Fatalf("epoch changed from %q to %q", heads[0].Epoch, h.Epoch)
 	}
 }
 

@@ -354,6 +354,7 @@ func (s *State) undo(c *change, e event.Event) bool {
 	p.v.Rule, p.v.DecidedBy, p.v.DecidedAt = last.rule, last.by, last.at
 	if last.pinned && last.state == StateApproved {
 		p.v.Pinned, p.v.PinnedAt, p.pinPos = true, last.pinnedAt, last.pinPos
+		s.pinned = append(s.pinned, p)
 		s.counts.Pinned++
 	}
 	return true
@@ -369,6 +370,7 @@ func (s *State) pin(c *change, e event.Event) bool {
 		s.decide(c, p, StateApproved, e)
 	}
 	p.v.Pinned, p.v.PinnedAt, p.pinPos = true, e.Time, e.Pos
+	s.pinned = append(s.pinned, p)
 	s.counts.Pinned++
 	return true
 }
@@ -378,6 +380,9 @@ func (s *State) unpin(p *post) {
 		return
 	}
 	p.v.Pinned, p.v.PinnedAt, p.pinPos = false, zeroTime, 0
+	if i := slices.Index(s.pinned, p); i >= 0 {
+		s.pinned = slices.Delete(s.pinned, i, i+1)
+	}
 	s.counts.Pinned--
 }
 

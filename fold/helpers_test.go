@@ -224,6 +224,9 @@ func checkInvariants(t *testing.T, s *State) {
 			}
 		}
 	}
+	if len(s.pinned) != c.Pinned {
+		t.Fatalf("pos %d: %d posts in the pinned list, %d pinned", s.Pos(), len(s.pinned), c.Pinned)
+	}
 	c.Received = len(s.order)
 	c.QuestionsOpen = len(s.Questions())
 	c.QuestionsAnswered = len(s.Answered())

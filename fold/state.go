@@ -67,6 +67,7 @@ type State struct {
 	// order holds every post ever received, in receipt (log) order, so the
 	// queue, the wall and blocks walk posts deterministically without sorting.
 	order  []*post
+	pinned []*post // pinned posts, in no particular order (Wall sorts them)
 	counts Counts
 
 	blocks map[string]*blockRec
@@ -128,13 +129,12 @@ func (s *State) Post(id string) (PostView, bool) {
 // (limit <= 0: all), pinned first (newest pin first), then newest received
 // first, and the question being read out.
 func (s *State) Wall(limit int) Wall {
-	w := Wall{Posts: []PublicPost{}, Pos: s.pos}
-	var pinned []*post
-	for _, p := range s.order {
-		if !p.deleted && p.v.State == StateApproved && p.v.Pinned {
-			pinned = append(pinned, p)
-		}
+	n := s.counts.Approved
+	if limit > 0 && limit < n {
+		n = limit
 	}
+	w := Wall{Posts: make([]PublicPost, 0, n), Pos: s.pos}
+	pinned := slices.Clone(s.pinned)
 	slices.SortFunc(pinned, func(a, b *post) int { return cmpDesc(a.pinPos, b.pinPos) })
 	full := func() bool { return limit > 0 && len(w.Posts) >= limit }
 	for _, p := range pinned {

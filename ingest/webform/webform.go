@@ -1,0 +1,388 @@
+// Package webform is the web form source: participants with no social
+// account post to an event through a plain form. Every post it takes is
+// held for a moderator whatever the event's mode (moderation.Rules holds
+// Source "form"); this package only accepts, cleans and hands posts to the
+// event's ingest.Sink, with a length cap, a honeypot field against bots and
+// a per-address rate limit.
+package webform
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"html"
+	"log/slog"
+	"mime"
+	"net/http"
+	"net/netip"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"golang.org/x/text/unicode/norm"
+
+	"github.com/backchannel/backchannel/auth"
+	"github.com/backchannel/backchannel/event"
+	"github.com/backchannel/backchannel/ingest"
+)
+
+// Kind is the Source of the posts this package makes.
+const Kind = "form"
+
+// HoneypotField is the form field that people never see (the page hides
+// it) and bots fill in. A submission with it filled is answered as if it
+// were taken, and dropped.
+const HoneypotField = "website"
+
+// Defaults.
+const (
+	DefaultMaxText = 500 // characters (runes) of text
+	DefaultMaxName = 50  // characters (runes) of name
+	maxBody        = 16 << 10
+)
+
+// Received is the message a participant sees after posting.
+const Received = "Thanks — a moderator will review your post."
+
+// Event is one event's form.
+type Event struct {
+	// Sink is where the event's posts go.
+	Sink ingest.Sink
+	// Notice is the event's privacy notice, shown above the form (who sees
+	// what is posted, how long it is kept).
+	Notice string
+}
+
+// Options configure a Handler.
+type Options struct {
+	// MaxText and MaxName cap the lengths, in characters (defaults 500, 50).
+	MaxText, MaxName int
+	// Rate limits submissions per client address, across events (default
+	// 3 at once, then one per 20s: 3 a minute).
+	Rate auth.Rate
+	// TrustedProxies are the reverse proxies whose X-Forwarded-For is believed.
+	TrustedProxies []netip.Prefix
+	// SlugFrom finds the event slug (default r.PathValue("slug")).
+	SlugFrom func(*http.Request) string
+	// Now is the clock (default time.Now).
+	Now func() time.Time
+	// Logger (default slog.Default()).
+	Logger *slog.Logger
+}
+
+// Handler serves GET and POST /e/{slug}/form for every event it is given.
+// It is safe for concurrent use.
+type Handler struct {
+	opts  Options
+	limit *auth.Limiter
+
+	mu     sync.RWMutex
+	events map[string]Event
+}
+
+// New returns a Handler with no events.
+func New(opts Options) *Handler {
+	if opts.MaxText <= 0 {
+		opts.MaxText = DefaultMaxText
+	}
+	if opts.MaxName <= 0 {
+		opts.MaxName = DefaultMaxName
+	}
+	if opts.Rate.Burst == 0 {
+		opts.Rate = auth.Rate{Burst: 3, Every: 20 * time.Second}
+	}
+	if opts.SlugFrom == nil {
+		opts.SlugFrom = func(r *http.Request) string { return r.PathValue("slug") }
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	return &Handler{opts: opts, limit: auth.NewLimiter(opts.Rate, opts.Now), events: make(map[string]Event)}
+}
+
+// SetEvent opens (or changes) the form of the event slug.
+func (h *Handler) SetEvent(slug string, e Event) {
+	h.mu.Lock()
+	h.events[slug] = e
+	h.mu.Unlock()
+}
+
+// RemoveEvent closes the form of the event slug: it answers 404.
+func (h *Handler) RemoveEvent(slug string) {
+	h.mu.Lock()
+	delete(h.events, slug)
+	h.mu.Unlock()
+}
+
+// Info is the GET answer: what the page needs to draw the form.
+type Info struct {
+	Notice   string `json:"notice"`
+	MaxText  int    `json:"max_text"`
+	MaxName  int    `json:"max_name"`
+	Honeypot string `json:"honeypot"`
+}
+
+// Answer is the POST answer on success (and on a honeypot hit, alike).
+type Answer struct {
+	Status  string `json:"status"`
+	Message string `json:"message"`
+}
+
+// Submission is what a participant sends, as JSON or form fields of the
+// same names. Question accepts true/false or a checkbox's "on".
+type Submission struct {
+	Name     string   `json:"name"`
+	Text     string   `json:"text"`
+	Question flexBool `json:"question"`
+	Website  string   `json:"website"` // HoneypotField
+}
+
+// ServeHTTP answers GET with the form's Info and POST with a submission's
+// outcome: 200 {"status":"received",...}; 400 for a missing or too long
+// text or name; 404 for an unknown event; 429 with Retry-After when the
+// address posted too often; 503 when the post could not be stored.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	slug := h.opts.SlugFrom(r)
+	h.mu.RLock()
+	ev, ok := h.events[slug]
+	h.mu.RUnlock()
+	if !ok {
+		writeError(w, http.StatusNotFound, event.ENOTFOUND, "no such event")
+		return
+	}
+	switch r.Method {
+	case http.MethodGet, http.MethodHead:
+		writeJSON(w, http.StatusOK, Info{Notice: ev.Notice, MaxText: h.opts.MaxText, MaxName: h.opts.MaxName, Honeypot: HoneypotField})
+	case http.MethodPost:
+		h.submit(w, r, slug, ev)
+	default:
+		w.Header().Set("Allow", "GET, HEAD, POST")
+		writeError(w, http.StatusMethodNotAllowed, event.EINVALID, "use GET or POST")
+	}
+}
+
+func (h *Handler) submit(w http.ResponseWriter, r *http.Request, slug string, ev Event) {
+	log := h.opts.Logger.With(slog.String("event", slug), slog.String("source", Kind))
+	addr := auth.ClientAddr(r, h.opts.TrustedProxies)
+	if ok, retry := h.limit.Allow(auth.ClientKey(addr)); !ok {
+		w.Header().Set("Retry-After", strconv.Itoa(auth.RetryAfterSeconds(retry)))
+		writeError(w, http.StatusTooManyRequests, event.ERATELIMIT, "you have posted a lot in a short time; please wait a minute")
+		return
+	}
+	sub, err := readSubmission(w, r)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, event.EINVALID, err.Error())
+		return
+	}
+	if strings.TrimSpace(sub.Website) != "" {
+		log.Info("web form honeypot filled; dropped", slog.String("addr", addr.String()))
+		writeJSON(w, http.StatusOK, Answer{Status: "received", Message: Received})
+		return
+	}
+	p, err := h.post(sub)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, event.ErrorCode(err), event.ErrorMessage(err))
+		return
+	}
+	now := h.opts.Now()
+	res, err := ev.Sink.Post(r.Context(), p)
+	health := ev.Sink.Health()
+	if err != nil {
+		log.Error("web form post not stored", slog.String("post", p.ID), slog.Any("err", err))
+		if health != nil {
+			health.Failed(now, err, time.Time{})
+		}
+		writeError(w, http.StatusServiceUnavailable, event.EUNAVAILABLE, "your post could not be saved; please try again")
+		return
+	}
+	if health != nil {
+		health.Succeeded(now)
+	}
+	log.Info("web form post received", slog.String("post", p.ID), slog.Uint64("pos", res.Pos), slog.Bool("question", p.Question))
+	writeJSON(w, http.StatusOK, Answer{Status: "received", Message: Received})
+}
+
+// post builds the event.Post of a submission, or an EINVALID error.
+func (h *Handler) post(sub Submission) (event.Post, error) {
+	text := cleanText(sub.Text, true)
+	if !visible(text) {
+		return event.Post{}, event.Errorf(event.EINVALID, "write something first")
+	}
+	if n := utf8.RuneCountInString(text); n > h.opts.MaxText {
+		return event.Post{}, event.Errorf(event.EINVALID, "the text has %d characters; at most %d, please", n, h.opts.MaxText)
+	}
+	name := strings.Join(strings.Fields(cleanText(sub.Name, false)), " ")
+	if n := utf8.RuneCountInString(name); n > h.opts.MaxName {
+		return event.Post{}, event.Errorf(event.EINVALID, "the name has %d characters; at most %d, please", n, h.opts.MaxName)
+	}
+	if name == "" {
+		name = "Anonymous"
+	}
+	id := randomID()
+	uri := "urn:backchannel:form:" + id
+	return event.Post{
+		ID:         event.PostID(uri),
+		URI:        uri,
+		Source:     Kind,
+		SourceName: Kind,
+		Author:     event.Author{ID: "form:" + id, Name: name},
+		Text:       text,
+		HTML:       strings.ReplaceAll(html.EscapeString(text), "\n", "<br>"),
+		CreatedAt:  h.opts.Now().UTC(),
+		Question:   bool(sub.Question),
+	}, nil
+}
+
+// cleanText makes what a participant typed safe and tidy as plain text:
+// valid UTF-8 in NFC, line breaks as "\n" (kept only when multiline, at
+// most one blank line in a row), no control characters and no bidi
+// overrides (which could reverse the text around a post on the wall), no
+// space around. Zero-width joiners stay: emoji sequences need them.
+func cleanText(s string, multiline bool) string {
+	s = strings.ToValidUTF8(s, "\uFFFD")
+	s = norm.NFC.String(s)
+	s = strings.ReplaceAll(s, "\r\n", "\n")
+	var b strings.Builder
+	b.Grow(len(s))
+	newlines := 0
+	for _, r := range s {
+		switch {
+		case r == '\n' || r == '\r' || r == '\u2028' || r == '\u2029':
+			if !multiline {
+				b.WriteByte(' ')
+				continue
+			}
+			newlines++
+			if newlines <= 2 {
+				b.WriteByte('\n')
+			}
+			continue
+		case r == '\t':
+			b.WriteByte(' ')
+		case unicode.IsControl(r), isBidiControl(r), r == '\uFEFF':
+			continue
+		default:
+			b.WriteRune(r)
+		}
+		if !unicode.IsSpace(r) {
+			newlines = 0
+		}
+	}
+	out := b.String()
+	if multiline {
+		// Trim trailing spaces of each line.
+		lines := strings.Split(out, "\n")
+		for i, l := range lines {
+			lines[i] = strings.TrimRightFunc(l, unicode.IsSpace)
+		}
+		out = strings.Join(lines, "\n")
+	}
+	return strings.TrimSpace(out)
+}
+
+// visible reports whether s has something to see: not only spaces and
+// zero-width characters.
+func visible(s string) bool {
+	for _, r := range s {
+		if unicode.IsGraphic(r) && !unicode.IsSpace(r) && !unicode.Is(unicode.Cf, r) {
+			return true
+		}
+	}
+	return false
+}
+
+func isBidiControl(r rune) bool {
+	return (r >= '\u202A' && r <= '\u202E') || (r >= '\u2066' && r <= '\u2069') || r == '\u200E' || r == '\u200F' || r == '\u061C'
+}
+
+func randomID() string {
+	b := make([]byte, 16)
+	_, _ = rand.Read(b) // crypto/rand.Read never fails (Go 1.24+)
+	return hex.EncodeToString(b)
+}
+
+func readSubmission(w http.ResponseWriter, r *http.Request) (Submission, error) {
+	r.Body = http.MaxBytesReader(w, r.Body, maxBody)
+	ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	var sub Submission
+	if ct == "application/json" {
+		if err := json.NewDecoder(r.Body).Decode(&sub); err != nil {
+			var tooBig *http.MaxBytesError
+			if errors.As(err, &tooBig) {
+				return sub, fmt.Errorf("the post is too large")
+			}
+			return sub, fmt.Errorf("the body is not a JSON post")
+		}
+		return sub, nil
+	}
+	if err := r.ParseForm(); err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			return sub, fmt.Errorf("the post is too large")
+		}
+		return sub, fmt.Errorf("the body is not a form post")
+	}
+	sub.Name = r.PostForm.Get("name")
+	sub.Text = r.PostForm.Get("text")
+	sub.Website = r.PostForm.Get(HoneypotField)
+	sub.Question = flexBool(truthy(r.PostForm.Get("question")))
+	return sub, nil
+}
+
+// flexBool is a JSON boolean that also takes a checkbox's string value.
+type flexBool bool
+
+// UnmarshalJSON accepts true, false, null and strings such as "on", "1", "true".
+func (b *flexBool) UnmarshalJSON(data []byte) error {
+	var v any
+	if err := json.Unmarshal(data, &v); err != nil {
+		return err
+	}
+	switch v := v.(type) {
+	case bool:
+		*b = flexBool(v)
+	case string:
+		*b = flexBool(truthy(v))
+	case nil:
+		*b = false
+	default:
+		return fmt.Errorf("question: want a boolean")
+	}
+	return nil
+}
+
+func truthy(s string) bool {
+	switch strings.ToLower(strings.TrimSpace(s)) {
+	case "on", "1", "true", "yes":
+		return true
+	}
+	return false
+}
+
+type errorBody struct {
+	Error struct {
+		Code    string `json:"code"`
+		Message string `json:"message"`
+	} `json:"error"`
+}
+
+func writeError(w http.ResponseWriter, status int, code, msg string) {
+	var b errorBody
+	b.Error.Code, b.Error.Message = code, msg
+	writeJSON(w, status, b)
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}

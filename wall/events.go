@@ -7,6 +7,7 @@ import (
 	"github.com/backchannel/backchannel/config"
 	"github.com/backchannel/backchannel/event"
 	"github.com/backchannel/backchannel/eventlog"
+	"github.com/backchannel/backchannel/fanout"
 	"github.com/backchannel/backchannel/fold"
 	"github.com/backchannel/backchannel/ingest"
 )
@@ -21,6 +22,8 @@ type Event struct {
 	Log eventlog.Log
 	// Live is the node's fold of the log, kept up to date by its Run.
 	Live *fold.Live
+	// Hub, when not nil, serves the event's websocket clients on this node.
+	Hub *fanout.Hub
 	// Health, when not nil, gives the health of the sources this node
 	// runs for the event.
 	Health func() []ingest.HealthSnapshot

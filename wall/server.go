@@ -60,6 +60,7 @@ func New(opts Options) *Server {
 	s.handler = logRequests(opts.Logger, securityHeaders(s.mux))
 	s.routeHealth()
 	s.routeAPI()
+	s.routeSockets()
 	return s
 }
 

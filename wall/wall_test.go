@@ -20,6 +20,7 @@ import (
 	"github.com/backchannel/backchannel/event"
 	"github.com/backchannel/backchannel/eventlog"
 	"github.com/backchannel/backchannel/eventlog/disklog"
+	"github.com/backchannel/backchannel/fanout"
 	"github.com/backchannel/backchannel/fold"
 	"github.com/backchannel/backchannel/metrics"
 	"github.com/backchannel/backchannel/wall"
@@ -373,5 +374,46 @@ func TestAddEventRefusesDuplicates(t *testing.T) {
 	}
 	if e, ok := f.srv.Event("ev"); !ok || e != f.ev {
 		t.Error("Event(ev) not found")
+	}
+}
+
+// The public socket carries the wall's snapshot: approved posts only.
+func TestPublicSocket(t *testing.T) {
+	f := newFixture(t)
+	f.appendAll(t, received("urn:ok", "shown"), received("urn:wait", "held back"), decided(event.PostApproved, "urn:ok"))
+	url := "ws" + strings.TrimPrefix(f.http.URL, "http") + "/api/events/ev/ws"
+
+	// Before a hub is attached the socket is unavailable, in JSON.
+	res, err := http.Get(f.http.URL + "/api/events/ev/ws")
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != 503 {
+		t.Errorf("socket without hub = %d, want 503", res.StatusCode)
+	}
+
+	hub, err := fanout.New(context.Background(), fanout.LiveFeed{Live: f.ev.Live}, f.ev.Log, fanout.Options{Event: "ev"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(hub.Close)
+	f.ev.Hub = hub
+	c, _, err := websocket.DefaultDialer.Dial(url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	_ = c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	_, msg, err := c.ReadMessage()
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := string(msg)
+	if !strings.Contains(s, `"type":"snapshot"`) || !strings.Contains(s, "shown") || strings.Contains(s, "held back") {
+		t.Errorf("public snapshot = %s", s)
+	}
+	if _, _, err := websocket.DefaultDialer.Dial("ws"+strings.TrimPrefix(f.http.URL, "http")+"/api/events/nope/ws", nil); err == nil {
+		t.Error("socket of an unknown event upgraded")
 	}
 }

@@ -23,11 +23,41 @@ type TimedEntry struct {
 	Value string `json:"value" yaml:"value"`
 	// Until ends the entry; zero means for good.
 	Until time.Time `json:"until,omitzero" yaml:"until,omitempty"`
+	// Label, when set, is what a verdict shows instead of Value (a
+	// handle for a block keyed on an author id).
+	Label string `json:"label,omitempty" yaml:"label,omitempty"`
 }
 
 // Active reports whether the entry is in force at now.
 func (e TimedEntry) Active(now time.Time) bool {
 	return e.Until.IsZero() || now.Before(e.Until)
+}
+
+// WithBlocks returns a copy of r with blocks added: a moderator's
+// author.blocked events, so an author blocked during the event is rejected
+// by the rules as well as hidden by the fold. An author block is keyed on
+// Block.AuthorID and shown by its handle. r is not changed.
+func (r Rules) WithBlocks(blocks ...event.Block) Rules {
+	out := r
+	out.c = nil
+	out.BlockedAccounts = append([]TimedEntry(nil), r.BlockedAccounts...)
+	out.BlockedDomains = append([]TimedEntry(nil), r.BlockedDomains...)
+	for _, b := range blocks {
+		switch {
+		case b.AuthorID != "":
+			out.BlockedAccounts = append(out.BlockedAccounts, TimedEntry{Value: b.AuthorID, Until: b.Until, Label: b.Handle})
+		case b.Domain != "":
+			out.BlockedDomains = append(out.BlockedDomains, TimedEntry{Value: b.Domain, Until: b.Until})
+		}
+	}
+	return out
+}
+
+func (e TimedEntry) shown() string {
+	if e.Label != "" {
+		return e.Label
+	}
+	return e.Value
 }
 
 // Entries turns plain values (from a config file) into entries for good.
@@ -134,12 +164,12 @@ func (r *Rules) compile() *compiled {
 	c := &compiled{from: r.sliceIDs(), words: newMatcher(r.BlockedWords)}
 	for _, e := range r.BlockedAccounts {
 		if v := account(e.Value); v != "" {
-			c.blockedAccounts = append(c.blockedAccounts, TimedEntry{Value: v, Until: e.Until})
+			c.blockedAccounts = append(c.blockedAccounts, TimedEntry{Value: v, Until: e.Until, Label: e.Label})
 		}
 	}
 	for _, e := range r.BlockedDomains {
 		if v := domain(e.Value); v != "" {
-			c.blockedDoms = append(c.blockedDoms, TimedEntry{Value: v, Until: e.Until})
+			c.blockedDoms = append(c.blockedDoms, TimedEntry{Value: v, Until: e.Until, Label: e.Label})
 		}
 	}
 	for _, v := range r.TrustedAccounts {
@@ -240,7 +270,7 @@ func reject(rule string) event.Verdict {
 func (c *compiled) blockedAccount(a authorIDs, now time.Time) (string, bool) {
 	for _, e := range c.blockedAccounts {
 		if e.Active(now) && a.is(e.Value) {
-			return e.Value, true
+			return e.shown(), true
 		}
 	}
 	return "", false
@@ -253,7 +283,7 @@ func (c *compiled) blockedDomain(a event.Author, now time.Time) (string, bool) {
 	doms := authorDomains(a)
 	for _, e := range c.blockedDoms {
 		if e.Active(now) && onDomain(doms, e.Value) {
-			return e.Value, true
+			return e.shown(), true
 		}
 	}
 	return "", false

@@ -242,6 +242,30 @@ func TestCompiledRulesFollowChanges(t *testing.T) {
 	}
 }
 
+func TestWithBlocks(t *testing.T) {
+	base := Rules{Mode: event.ModeAuto, BlockedAccounts: Entries("@x@y.z")}
+	base.Compile()
+	r := base.WithBlocks(
+		event.Block{AuthorID: "https://example.social/users/ada", Handle: "@ada@example.social", Until: now.Add(time.Hour)},
+		event.Block{Domain: "spam.example"},
+	)
+	if got := r.Evaluate(post("hi"), now); got.Decision != event.DecisionReject || got.Rule != "blocked account @ada@example.social" {
+		t.Errorf("author block: %+v", got)
+	}
+	if got := r.Evaluate(post("hi"), now.Add(time.Hour)); got.Decision != event.DecisionApprove {
+		t.Errorf("author block after until: %+v", got)
+	}
+	if got := r.Evaluate(post("hi", withAuthor("https://spam.example/u/1", "S", "@s@spam.example")), now); got.Decision != event.DecisionReject || got.Rule != "blocked domain spam.example" {
+		t.Errorf("domain block: %+v", got)
+	}
+	if len(base.BlockedAccounts) != 1 || len(base.BlockedDomains) != 0 {
+		t.Errorf("WithBlocks changed its receiver: %+v", base)
+	}
+	if got := base.Evaluate(post("hi"), now); got.Decision != event.DecisionApprove {
+		t.Errorf("base rules: %+v", got)
+	}
+}
+
 func TestEvaluateConcurrent(t *testing.T) {
 	r := Default()
 	r.Mode = event.ModeAuto

@@ -83,6 +83,26 @@ func (w *words) add(s string, field int8) {
 	w.decomp = norm.NFKD.AppendString(w.decomp[:0], s)
 	start := -1
 	for i := 0; i < len(w.decomp); {
+		if c := w.decomp[i]; c < utf8.RuneSelf {
+			// The fast path: most letters of most posts are ASCII.
+			i++
+			switch {
+			case 'a' <= c && c <= 'z', '0' <= c && c <= '9':
+			case 'A' <= c && c <= 'Z':
+				c += 'a' - 'A'
+			default:
+				if start >= 0 {
+					w.close(start, field)
+					start = -1
+				}
+				continue
+			}
+			if start < 0 {
+				start = len(w.buf)
+			}
+			w.buf = append(w.buf, c)
+			continue
+		}
 		r, n := utf8.DecodeRune(w.decomp[i:])
 		i += n
 		switch {

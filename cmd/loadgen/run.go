@@ -1,0 +1,474 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/gorilla/websocket"
+
+	"github.com/backchannel/backchannel/fanout"
+)
+
+type runConfig struct {
+	server   string
+	conns    int
+	rate     float64
+	duration time.Duration
+	drain    time.Duration
+	size     int
+	dialers  int
+}
+
+// bucketNs is the latency histogram's resolution; maxBuckets covers 60s.
+const (
+	bucketNs   = int64(100 * time.Microsecond)
+	maxBuckets = 600_000
+)
+
+// stats are shared by every connection; all atomics, no locks on the
+// receive path.
+type stats struct {
+	hist       []atomic.Int64
+	maxNs      atomic.Int64
+	delivered  atomic.Int64 // first deliveries of a post to a connection
+	dups       atomic.Int64
+	frames     atomic.Int64
+	reconnects atomic.Int64
+	slowCuts   atomic.Int64
+	snapshots  atomic.Int64
+	dialFails  atomic.Int64
+}
+
+func (s *stats) observe(d time.Duration) {
+	ns := int64(d)
+	b := ns / bucketNs
+	if b >= maxBuckets {
+		b = maxBuckets - 1
+	}
+	if b < 0 {
+		b = 0
+	}
+	s.hist[b].Add(1)
+	for {
+		m := s.maxNs.Load()
+		if ns <= m || s.maxNs.CompareAndSwap(m, ns) {
+			return
+		}
+	}
+}
+
+func (s *stats) quantile(q float64) time.Duration {
+	var total int64
+	for i := range s.hist {
+		total += s.hist[i].Load()
+	}
+	if total == 0 {
+		return 0
+	}
+	want := int64(q*float64(total) + 0.5)
+	if want < 1 {
+		want = 1
+	}
+	var n int64
+	for i := range s.hist {
+		n += s.hist[i].Load()
+		if n >= want {
+			return time.Duration(int64(i+1) * bucketNs)
+		}
+	}
+	return time.Duration(maxBuckets * bucketNs)
+}
+
+// lgConn is one simulated wall.
+type lgConn struct {
+	seen  []uint64 // bitset over post seqs
+	mu    sync.Mutex
+	pos   uint64
+	epoch string
+	gone  bool // gave up reconnecting
+}
+
+func (c *lgConn) mark(seq int) bool {
+	w, b := seq/64, uint64(1)<<(seq%64)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.seen[w]&b != 0 {
+		return false
+	}
+	c.seen[w] |= b
+	return true
+}
+
+func (c *lgConn) has(seq int) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.seen[seq/64]&(uint64(1)<<(seq%64)) != 0
+}
+
+var bufPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+func run(ctx context.Context, args []string, out io.Writer) error {
+	var cfg runConfig
+	fs := flag.NewFlagSet("run", flag.ContinueOnError)
+	fs.StringVar(&cfg.server, "server", "http://127.0.0.1:8089", "the loadgen server (loopback)")
+	fs.IntVar(&cfg.conns, "conns", 1000, "public websocket connections (at most 20000)")
+	fs.Float64Var(&cfg.rate, "rate", 100, "posts published per second")
+	fs.DurationVar(&cfg.duration, "duration", 20*time.Second, "how long to publish (at most 5m)")
+	fs.DurationVar(&cfg.drain, "drain", 10*time.Second, "how long to wait after publishing for deliveries")
+	fs.IntVar(&cfg.size, "size", 600, "bytes of text per post")
+	fs.IntVar(&cfg.dialers, "dialers", 64, "connections opened at once")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if cfg.conns < 1 || cfg.conns > 20000 || cfg.duration <= 0 || cfg.duration > 5*time.Minute || cfg.rate <= 0 || cfg.rate > 10000 {
+		return errors.New("bounds: 1 <= conns <= 20000, 0 < duration <= 5m, 0 < rate <= 10000")
+	}
+	su, err := url.Parse(cfg.server)
+	if err != nil {
+		return err
+	}
+	if ip := net.ParseIP(su.Hostname()); ip == nil || !ip.IsLoopback() {
+		return fmt.Errorf("-server %s: loopback only", cfg.server)
+	}
+	if err := raiseNoFile(); err != nil {
+		return err
+	}
+	pid, err := serverPID(cfg.server)
+	if err != nil {
+		return fmt.Errorf("asking the server's pid: %w", err)
+	}
+
+	runID := strconv.FormatInt(time.Now().UnixNano(), 36)
+	total := int(cfg.rate*cfg.duration.Seconds()) + 1
+	uriPrefix := []byte(`"uri":"urn:loadgen:` + runID + `:`)
+	pubTimes := make([]atomic.Int64, total)
+	st := &stats{hist: make([]atomic.Int64, maxBuckets)}
+	wsURL := "ws://" + su.Host + "/ws"
+
+	rssBase := readRSS(pid)
+	fmt.Fprintf(out, "server pid %d, RSS before connecting %d KiB\n", pid, rssBase)
+
+	// Connect.
+	runCtx, cancelRun := context.WithCancel(ctx)
+	defer cancelRun()
+	conns := make([]*lgConn, cfg.conns)
+	dialer := &websocket.Dialer{ReadBufferSize: 4096, WriteBufferSize: 512, HandshakeTimeout: 30 * time.Second}
+	var wg sync.WaitGroup
+	ready := make(chan error, cfg.conns)
+	sem := make(chan struct{}, cfg.dialers)
+	t0 := time.Now()
+	for i := range conns {
+		c := &lgConn{seen: make([]uint64, (total+63)/64)}
+		conns[i] = c
+		sem <- struct{}{}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c.loop(runCtx, dialer, wsURL, uriPrefix, pubTimes, st, func(err error) { <-sem; ready <- err })
+		}()
+	}
+	var failed int
+	for range conns {
+		if err := <-ready; err != nil {
+			failed++
+			if failed == 1 {
+				fmt.Fprintf(out, "first dial failure: %v\n", err)
+			}
+		}
+	}
+	connectTime := time.Since(t0)
+	if failed > 0 {
+		return fmt.Errorf("%d of %d connections failed to open", failed, cfg.conns)
+	}
+	// Let the server settle (stacks shrink, buffers return) before
+	// measuring what an idle connection costs.
+	time.Sleep(3 * time.Second) // a settling pause, not synchronisation
+	rssIdle := readRSS(pid)
+	perConn := float64(rssIdle-rssBase) / float64(cfg.conns)
+	fmt.Fprintf(out, "%d connections open in %v; server RSS %d KiB idle: %.1f KiB per connection\n",
+		cfg.conns, connectTime.Round(time.Millisecond), rssIdle, perConn)
+
+	// Publish.
+	cpu0, _ := readCPU(pid)
+	var self0 syscall.Rusage
+	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &self0)
+	pubStart := time.Now()
+	published, pubErrs, lagging := publish(runCtx, cfg, su, runID, pubTimes, total)
+	pubDur := time.Since(pubStart)
+	cpu1, _ := readCPU(pid)
+	var self1 syscall.Rusage
+	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &self1)
+	rssLoad := readRSS(pid)
+	deliveredDuring := st.delivered.Load()
+
+	// Drain: wait until every connection has every published post, or the deadline.
+	want := int64(0)
+	for i := range published {
+		if published[i] {
+			want++
+		}
+	}
+	deadline := time.Now().Add(cfg.drain)
+	for time.Now().Before(deadline) && st.delivered.Load() < want*int64(cfg.conns) {
+		time.Sleep(50 * time.Millisecond) // polling a counter against a deadline
+	}
+	cancelRun()
+	wg.Wait()
+
+	var lost int64
+	connsWithLoss := 0
+	for _, c := range conns {
+		l := int64(0)
+		for seq := range published {
+			if published[seq] && !c.has(seq) {
+				l++
+			}
+		}
+		if l > 0 {
+			connsWithLoss++
+		}
+		lost += l
+	}
+	ticks := float64(100) // USER_HZ
+	serverCPU := float64(cpu1-cpu0) / ticks / pubDur.Seconds() * 100
+	selfCPU := (tv(self1.Utime) + tv(self1.Stime) - tv(self0.Utime) - tv(self0.Stime)).Seconds() / pubDur.Seconds() * 100
+
+	fmt.Fprintf(out, "published %d posts of %d bytes in %v (%d errors, %d ticks the publisher lagged)\n",
+		want, cfg.size, pubDur.Round(time.Millisecond), pubErrs, lagging)
+	fmt.Fprintf(out, "delivered %d post-messages: %.0f/s during publishing; %d frames\n",
+		st.delivered.Load(), float64(deliveredDuring)/pubDur.Seconds(), st.frames.Load())
+	fmt.Fprintf(out, "latency publish->receive: p50 %v p99 %v max %v\n",
+		st.quantile(0.50), st.quantile(0.99), time.Duration(st.maxNs.Load()).Round(100*time.Microsecond))
+	fmt.Fprintf(out, "lost %d (on %d connections), duplicated %d; reconnects %d (slow cut-offs %d), snapshots after reconnect %d\n",
+		lost, connsWithLoss, st.dups.Load(), st.reconnects.Load(), st.slowCuts.Load(), st.snapshots.Load())
+	fmt.Fprintf(out, "server RSS under load %d KiB; server CPU %.0f%%, loadgen CPU %.0f%% (of one core)\n", rssLoad, serverCPU, selfCPU)
+	res := map[string]any{
+		"conns": cfg.conns, "rate": cfg.rate, "duration_s": cfg.duration.Seconds(), "size": cfg.size,
+		"published": want, "delivered": st.delivered.Load(), "delivered_per_s": float64(deliveredDuring) / pubDur.Seconds(),
+		"p50_ms": ms(st.quantile(0.5)), "p99_ms": ms(st.quantile(0.99)), "max_ms": ms(time.Duration(st.maxNs.Load())),
+		"lost": lost, "duplicated": st.dups.Load(), "reconnects": st.reconnects.Load(), "slow_cutoffs": st.slowCuts.Load(),
+		"rss_idle_kib_per_conn": perConn, "server_cpu_pct": serverCPU, "loadgen_cpu_pct": selfCPU,
+	}
+	b, _ := json.Marshal(res)
+	fmt.Fprintf(out, "RESULT %s\n", b)
+	if lost > 0 || st.dups.Load() > 0 {
+		return fmt.Errorf("%d lost, %d duplicated", lost, st.dups.Load())
+	}
+	return nil
+}
+
+func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+
+func tv(t syscall.Timeval) time.Duration {
+	return time.Duration(t.Sec)*time.Second + time.Duration(t.Usec)*time.Microsecond
+}
+
+// loop keeps one connection open until ctx ends, reconnecting with its
+// last position after any close (a slow cut-off included), and records
+// every post it receives. opened is called once, after the first frame.
+func (c *lgConn) loop(ctx context.Context, d *websocket.Dialer, wsURL string, prefix []byte, pubTimes []atomic.Int64, st *stats, opened func(error)) {
+	first := true
+	var fi frameInfo
+	for attempt := 0; ctx.Err() == nil; attempt++ {
+		u := wsURL
+		if c.epoch != "" {
+			u += "?since=" + strconv.FormatUint(c.pos, 10) + "&epoch=" + c.epoch
+		}
+		ws, _, err := d.DialContext(ctx, u, nil)
+		if err != nil {
+			st.dialFails.Add(1)
+			if first {
+				opened(err)
+				return
+			}
+			if attempt > 50 {
+				c.gone = true
+				return
+			}
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(time.Duration(100+attempt*100) * time.Millisecond):
+			}
+			continue
+		}
+		stop := context.AfterFunc(ctx, func() { ws.Close() })
+		for {
+			_, r, err := ws.NextReader()
+			if err != nil {
+				var ce *websocket.CloseError
+				if errors.As(err, &ce) && ce.Code == fanout.CloseSlow {
+					st.slowCuts.Add(1)
+				}
+				break
+			}
+			buf := bufPool.Get().(*bytes.Buffer)
+			buf.Reset()
+			_, err = buf.ReadFrom(r)
+			now := time.Now()
+			if err != nil {
+				bufPool.Put(buf)
+				break
+			}
+			scanFrame(buf.Bytes(), prefix, &fi)
+			bufPool.Put(buf)
+			st.frames.Add(1)
+			if fi.epoch != "" {
+				c.epoch = fi.epoch
+			}
+			if fi.lastType == "snapshot" && !first {
+				st.snapshots.Add(1)
+			}
+			if fi.lastPos > c.pos || fi.lastType == "snapshot" {
+				c.pos = fi.lastPos
+			}
+			for _, seq := range fi.seqs {
+				if seq < 0 || seq >= len(pubTimes) {
+					continue
+				}
+				if c.mark(seq) {
+					st.delivered.Add(1)
+					if t := pubTimes[seq].Load(); t != 0 {
+						st.observe(now.Sub(time.Unix(0, t)))
+					}
+				} else {
+					st.dups.Add(1)
+				}
+			}
+			if first {
+				first = false
+				opened(nil)
+			}
+		}
+		stop()
+		ws.Close()
+		if first {
+			opened(errors.New("closed before the first frame"))
+			return
+		}
+		if ctx.Err() != nil {
+			return
+		}
+		st.reconnects.Add(1)
+	}
+}
+
+// publish posts at cfg.rate for cfg.duration and reports which seqs the
+// server acknowledged.
+func publish(ctx context.Context, cfg runConfig, su *url.URL, runID string, pubTimes []atomic.Int64, total int) (published []bool, errs, lagging int) {
+	published = make([]bool, total)
+	text := strings.Repeat("x", cfg.size)
+	if cfg.size > 40 {
+		text = "Voices from outside the room, load test. " + strings.Repeat("lorem ipsum ", cfg.size/12)
+		text = text[:cfg.size]
+	}
+	client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 16}}
+	jobs := make(chan int, 256)
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for seq := range jobs {
+				body, _ := json.Marshal(publishReq{URI: "urn:loadgen:" + runID + ":" + strconv.Itoa(seq), Text: text})
+				pubTimes[seq].Store(time.Now().UnixNano())
+				resp, err := client.Post(su.String()+"/publish", "application/json", bytes.NewReader(body))
+				ok := err == nil && resp.StatusCode == http.StatusOK
+				if resp != nil {
+					_, _ = io.Copy(io.Discard, resp.Body)
+					resp.Body.Close()
+				}
+				mu.Lock()
+				if ok {
+					published[seq] = true
+				} else {
+					errs++
+				}
+				mu.Unlock()
+			}
+		}()
+	}
+	interval := time.Duration(float64(time.Second) / cfg.rate)
+	start := time.Now()
+	for seq := 0; seq < total; seq++ {
+		// Publish on a schedule, not after the previous answer, so a slow
+		// server shows up as latency rather than as a lower rate.
+		due := start.Add(time.Duration(seq) * interval)
+		if d := time.Until(due); d > 0 {
+			select {
+			case <-ctx.Done():
+				seq = total
+				continue
+			case <-time.After(d):
+			}
+		}
+		select {
+		case jobs <- seq:
+		default:
+			lagging++
+			jobs <- seq
+		}
+	}
+	close(jobs)
+	wg.Wait()
+	return published, errs, lagging
+}
+
+func serverPID(server string) (int, error) {
+	resp, err := http.Get(server + "/pid")
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return 0, err
+	}
+	return strconv.Atoi(strings.TrimSpace(string(b)))
+}
+
+// readRSS returns the process's VmRSS in KiB, 0 if unknown.
+func readRSS(pid int) int64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+			n, _ := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
+			return n
+		}
+	}
+	return 0
+}
+
+// readCPU returns the process's user+system time in clock ticks.
+func readCPU(pid int) (int64, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, err
+	}
+	s := string(b)
+	i := strings.LastIndexByte(s, ')')
+	f := strings.Fields(s[i+2:])
+	// Fields after the command: state is f[0]; utime and stime are fields 14 and 15 of the line.
+	u, _ := strconv.ParseInt(f[11], 10, 64)
+	st, _ := strconv.ParseInt(f[12], 10, 64)
+	return u + st, nil
+}

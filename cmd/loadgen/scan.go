@@ -1,0 +1,67 @@
+package main
+
+import (
+	"bytes"
+	"strconv"
+)
+
+// The scanner reads what loadgen needs from a frame without decoding its
+// JSON: at ten thousand connections a full decode of every frame would
+// take the load generator's whole core. It relies on the hub's encoding
+// (each message starts {"type":"…","pos":N) and on loadgen's post URIs
+// (urn:loadgen:<run>:<seq>).
+
+var (
+	typeKey  = []byte(`{"type":"`)
+	posKey   = []byte(`"pos":`)
+	epochKey = []byte(`"epoch":"`)
+)
+
+// frameInfo is what one frame told a connection.
+type frameInfo struct {
+	lastType string // type of the frame's last message
+	lastPos  uint64 // its pos
+	epoch    string // from a snapshot or resume message, if any
+	seqs     []int  // loadgen posts the frame carries, in order
+}
+
+// scanFrame fills fi from frame; uriPrefix is `"uri":"urn:loadgen:<run>:`.
+func scanFrame(frame, uriPrefix []byte, fi *frameInfo) {
+	fi.seqs = fi.seqs[:0]
+	fi.epoch = ""
+	if i := bytes.LastIndex(frame, typeKey); i >= 0 {
+		rest := frame[i+len(typeKey):]
+		if j := bytes.IndexByte(rest, '"'); j >= 0 {
+			fi.lastType = string(rest[:j])
+			rest = rest[j:]
+			if k := bytes.Index(rest, posKey); k >= 0 {
+				fi.lastPos, _ = parseUint(rest[k+len(posKey):])
+			}
+		}
+	}
+	if i := bytes.Index(frame, epochKey); i >= 0 {
+		rest := frame[i+len(epochKey):]
+		if j := bytes.IndexByte(rest, '"'); j >= 0 {
+			fi.epoch = string(rest[:j])
+		}
+	}
+	for rest := frame; ; {
+		i := bytes.Index(rest, uriPrefix)
+		if i < 0 {
+			break
+		}
+		rest = rest[i+len(uriPrefix):]
+		if n, ok := parseUint(rest); ok {
+			fi.seqs = append(fi.seqs, int(n))
+		}
+	}
+}
+
+func parseUint(b []byte) (uint64, bool) {
+	n := 0
+	for n < len(b) && b[n] >= '0' && b[n] <= '9' {
+		n++
+	}
+	v, err := strconv.ParseUint(string(b[:n]), 10, 64)
+	return v, err == nil
+}

@@ -35,7 +35,7 @@ type fixture struct {
 
 // newFixture serves one event, "ev", over a real disklog store and a
 // running fold.
-func newFixture(t *testing.T) *fixture {
+func newFixture(t testing.TB) *fixture {
 	t.Helper()
 	store, err := disklog.Open(t.TempDir())
 	if err != nil {

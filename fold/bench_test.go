@@ -10,7 +10,8 @@ import (
 
 // benchLog is a busy event's log: n posts arrive held, and moderators
 // approve three in four, reject the rest, pin one in fifty and flag one in
-// twenty as a question, which a facilitator reads and answers.
+// twenty as a question, which a facilitator reads and answers; the last
+// 200 still wait in the queue.
 func benchLog(n int) []event.Event {
 	var evs []event.Event
 	for i := range n {
@@ -18,6 +19,7 @@ func benchLog(n int) []event.Event {
 		a := event.Author{ID: fmt.Sprintf("https://mastodon.social/users/u%d", i%500), Handle: fmt.Sprintf("@u%d@mastodon.social", i%500)}
 		evs = append(evs, pending(key, a))
 		switch {
+		case i >= n-200:
 		case i%4 == 3:
 			evs = append(evs, act(event.PostRejected, moderator, key))
 		case i%20 == 0:

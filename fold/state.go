@@ -165,7 +165,11 @@ func (s *State) Approved() []PostView {
 }
 
 func (s *State) postsIn(st PostState) []PostView {
-	out := []PostView{}
+	n := s.counts.Pending
+	if st == StateApproved {
+		n = s.counts.Approved
+	}
+	out := make([]PostView, 0, n)
 	for _, p := range s.order {
 		if !p.deleted && p.v.State == st {
 			out = append(out, p.v)

@@ -14,30 +14,30 @@ type persona struct {
 }
 
 var personas = []persona{
-	{"Ada Okafor", "ada", "mastodon.example"},                // 0
-	{"Bryn Hughes", "bryn", "toot.cymru.example"},            // 1
-	{"Camille Roux", "camille", "piaille.example"},           // 2
-	{"Diego Fernández", "diego", "mastodon.es.example"},      // 3
-	{"Elif Şahin", "elif", "social.example"},                 // 4
-	{"Farah Haddad", "farah", "social.example"},              // 5
-	{"Greta Vogel", "greta", "chaos.example"},                // 6
-	{"Hiro Tanaka", "hiro", "mstdn.jp.example"},              // 7
-	{"Isla MacLeod", "isla", "mastodon.scot.example"},        // 8
-	{"Jonas Berg", "jonas", "fosstodon.example"},             // 9
-	{"Kemi Adeyemi", "kemi", "mastodon.example"},             // 10
-	{"Leeds Civic Trust", "civictrust", "leeds.example"},     // 11
-	{"Mari Jones", "mari", "toot.cymru.example"},             // 12
-	{"Nadia Benali", "nadia", "piaille.example"},             // 13
-	{"Oskar Lindqvist", "oskar", "mastodon.example"},         // 14
-	{"Priya Raman", "priya", "hachyderm.example"},            // 15
-	{"DEALS DEALS DEALS", "bestdeals4u", "spam.example"},     // 16
-	{"grumpy_at_home", "grumpy", "social.example"},           // 17
-	{"Yuki Sato", "yuki", "mstdn.jp.example"},                // 18
-	{"Rhys ap Dafydd", "rhys", "toot.cymru.example"},         // 19
-	{"Sofia Marín", "sofia", "mastodon.es.example"},          // 20
-	{"Tom Whitaker", "tom", "mastodon.example"},              // 21
-	{"Community Radio Leeds", "radio", "leeds.example"},      // 22
-	{"Zaid Al-Amin", "zaid", "social.example"},               // 23
+	{"Ada Okafor", "ada", "mastodon.example"},            // 0
+	{"Bryn Hughes", "bryn", "toot.cymru.example"},        // 1
+	{"Camille Roux", "camille", "piaille.example"},       // 2
+	{"Diego Fernández", "diego", "mastodon.es.example"},  // 3
+	{"Elif Şahin", "elif", "social.example"},             // 4
+	{"Farah Haddad", "farah", "social.example"},          // 5
+	{"Greta Vogel", "greta", "chaos.example"},            // 6
+	{"Hiro Tanaka", "hiro", "mstdn.jp.example"},          // 7
+	{"Isla MacLeod", "isla", "mastodon.scot.example"},    // 8
+	{"Jonas Berg", "jonas", "fosstodon.example"},         // 9
+	{"Kemi Adeyemi", "kemi", "mastodon.example"},         // 10
+	{"Leeds Civic Trust", "civictrust", "leeds.example"}, // 11
+	{"Mari Jones", "mari", "toot.cymru.example"},         // 12
+	{"Nadia Benali", "nadia", "piaille.example"},         // 13
+	{"Oskar Lindqvist", "oskar", "mastodon.example"},     // 14
+	{"Priya Raman", "priya", "hachyderm.example"},        // 15
+	{"DEALS DEALS DEALS", "bestdeals4u", "spam.example"}, // 16
+	{"grumpy_at_home", "grumpy", "social.example"},       // 17
+	{"Yuki Sato", "yuki", "mstdn.jp.example"},            // 18
+	{"Rhys ap Dafydd", "rhys", "toot.cymru.example"},     // 19
+	{"Sofia Marín", "sofia", "mastodon.es.example"},      // 20
+	{"Tom Whitaker", "tom", "mastodon.example"},          // 21
+	{"Community Radio Leeds", "radio", "leeds.example"},  // 22
+	{"Zaid Al-Amin", "zaid", "social.example"},           // 23
 }
 
 // picture is an image served by the pages under /static/rehearsal/media/.

@@ -121,9 +121,11 @@ func (s *Server) Restart(t testing.TB) {
 	}
 }
 
-// Kill stops the server with SIGKILL, as a crash would: writes acknowledged
-// in the last second may be lost (appendfsync everysec). The server stays
-// down until Restart.
+// Kill stops the server with SIGKILL, as a crash of the Redis process
+// would. Redis writes the AOF (to the kernel) before it answers, so every
+// acknowledged write is still there after Restart; only a crash of the whole
+// machine can lose the last second of them (appendfsync everysec), which
+// this cannot simulate. The server stays down until Restart.
 func (s *Server) Kill(t testing.TB) {
 	t.Helper()
 	s.stop(syscall.SIGKILL)

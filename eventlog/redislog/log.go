@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -125,6 +126,9 @@ func (l *Log) Append(ctx context.Context, key string, e event.Event) (eventlog.A
 func (l *Log) Read(ctx context.Context, after uint64, limit int) ([]event.Event, error) {
 	if l.s.closed.Load() {
 		return nil, eventlog.ErrClosed
+	}
+	if after == math.MaxUint64 {
+		return nil, nil // nothing can come after it, and Redis refuses the range
 	}
 	var out []event.Event
 	for {

@@ -49,16 +49,28 @@ const (
 	CloseSlow = 4000
 )
 
+// The bounds of the adaptive public interval.
+const (
+	MinPublicInterval = 50 * time.Millisecond
+	MaxPublicInterval = 250 * time.Millisecond
+)
+
 // Options tune a Hub. The zero value of every field means its default.
 type Options struct {
 	// Event is the event's slug, used as the "event" label of metrics and in logs.
 	Event string
 	// PublicInterval is how often what each public client is owed is
-	// flushed, as one frame (default 150ms). A wall does not need 10ms
-	// latency, and one frame per tick instead of one per event is what
-	// keeps the write syscalls, half of a fan-out server's CPU, down.
-	// Negative means immediate.
+	// flushed, as one frame. A wall does not need 10ms latency, and one
+	// frame per tick instead of one per event is what keeps the write
+	// syscalls, half of a fan-out server's CPU, down. Zero (the default)
+	// adapts it to the audience: the shortest interval at which the public
+	// connections cost at most FrameBudget frames per second, kept between
+	// MinPublicInterval and MaxPublicInterval (50ms at 1,000 connections,
+	// 200ms at 10,000). Negative means immediate.
 	PublicInterval time.Duration
+	// FrameBudget is the public frames per second the adaptive interval
+	// aims at (default 50,000, what one core writes with room to spare).
+	FrameBudget int
 	// StaffInterval is the same for moderators and facilitators (default
 	// immediate: they act on what they see).
 	StaffInterval time.Duration
@@ -94,11 +106,8 @@ type Options struct {
 }
 
 func (o Options) withDefaults() Options {
-	if o.PublicInterval == 0 {
-		o.PublicInterval = 150 * time.Millisecond
-	}
-	if o.PublicInterval < 0 {
-		o.PublicInterval = 0
+	if o.FrameBudget <= 0 {
+		o.FrameBudget = 50_000
 	}
 	if o.StaffInterval < 0 {
 		o.StaffInterval = 0

@@ -154,10 +154,14 @@ type clientMsg struct {
 	Type string `json:"type"`
 }
 
-// ServeWS upgrades the request to a websocket for audience a and serves it
-// until the client leaves. The caller decides a from the request's
-// credentials. Query: since (the last position the client saw) and epoch
-// (the epoch it saw it in); without both the client starts from a snapshot.
+// ServeWS upgrades the request to a websocket for audience a. The caller
+// decides a from the request's credentials. Query: since (the last
+// position the client saw) and epoch (the epoch it saw it in); without
+// both the client starts from a snapshot. ServeWS returns once the
+// connection is set up; it is served in the background until the client
+// leaves or the hub closes. Returning frees net/http's connection state
+// (its goroutine, buffers and request), most of what an idle socket would
+// otherwise cost.
 func (h *Hub) ServeWS(w http.ResponseWriter, r *http.Request, a Audience) {
 	if a < 0 || a >= numAudiences {
 		http.Error(w, "unknown audience", http.StatusInternalServerError)
@@ -194,7 +198,7 @@ func (h *Hub) ServeWS(w http.ResponseWriter, r *http.Request, a Audience) {
 		c.closeWith(code, "unavailable")
 		return
 	}
-	c.readLoop()
+	go c.readLoop()
 }
 
 // readLoop reads the client's frames on the handler's goroutine: pongs

@@ -86,7 +86,7 @@ func buildFrame(head []byte, ms []msg) *frame {
 // the snapshot cache, which has its own lock.
 type audState struct {
 	a        Audience
-	interval time.Duration
+	interval time.Duration // 0: immediate; -1: adaptive (public only)
 	met      audMetrics
 
 	// ring holds the most recent messages, in position order, for clients
@@ -209,7 +209,14 @@ func New(ctx context.Context, feed Feed, log eventlog.Log, opts Options) (*Hub, 
 	for a := Audience(0); a < numAudiences; a++ {
 		iv := opts.StaffInterval
 		if a == Public {
-			iv = opts.PublicInterval
+			switch {
+			case opts.PublicInterval == 0:
+				iv = -1
+			case opts.PublicInterval < 0:
+				iv = 0
+			default:
+				iv = opts.PublicInterval
+			}
 		}
 		h.aud[a] = &audState{a: a, interval: iv, met: m.forAudience(opts.Event, a),
 			ring: make([]msg, opts.RingSize), ahead: map[*conn]struct{}{}}
@@ -233,7 +240,7 @@ func New(ctx context.Context, feed Feed, log eventlog.Log, opts Options) (*Hub, 
 	h.mu.Unlock()
 
 	for _, s := range h.aud {
-		if s.interval > 0 {
+		if s.interval != 0 {
 			h.wg.Add(1)
 			go h.flushLoop(s)
 		}
@@ -369,7 +376,7 @@ func (h *Hub) cutSlowLocked(c *conn) {
 
 func (h *Hub) flushLoop(s *audState) {
 	defer h.wg.Done()
-	t := time.NewTicker(s.interval)
+	t := time.NewTimer(h.interval(s, 0))
 	defer t.Stop()
 	for {
 		select {
@@ -380,9 +387,20 @@ func (h *Hub) flushLoop(s *audState) {
 			if !h.closed {
 				h.flushLocked(s)
 			}
+			conns := len(s.synced) + len(s.ahead)
 			h.mu.Unlock()
+			t.Reset(h.interval(s, conns))
 		}
 	}
+}
+
+// interval is the time to the next flush of s with conns connections.
+func (h *Hub) interval(s *audState, conns int) time.Duration {
+	if s.interval > 0 {
+		return s.interval
+	}
+	d := time.Duration(float64(conns) / float64(h.opts.FrameBudget) * float64(time.Second))
+	return min(max(d, MinPublicInterval), MaxPublicInterval)
 }
 
 func (h *Hub) pingLoop() {

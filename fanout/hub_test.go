@@ -333,3 +333,22 @@ func TestCloseSaysGoingAway(t *testing.T) {
 		t.Errorf("close code %d, want 1001", code)
 	}
 }
+
+func TestAdaptivePublicInterval(t *testing.T) {
+	h := &Hub{opts: Options{}.withDefaults()}
+	adaptive := &audState{interval: -1}
+	for _, tc := range []struct {
+		conns int
+		want  time.Duration
+	}{
+		{0, MinPublicInterval}, {1000, MinPublicInterval}, {5000, 100 * time.Millisecond},
+		{10000, 200 * time.Millisecond}, {100000, MaxPublicInterval},
+	} {
+		if got := h.interval(adaptive, tc.conns); got != tc.want {
+			t.Errorf("%d conns: interval %v, want %v", tc.conns, got, tc.want)
+		}
+	}
+	if got := h.interval(&audState{interval: time.Second}, 10000); got != time.Second {
+		t.Errorf("a fixed interval changed to %v", got)
+	}
+}

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/backchannel/backchannel/event"
 	"github.com/backchannel/backchannel/eventlog/disklog"
@@ -85,6 +86,7 @@ func serve(ctx context.Context, args []string) error {
 
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /ws", func(w http.ResponseWriter, r *http.Request) { hub.ServeWS(w, r, fanout.Public) })
+	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	mux.HandleFunc("GET /pid", func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprint(w, strconv.Itoa(os.Getpid()))
 	})

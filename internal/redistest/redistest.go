@@ -10,7 +10,8 @@
 //
 // When redis-server is not installed the test is skipped, except when the
 // environment has CI=true: there a missing server fails the test, so CI can
-// never pass by skipping every Redis test.
+// never pass by skipping every Redis test. REDISTEST_SERVER, when set, is
+// the redis-server binary to run.
 package redistest
 
 import (
@@ -57,8 +58,18 @@ type process struct {
 	exited chan struct{} // closed when the process has exited and been reaped
 }
 
+// EnvServer names an environment variable that, when set, is the path of
+// the redis-server to run instead of the one on PATH.
+const EnvServer = "REDISTEST_SERVER"
+
 // Binary returns the path of redis-server, or an error saying how to install it.
 func Binary() (string, error) {
+	if p := os.Getenv(EnvServer); p != "" {
+		if _, err := os.Stat(p); err != nil {
+			return "", fmt.Errorf("redis-server not found at %s=%s; install it with apt-get install redis-server", EnvServer, p)
+		}
+		return p, nil
+	}
 	if p, err := exec.LookPath("redis-server"); err == nil {
 		return p, nil
 	}

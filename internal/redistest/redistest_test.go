@@ -4,6 +4,8 @@ import (
 	"bufio"
 	"fmt"
 	"net"
+	"os"
+	"os/exec"
 	"strconv"
 	"strings"
 	"testing"
@@ -105,5 +107,33 @@ func TestTwoServersDiffer(t *testing.T) {
 	do(t, a.Addr, "SET", "only", "a")
 	if got := do(t, b.Addr, "GET", "only"); got != "$-1" {
 		t.Fatalf("server b sees a's key: %q", got)
+	}
+}
+
+// TestMissingServer runs this test binary again with redis-server pointed at
+// a path that does not exist: without CI the test skips, with CI=true it fails.
+func TestMissingServer(t *testing.T) {
+	if os.Getenv("REDISTEST_CHILD") == "1" {
+		Start(t)
+		t.Log("Start returned with no redis-server")
+		return
+	}
+	for _, c := range []struct {
+		ci       string
+		wantFail bool
+		want     string
+	}{
+		{"", false, "--- SKIP: TestMissingServer"},
+		{"true", true, "--- FAIL: TestMissingServer"},
+	} {
+		cmd := exec.Command(os.Args[0], "-test.run=^TestMissingServer$", "-test.v")
+		cmd.Env = append(os.Environ(), "REDISTEST_CHILD=1", EnvServer+"=/nonexistent/redis-server", "CI="+c.ci)
+		out, err := cmd.CombinedOutput()
+		if failed := err != nil; failed != c.wantFail {
+			t.Errorf("CI=%q: child failed=%v, want %v:\n%s", c.ci, failed, c.wantFail, out)
+		}
+		if !strings.Contains(string(out), c.want) || !strings.Contains(string(out), "apt-get install redis-server") {
+			t.Errorf("CI=%q: child output lacks %q and the install hint:\n%s", c.ci, c.want, out)
+		}
 	}
 }

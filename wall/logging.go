@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/backchannel/backchannel/event"
+	"github.com/backchannel/backchannel/metrics"
 )
 
 // recorder remembers the status and size of a response for the log. It
@@ -63,7 +64,8 @@ var quiet = map[string]bool{"/healthz": true, "/readyz": true, "/metrics": true}
 
 // logRequests logs each request once it is answered, and turns a panic
 // in a handler into a logged 500 instead of a dropped connection.
-func logRequests(log *slog.Logger, next http.Handler) http.Handler {
+// When m is not nil it also counts and times the request by route.
+func logRequests(log *slog.Logger, m *metrics.HTTP, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		rec := &recorder{ResponseWriter: w}
@@ -77,6 +79,13 @@ func logRequests(log *slog.Logger, next http.Handler) http.Handler {
 					WriteError(rec, r, fmt.Errorf("panic: %v", p))
 				}
 			}
+			d := time.Since(start)
+			if rec.status == 0 { // the handler wrote nothing: net/http sends 200
+				rec.status = http.StatusOK
+			}
+			if m != nil {
+				m.Observe(r.Pattern, r.Method, rec.status, d)
+			}
 			level := slog.LevelInfo
 			if quiet[r.URL.Path] && rec.status < 500 {
 				level = slog.LevelDebug
@@ -87,7 +96,7 @@ func logRequests(log *slog.Logger, next http.Handler) http.Handler {
 				slog.String("route", r.Pattern),
 				slog.Int("status", rec.status),
 				slog.Int64("bytes", rec.bytes),
-				slog.Duration("duration", time.Since(start)),
+				slog.Duration("duration", d),
 				slog.String("remote", r.RemoteAddr),
 			)
 		}()

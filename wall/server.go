@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/backchannel/backchannel/metrics"
 )
 
 // Pinger is what readiness asks of the log store (eventlog.Store has it).
@@ -29,6 +31,8 @@ type Options struct {
 	Logger *slog.Logger
 	// Now tells the time, for the events' live flag; nil uses time.Now.
 	Now func() time.Time
+	// HTTPMetrics, when not nil, counts and times every request by route.
+	HTTPMetrics *metrics.HTTP
 	// PingTimeout bounds /readyz's Ping; zero means 2s.
 	PingTimeout time.Duration
 }
@@ -57,7 +61,7 @@ func New(opts Options) *Server {
 		opts.PingTimeout = 2 * time.Second
 	}
 	s := &Server{opts: opts, mux: http.NewServeMux(), events: map[string]*Event{}}
-	s.handler = logRequests(opts.Logger, securityHeaders(s.mux))
+	s.handler = logRequests(opts.Logger, opts.HTTPMetrics, securityHeaders(s.mux))
 	s.routeHealth()
 	s.routeAPI()
 	s.routeSockets()

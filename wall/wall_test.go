@@ -63,7 +63,7 @@ func newFixture(t testing.TB) *fixture {
 	t.Cleanup(func() { cancel(); <-done })
 
 	srv := wall.New(wall.Options{
-		Store: instrumented, Gatherer: reg,
+		Store: instrumented, Gatherer: reg, HTTPMetrics: metrics.NewHTTP(reg),
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 		Now:    func() time.Time { return time.Date(2026, 3, 12, 8, 30, 0, 0, time.UTC) },
 	})
@@ -268,6 +268,9 @@ func TestWallShowsApprovedOnly(t *testing.T) {
 func TestMetricsEndpoint(t *testing.T) {
 	f := newFixture(t)
 	f.appendAll(t, received("urn:m", "counted"))
+	f.get(t, "/api/events/nope", 404, nil)
+	f.get(t, "/api/events/ev", 200, nil)
+	f.get(t, "/random/scan/path", 404, nil)
 	res, err := http.Get(f.http.URL + "/metrics")
 	if err != nil {
 		t.Fatal(err)
@@ -278,6 +281,10 @@ func TestMetricsEndpoint(t *testing.T) {
 		`backchannel_build_info{goversion="go`,
 		`backchannel_log_appends_total{event="ev",kind="post.received",result="appended"} 1`,
 		`backchannel_log_length{event="ev"} 1`,
+		`backchannel_http_requests_total{code="404",method="GET",route="GET /api/events/{slug}"} 1`,
+		`backchannel_http_requests_total{code="200",method="GET",route="GET /api/events/{slug}"} 1`,
+		`backchannel_http_requests_total{code="404",method="GET",route="unmatched"} 1`,
+		`backchannel_http_request_seconds_count{route="GET /api/events/{slug}"} 2`,
 	} {
 		if !strings.Contains(string(body), want) {
 			t.Errorf("/metrics lacks %s", want)

@@ -1,0 +1,586 @@
+package mastodon
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gorilla/websocket"
+
+	"github.com/backchannel/backchannel/event"
+	"github.com/backchannel/backchannel/eventlog"
+	"github.com/backchannel/backchannel/ingest"
+)
+
+// ---- a tiny in-memory idempotent log and a Sink over it ----
+
+// memLog is the smallest log with the real log's idempotent append: one
+// key, one event.
+type memLog struct {
+	mu       sync.Mutex
+	keys     map[string]uint64
+	events   []event.Event
+	meta     map[string]string
+	received map[string]bool // uri
+}
+
+func newMemLog() *memLog {
+	return &memLog{keys: map[string]uint64{}, meta: map[string]string{}, received: map[string]bool{}}
+}
+
+func (l *memLog) append(key string, e event.Event) (eventlog.Appended, error) {
+	if err := e.Validate(); err != nil {
+		return eventlog.Appended{}, err
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if p, ok := l.keys[key]; ok {
+		return eventlog.Appended{Pos: p, Duplicate: true}, nil
+	}
+	e.Pos = uint64(len(l.events) + 1)
+	e.Time = time.Now()
+	l.events = append(l.events, e)
+	l.keys[key] = e.Pos
+	if e.Kind == event.PostReceived {
+		l.received[e.Post.URI] = true
+	}
+	return eventlog.Appended{Pos: e.Pos}, nil
+}
+
+func (l *memLog) all() []event.Event {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return slices.Clone(l.events)
+}
+
+// count returns how many events of kind k name the post with this URI.
+func (l *memLog) count(k event.Kind, uri string) int {
+	n := 0
+	for _, e := range l.all() {
+		if e.Kind == k && e.PostID == event.PostID(uri) {
+			n++
+		}
+	}
+	return n
+}
+
+// kinds counts events by kind.
+func (l *memLog) kinds() map[event.Kind]int {
+	m := map[event.Kind]int{}
+	for _, e := range l.all() {
+		m[e.Kind]++
+	}
+	return m
+}
+
+// memSink is an ingest.Sink over a memLog, doing what the runner's sink
+// does: keys from event.IdempotencyKey, edits of unknown posts appended as
+// received, counts on Health.
+type memSink struct {
+	log    *memLog
+	name   string
+	health *ingest.Health
+
+	mu    sync.Mutex
+	snaps []ingest.HealthSnapshot
+}
+
+func newMemSink(l *memLog, name string) *memSink {
+	s := &memSink{log: l, name: name, health: ingest.NewHealth(name, Kind)}
+	s.health.OnChange = func(h ingest.HealthSnapshot) {
+		s.mu.Lock()
+		s.snaps = append(s.snaps, h)
+		s.mu.Unlock()
+	}
+	return s
+}
+
+// sawState reports whether the health ever was in state with an error
+// containing errPart.
+func (s *memSink) sawState(state, errPart string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, h := range s.snaps {
+		if h.State == state && strings.Contains(h.LastError, errPart) {
+			return true
+		}
+	}
+	return false
+}
+
+func (s *memSink) actor() event.Actor { return event.Actor{Role: event.RoleSource, Name: s.name} }
+
+func (s *memSink) Post(ctx context.Context, p event.Post) (eventlog.Appended, error) {
+	e := event.Event{Kind: event.PostReceived, Actor: s.actor(), PostID: p.ID, Post: &p,
+		Verdict: &event.Verdict{Decision: event.DecisionHold, Rule: "test"}}
+	a, err := s.log.append(e.IdempotencyKey(), e)
+	if err == nil {
+		s.health.Counted(a.Duplicate, p.CreatedAt, time.Now())
+	}
+	return a, err
+}
+
+func (s *memSink) Edit(ctx context.Context, p event.Post) (eventlog.Appended, error) {
+	s.log.mu.Lock()
+	known := s.log.received[p.URI]
+	s.log.mu.Unlock()
+	if !known {
+		return s.Post(ctx, p)
+	}
+	e := event.Event{Kind: event.PostEdited, Actor: s.actor(), PostID: p.ID, Post: &p}
+	a, err := s.log.append(e.IdempotencyKey(), e)
+	if err == nil {
+		s.health.Counted(a.Duplicate, p.CreatedAt, time.Now())
+	}
+	return a, err
+}
+
+func (s *memSink) Delete(ctx context.Context, uri string) (eventlog.Appended, error) {
+	s.log.mu.Lock()
+	known := s.log.received[uri]
+	s.log.mu.Unlock()
+	if !known {
+		return eventlog.Appended{}, nil
+	}
+	e := event.Event{Kind: event.PostDeleted, Actor: s.actor(), PostID: event.PostID(uri)}
+	return s.log.append(e.IdempotencyKey(), e)
+}
+
+func (s *memSink) Cursor(ctx context.Context, key string) (string, error) {
+	s.log.mu.Lock()
+	defer s.log.mu.Unlock()
+	return s.log.meta["cursor:"+s.name+":"+key], nil
+}
+
+func (s *memSink) SetCursor(ctx context.Context, key, value string) error {
+	s.log.mu.Lock()
+	defer s.log.mu.Unlock()
+	s.log.meta["cursor:"+s.name+":"+key] = value
+	return nil
+}
+
+func (s *memSink) Health() *ingest.Health { return s.health }
+
+// ---- a local Mastodon server serving recorded statuses ----
+
+// fakeServer serves tag timelines, single statuses, the v2 instance and the
+// streaming websocket from statuses copied from the recorded fixtures.
+type fakeServer struct {
+	t     testing.TB
+	srv   *httptest.Server
+	token string // when set, every API call must carry it
+
+	mu       sync.Mutex
+	next     int64
+	statuses []map[string]any // ascending by id
+	deleted  map[string]bool
+	requests []*http.Request
+	reqTimes []time.Time
+	fault    func(w http.ResponseWriter, r *http.Request) bool
+	conns    []*websocket.Conn
+	subs     []string // tags subscribed, over all connections
+	rlRemain int
+	rlReset  time.Time
+}
+
+func newFakeServer(t testing.TB) *fakeServer {
+	f := &fakeServer{t: t, next: 110000000000000000, deleted: map[string]bool{}, rlRemain: 299}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /api/v1/timelines/tag/{tag}", f.timeline)
+	mux.HandleFunc("GET /api/v1/statuses/{id}", f.status)
+	mux.HandleFunc("GET /api/v2/instance", f.instance)
+	mux.HandleFunc("GET /api/v1/streaming", f.streaming)
+	f.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		f.mu.Lock()
+		f.requests = append(f.requests, r)
+		f.reqTimes = append(f.reqTimes, time.Now())
+		fault := f.fault
+		f.mu.Unlock()
+		if r.URL.Path != "/api/v1/streaming" && fault != nil && fault(w, r) {
+			return
+		}
+		if f.token != "" && r.Header.Get("Authorization") != "Bearer "+f.token {
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusUnauthorized)
+			_, _ = w.Write([]byte(`{"error":"The access token is invalid"}`))
+			return
+		}
+		mux.ServeHTTP(w, r)
+	}))
+	t.Cleanup(func() {
+		f.mu.Lock()
+		for _, c := range f.conns {
+			c.Close()
+		}
+		f.mu.Unlock()
+		f.srv.Close()
+	})
+	return f
+}
+
+func (f *fakeServer) setFault(fn func(w http.ResponseWriter, r *http.Request) bool) {
+	f.mu.Lock()
+	f.fault = fn
+	f.mu.Unlock()
+}
+
+// add stores a copy of st under the next local id and returns the id.
+func (f *fakeServer) add(st map[string]any) string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.next += 1000
+	return f.insertLocked(st, strconv.FormatInt(f.next, 10))
+}
+
+// addWithID stores a copy of st under id, which may be older than ids
+// already served (a remote post fetched late).
+func (f *fakeServer) addWithID(st map[string]any, id string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.insertLocked(st, id)
+}
+
+func (f *fakeServer) insertLocked(st map[string]any, id string) string {
+	c := clone(f.t, st)
+	c["id"] = id
+	if r, ok := c["reblog"].(map[string]any); ok {
+		r["id"] = id + "1"
+	}
+	f.statuses = append(f.statuses, c)
+	slices.SortFunc(f.statuses, func(a, b map[string]any) int { return cmpID(a["id"].(string), b["id"].(string)) })
+	return id
+}
+
+func (f *fakeServer) update(id string, fn func(map[string]any)) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, s := range f.statuses {
+		if s["id"] == id {
+			fn(s)
+		}
+	}
+}
+
+func (f *fakeServer) remove(id string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.deleted[id] = true
+}
+
+func (f *fakeServer) requestCount(pathPrefix string) int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	n := 0
+	for _, r := range f.requests {
+		if strings.HasPrefix(r.URL.Path, pathPrefix) {
+			n++
+		}
+	}
+	return n
+}
+
+func (f *fakeServer) subscriptions() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return slices.Clone(f.subs)
+}
+
+// cmpID orders numeric ids of any length.
+func cmpID(a, b string) int {
+	if len(a) != len(b) {
+		return len(a) - len(b)
+	}
+	return strings.Compare(a, b)
+}
+
+func hasTag(st map[string]any, tag string) bool {
+	src := st
+	if r, ok := st["reblog"].(map[string]any); ok {
+		src = r
+	}
+	tags, _ := src["tags"].([]any)
+	for _, t := range tags {
+		if m, ok := t.(map[string]any); ok && strings.EqualFold(m["name"].(string), tag) {
+			return true
+		}
+	}
+	return false
+}
+
+func (f *fakeServer) rateHeaders(w http.ResponseWriter) {
+	f.mu.Lock()
+	rem, reset := f.rlRemain, f.rlReset
+	f.mu.Unlock()
+	if reset.IsZero() {
+		reset = time.Now().Add(5 * time.Minute)
+	}
+	w.Header().Set("X-RateLimit-Limit", "300")
+	w.Header().Set("X-RateLimit-Remaining", strconv.Itoa(rem))
+	w.Header().Set("X-RateLimit-Reset", reset.UTC().Format("2006-01-02T15:04:05.000000Z"))
+}
+
+// timeline answers like Mastodon's TagController: newest first; min_id
+// gives the page immediately above it, max_id the page below; a Link
+// header only on a non-empty page.
+func (f *fakeServer) timeline(w http.ResponseWriter, r *http.Request) {
+	tag := r.PathValue("tag")
+	q := r.URL.Query()
+	limit := 20
+	if l, err := strconv.Atoi(q.Get("limit")); err == nil && l > 0 {
+		limit = min(l, 40)
+	}
+	minID, maxID := q.Get("min_id"), q.Get("max_id")
+	f.mu.Lock()
+	var match []map[string]any // ascending
+	for _, s := range f.statuses {
+		id := s["id"].(string)
+		if f.deleted[id] || !hasTag(s, tag) {
+			continue
+		}
+		if maxID != "" && cmpID(id, maxID) >= 0 {
+			continue
+		}
+		if minID != "" && cmpID(id, minID) <= 0 {
+			continue
+		}
+		match = append(match, s)
+	}
+	var page []map[string]any
+	if minID != "" {
+		page = match[:min(limit, len(match))]
+	} else {
+		page = match[max(0, len(match)-limit):]
+	}
+	page = slices.Clone(page)
+	slices.Reverse(page)
+	body, err := json.Marshal(page)
+	f.mu.Unlock()
+	if err != nil {
+		f.t.Error(err)
+	}
+	f.rateHeaders(w)
+	if len(page) > 0 {
+		u := f.srv.URL + "/api/v1/timelines/tag/" + tag
+		w.Header().Set("Link", fmt.Sprintf(`<%s?limit=%d&max_id=%s>; rel="next", <%s?limit=%d&min_id=%s>; rel="prev"`,
+			u, limit, page[len(page)-1]["id"], u, limit, page[0]["id"]))
+	}
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	_, _ = w.Write(body)
+}
+
+func (f *fakeServer) status(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	f.mu.Lock()
+	var found map[string]any
+	for _, s := range f.statuses {
+		if f.deleted[s["id"].(string)] {
+			continue
+		}
+		if s["id"] == id {
+			found = s
+		}
+		// A boosted post has its own local id on this server too.
+		if r, ok := s["reblog"].(map[string]any); ok && r["id"] == id {
+			found = r
+		}
+	}
+	body, _ := json.Marshal(found)
+	f.mu.Unlock()
+	f.rateHeaders(w)
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	if found == nil {
+		w.WriteHeader(http.StatusNotFound)
+		_, _ = w.Write([]byte(`{"error":"Record not found"}`))
+		return
+	}
+	_, _ = w.Write(body)
+}
+
+func (f *fakeServer) instance(w http.ResponseWriter, r *http.Request) {
+	ws := "ws" + strings.TrimPrefix(f.srv.URL, "http")
+	w.Header().Set("Content-Type", "application/json")
+	fmt.Fprintf(w, `{"domain":"fake.example","configuration":{"urls":{"streaming":%q}}}`, ws)
+}
+
+var upgrader = websocket.Upgrader{}
+
+func (f *fakeServer) streaming(w http.ResponseWriter, r *http.Request) {
+	if r.Header.Get("Authorization") != "Bearer "+f.token || f.token == "" {
+		http.Error(w, `{"error":"Error 401: Missing access token"}`, http.StatusUnauthorized)
+		return
+	}
+	c, err := upgrader.Upgrade(w, r, nil)
+	if err != nil {
+		return
+	}
+	f.mu.Lock()
+	f.conns = append(f.conns, c)
+	f.mu.Unlock()
+	for {
+		var m map[string]string
+		if err := c.ReadJSON(&m); err != nil {
+			return
+		}
+		if m["type"] == "subscribe" && m["stream"] == "hashtag" {
+			f.mu.Lock()
+			f.subs = append(f.subs, m["tag"])
+			f.mu.Unlock()
+		}
+	}
+}
+
+// push sends a frame to the newest streaming connection.
+func (f *fakeServer) push(data []byte) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if len(f.conns) == 0 {
+		return fmt.Errorf("no streaming connection")
+	}
+	return f.conns[len(f.conns)-1].WriteMessage(websocket.TextMessage, data)
+}
+
+// dropMidFrame writes the first bytes of a text frame that promises more,
+// then cuts the connection: the stream dies in the middle of an event.
+func (f *fakeServer) dropMidFrame() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	c := f.conns[len(f.conns)-1]
+	nc := c.NetConn()
+	// FIN+text, 126 = 16-bit length follows: 1000 bytes promised.
+	_, _ = nc.Write([]byte{0x81, 126, 0x03, 0xe8, '{', '"', 'e', 'v'})
+	_ = nc.Close()
+}
+
+// ---- fixtures ----
+
+func readFixture(t testing.TB, name string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("testdata", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func loadStatusMap(t testing.TB, name string) map[string]any {
+	t.Helper()
+	var m any
+	if err := json.Unmarshal(readFixture(t, name), &m); err != nil {
+		t.Fatal(err)
+	}
+	if l, ok := m.([]any); ok {
+		m = l[0]
+	}
+	return m.(map[string]any)
+}
+
+func clone(t testing.TB, m map[string]any) map[string]any {
+	b, err := json.Marshal(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var c map[string]any
+	if err := json.Unmarshal(b, &c); err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// numbered copies the recorded hoot status (a real tag-timeline status)
+// as post n of an origin server, tagged tag and created at base+n minutes.
+// The same n gives the same uri on every fake server, as a federated post.
+func numbered(t testing.TB, n int, tag string, base time.Time) map[string]any {
+	st := clone(t, loadStatusMap(t, "mastodon_tag_timeline_hoot.body.json"))
+	st["uri"] = fmt.Sprintf("https://origin.example/users/ada/statuses/%d", n)
+	st["url"] = fmt.Sprintf("https://origin.example/@ada/%d", n)
+	st["created_at"] = base.Add(time.Duration(n) * time.Minute).UTC().Format(time.RFC3339Nano)
+	st["content"] = fmt.Sprintf(`<p>post %d <a href="https://origin.example/tags/%s" class="mention hashtag" rel="tag">#<span>%s</span></a></p>`, n, tag, tag)
+	st["tags"] = []any{map[string]any{"name": tag, "url": "https://origin.example/tags/" + tag}}
+	return st
+}
+
+func uriOf(n int) string { return fmt.Sprintf("https://origin.example/users/ada/statuses/%d", n) }
+
+// ---- helpers ----
+
+// testLogger discards logs unless BACKCHANNEL_TEST_LOG is set.
+func testLogger() *slog.Logger {
+	if os.Getenv("BACKCHANNEL_TEST_LOG") != "" {
+		return slog.Default()
+	}
+	return slog.New(slog.DiscardHandler)
+}
+
+// waitFor polls cond until it holds or the deadline passes.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// fastConfig is a configuration with intervals small enough for tests.
+func fastConfig(server string, tags ...string) Config {
+	return Config{
+		Server:              server,
+		Tags:                tags,
+		PollInterval:        20 * time.Millisecond,
+		RereadInterval:      time.Hour,
+		DeleteCheckInterval: time.Hour,
+		MinBackoff:          20 * time.Millisecond,
+		MaxBackoff:          100 * time.Millisecond,
+		AuthBackoff:         time.Hour,
+		StreamReadTimeout:   5 * time.Second,
+		HTTPClient:          &http.Client{Timeout: 2 * time.Second},
+		Logger:              testLogger(),
+	}
+}
+
+// run starts src on sink. The returned stop (also called when the test
+// ends) cancels it, waits for Run to return and checks it returned nil.
+func run(t *testing.T, src *Source, sink ingest.Sink) (stop func()) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- src.Run(ctx, sink) }()
+	var once sync.Once
+	stop = func() {
+		once.Do(func() {
+			cancel()
+			select {
+			case err := <-done:
+				if err != nil {
+					t.Errorf("Run returned %v", err)
+				}
+			case <-time.After(10 * time.Second):
+				t.Errorf("Run did not return after cancel")
+			}
+		})
+	}
+	t.Cleanup(stop)
+	return stop
+}
+
+func mustNew(t *testing.T, cfg Config) *Source {
+	t.Helper()
+	s, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}

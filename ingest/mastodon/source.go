@@ -1,0 +1,644 @@
+// Package mastodon follows an event's hashtags on one Mastodon server and
+// hands each public post to an ingest.Sink, with its edits and deletes.
+//
+// Polling the tag timelines is the backbone: a forward cursor per tag,
+// paged until caught up, a regular re-read of the newest page (remote posts
+// can arrive with ids older than the cursor), back-fill from the event's
+// start on the first run, and a periodic re-fetch of recent posts to see
+// deletes and edits. With a user token, the websocket streaming API adds
+// sub-second arrival; a streaming failure never stops polling.
+//
+// REST calls go through go-mastodon (its typed client and Status model)
+// with this package's http.RoundTripper underneath: it records the
+// rate-limit headers, turns 429 and 503 into a *ThrottledError at once
+// (go-mastodon would retry a 429 silently for hours) and drops the empty
+// bearer token go-mastodon sends when there is none. Cursors are kept here,
+// never taken from go-mastodon's Pagination (which it overwrites, and
+// zeroes on an empty page). Streaming is a small gorilla/websocket client
+// of its own: go-mastodon's puts the token in the URL, opens one
+// connection per tag and reconnects with no backoff.
+package mastodon
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	gomastodon "github.com/mattn/go-mastodon"
+
+	"github.com/backchannel/backchannel/event"
+	"github.com/backchannel/backchannel/ingest"
+)
+
+// PageLimit is the page size asked for: Mastodon's maximum.
+const PageLimit = 40
+
+// Config configures the source for one server.
+type Config struct {
+	// Server is the server's base URL, e.g. "https://mastodon.social"; a
+	// bare host name means https.
+	Server string
+	// Tags are the event's hashtags, without '#'.
+	Tags []string
+	// Token is an access token (from the environment), or "" for anonymous
+	// reads. Streaming needs a user token.
+	Token string
+	// Start is the event's start: the first run back-fills posts created
+	// since then. Zero back-fills only the newest page.
+	Start time.Time
+	// PollInterval is the pause between polling rounds (one request per
+	// tag when caught up). Zero means DefaultPollInterval.
+	PollInterval time.Duration
+	// RereadInterval is how often the newest page of each tag is read again
+	// without a cursor, for posts that arrive with old ids and for edits.
+	// Zero means 2 minutes.
+	RereadInterval time.Duration
+	// DeleteCheckInterval is how often recent posts are fetched again to see
+	// whether they were deleted or edited; DeleteCheckBatch posts per check,
+	// walking round the newest DeleteCheckWindow. Zeros mean 2 minutes, 10
+	// and 200.
+	DeleteCheckInterval time.Duration
+	DeleteCheckBatch    int
+	DeleteCheckWindow   int
+	// MaxBackfillPages bounds the first run's back-fill. Zero means 50
+	// pages (2,000 posts).
+	MaxBackfillPages int
+	// Stream turns on the websocket streaming API (needs Token).
+	Stream bool
+	// HTTPClient is used for every request; its Timeout bounds each one.
+	// Nil means a client with a 30 second timeout.
+	HTTPClient *http.Client
+	// MinBackoff and MaxBackoff bound the jittered exponential backoff
+	// after a failure. Zeros mean 2 seconds and 5 minutes.
+	MinBackoff, MaxBackoff time.Duration
+	// AuthBackoff is the pause after a 401/403: a person has to act, so
+	// retrying fast is pointless. Zero means 10 minutes.
+	AuthBackoff time.Duration
+	// StreamReadTimeout: a stream silent for this long (no event, no ping)
+	// is taken as dead and reconnected. Zero means 2 minutes.
+	StreamReadTimeout time.Duration
+	// UserAgent is sent with every request. Empty means "backchannel".
+	UserAgent string
+	// Logger receives the source's logs. Nil means slog.Default().
+	Logger *slog.Logger
+}
+
+// DefaultPollInterval is the pause between polling rounds for tags tags.
+//
+// The arithmetic: Mastodon allows 300 requests per 5 minutes per IP (or
+// per token) on /api, and 300 per 15 minutes on requests that page
+// (min_id/max_id/since_id). A caught-up round costs one paging request per
+// tag, so an interval I gives tags×900/I paging requests per 15 minutes.
+// Keeping that under half the budget (150, leaving room for catching up
+// and for other clients on the same address) needs I >= 6 s per tag.
+// Anonymous responses are cached by the server for 15 s, so polling faster
+// than that anonymously gains nothing; with a token the floor is 5 s.
+//
+// For 4 tags: I = 24 s: 150 paging requests per 15 minutes, plus per 5
+// minutes 50 paging + 10 re-reads (4 tags every 2 minutes) + 25 delete
+// checks (10 every 2 minutes) + the instance lookups: under 100 of 300.
+func DefaultPollInterval(tags int, token bool) time.Duration {
+	floor := 15 * time.Second
+	if token {
+		floor = 5 * time.Second
+	}
+	return max(floor, time.Duration(tags)*6*time.Second)
+}
+
+// Source follows the configured tags on one server. Create it with New.
+type Source struct {
+	cfg    Config
+	base   *url.URL
+	host   string
+	name   string
+	tags   []string
+	log    *slog.Logger
+	client *gomastodon.Client
+	httpc  *http.Client // the same transport, for the calls go-mastodon lacks
+	rl     *rateLimit
+	recent *recent
+	now    func() time.Time
+
+	// pollNow asks the poll loop for a round at once: the stream connected
+	// or reconnected and the gap must be closed.
+	pollNow chan struct{}
+
+	mu      sync.Mutex
+	health  *ingest.Health
+	cursors map[string]string // tag -> newest id seen, as stored
+}
+
+// New checks cfg and returns the source. It does no I/O.
+func New(cfg Config) (*Source, error) {
+	raw := strings.TrimSpace(cfg.Server)
+	if raw == "" {
+		return nil, event.Errorf(event.EINVALID, "mastodon: server is required")
+	}
+	if !strings.Contains(raw, "://") {
+		raw = "https://" + raw
+	}
+	base, err := url.Parse(strings.TrimRight(raw, "/"))
+	if err != nil || base.Host == "" || (base.Scheme != "https" && base.Scheme != "http") {
+		return nil, event.Errorf(event.EINVALID, "mastodon: server %q is not an http(s) URL", cfg.Server)
+	}
+	var tags []string
+	seenTag := map[string]bool{}
+	for _, t := range cfg.Tags {
+		t = strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(t), "#"))
+		if t == "" || seenTag[strings.ToLower(t)] {
+			continue
+		}
+		seenTag[strings.ToLower(t)] = true
+		tags = append(tags, t)
+	}
+	if len(tags) == 0 {
+		return nil, event.Errorf(event.EINVALID, "mastodon %s: at least one tag is required", base.Host)
+	}
+	if cfg.PollInterval <= 0 {
+		cfg.PollInterval = DefaultPollInterval(len(tags), cfg.Token != "")
+	}
+	if cfg.RereadInterval <= 0 {
+		cfg.RereadInterval = 2 * time.Minute
+	}
+	if cfg.DeleteCheckInterval <= 0 {
+		cfg.DeleteCheckInterval = 2 * time.Minute
+	}
+	if cfg.DeleteCheckBatch <= 0 {
+		cfg.DeleteCheckBatch = 10
+	}
+	if cfg.DeleteCheckWindow <= 0 {
+		cfg.DeleteCheckWindow = 200
+	}
+	if cfg.MaxBackfillPages <= 0 {
+		cfg.MaxBackfillPages = 50
+	}
+	if cfg.MinBackoff <= 0 {
+		cfg.MinBackoff = 2 * time.Second
+	}
+	if cfg.MaxBackoff <= 0 {
+		cfg.MaxBackoff = 5 * time.Minute
+	}
+	if cfg.MaxBackoff < cfg.MinBackoff {
+		cfg.MaxBackoff = cfg.MinBackoff
+	}
+	if cfg.AuthBackoff <= 0 {
+		cfg.AuthBackoff = 10 * time.Minute
+	}
+	if cfg.StreamReadTimeout <= 0 {
+		cfg.StreamReadTimeout = 2 * time.Minute
+	}
+	if cfg.UserAgent == "" {
+		cfg.UserAgent = "backchannel"
+	}
+	hc := cfg.HTTPClient
+	if hc == nil {
+		hc = &http.Client{Timeout: 30 * time.Second}
+	}
+	name := Kind + ":" + base.Host
+	logger := cfg.Logger
+	if logger == nil {
+		logger = slog.Default()
+	}
+	s := &Source{
+		cfg:     cfg,
+		base:    base,
+		host:    base.Host,
+		name:    name,
+		tags:    tags,
+		log:     logger.With(slog.String("source", name)),
+		rl:      &rateLimit{},
+		recent:  newRecent(5000),
+		now:     time.Now,
+		pollNow: make(chan struct{}, 1),
+		cursors: map[string]string{},
+	}
+	rt := hc.Transport
+	if rt == nil {
+		rt = http.DefaultTransport
+	}
+	tr := &transport{base: rt, now: s.now, rl: s.rl, onLimit: s.onRateLimit, userAgent: cfg.UserAgent}
+	s.httpc = &http.Client{Transport: tr, Timeout: hc.Timeout, Jar: hc.Jar, CheckRedirect: hc.CheckRedirect}
+	s.client = gomastodon.NewClient(&gomastodon.Config{Server: base.String(), AccessToken: cfg.Token})
+	s.client.Client = *s.httpc
+	s.client.UserAgent = cfg.UserAgent
+	return s, nil
+}
+
+// Name is "mastodon:<host>".
+func (s *Source) Name() string { return s.name }
+
+// Kind is "mastodon".
+func (s *Source) Kind() string { return Kind }
+
+// Tags are the tags followed, without '#', duplicates removed.
+func (s *Source) Tags() []string { return append([]string(nil), s.tags...) }
+
+func (s *Source) onRateLimit(remaining int, reset time.Time) {
+	s.mu.Lock()
+	h := s.health
+	s.mu.Unlock()
+	if h != nil {
+		h.RateLimit(remaining, reset)
+	}
+}
+
+// Run polls (and, when configured, streams) until ctx is done. Failures
+// are backed off and reported on sink.Health(); Run returns nil when ctx is
+// done.
+func (s *Source) Run(ctx context.Context, sink ingest.Sink) error {
+	h := sink.Health()
+	s.mu.Lock()
+	s.health = h
+	s.mu.Unlock()
+
+	var wg sync.WaitGroup
+	if s.cfg.Stream {
+		if s.cfg.Token == "" {
+			s.log.Warn("streaming needs a user token; polling only")
+		} else {
+			wg.Go(func() { s.streamLoop(ctx, sink) })
+		}
+	}
+	s.pollLoop(ctx, sink)
+	wg.Wait()
+	return nil
+}
+
+// pollLoop runs polling rounds until ctx is done.
+func (s *Source) pollLoop(ctx context.Context, sink ingest.Sink) {
+	h := sink.Health()
+	bo := newBackoff(s.cfg.MinBackoff, s.cfg.MaxBackoff)
+	var nextReread time.Time // zero: re-read in the first round, for what a restart missed
+	nextDeletes := s.now().Add(s.cfg.DeleteCheckInterval)
+	restored := false
+	for {
+		err := s.round(ctx, sink, &restored, &nextReread, &nextDeletes)
+		if ctx.Err() != nil {
+			return
+		}
+		var wait time.Duration
+		var pollNow <-chan struct{}
+		if err != nil {
+			wait = s.failed(h, bo, err)
+		} else {
+			bo.reset()
+			wait = s.cfg.PollInterval
+			pollNow = s.pollNow // a stream may cut the pause short
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return
+		case <-t.C:
+		case <-pollNow:
+			t.Stop()
+		}
+	}
+}
+
+// failed reports err on health and returns how long to wait.
+func (s *Source) failed(h *ingest.Health, bo *backoff, err error) time.Duration {
+	now := s.now()
+	var te *ThrottledError
+	var ae *gomastodon.APIError
+	switch {
+	case errors.As(err, &te):
+		wait := te.RetryAt.Sub(now)
+		if te.RetryAt.IsZero() || wait <= 0 {
+			wait = bo.next()
+		}
+		// A little jitter after the reset, so several sources (or
+		// processes) on one address do not all come back at once.
+		wait += time.Duration(rand.Int64N(int64(s.cfg.MinBackoff)/4 + 1))
+		h.RateLimited(now, err.Error(), now.Add(wait))
+		s.log.Warn("server asked us to wait", slog.Int("status", te.StatusCode), slog.Duration("wait", wait))
+		return wait
+	case errors.As(err, &ae) && (ae.StatusCode == http.StatusUnauthorized || ae.StatusCode == http.StatusForbidden):
+		msg := "server refuses anonymous reads; set a token"
+		if s.cfg.Token != "" {
+			msg = "server refused the access token"
+		}
+		wait := jitter(s.cfg.AuthBackoff)
+		h.Failed(now, fmt.Errorf("%s: %w", msg, err), now.Add(wait))
+		s.log.Error(msg, slog.Int("status", ae.StatusCode), slog.Duration("retry_in", wait))
+		return wait
+	default:
+		wait := bo.next()
+		h.Failed(now, err, now.Add(wait))
+		s.log.Warn("poll failed", slog.String("err", err.Error()), slog.Duration("retry_in", wait))
+		return wait
+	}
+}
+
+// round polls every tag once (paging until caught up), re-reads the newest
+// pages and checks recent posts when those are due, and stores what
+// changed.
+func (s *Source) round(ctx context.Context, sink ingest.Sink, restored *bool, nextReread, nextDeletes *time.Time) error {
+	h := sink.Health()
+	if !*restored {
+		v, err := sink.Cursor(ctx, "recent")
+		if err != nil {
+			return fmt.Errorf("mastodon: read cursor: %w", err)
+		}
+		if err := s.recent.restore(v); err != nil {
+			s.log.Warn("ignoring unreadable recent-posts cursor", slog.String("err", err.Error()))
+		}
+		*restored = true
+	}
+	for _, tag := range s.tags {
+		if err := s.pollTag(ctx, sink, tag); err != nil {
+			return err
+		}
+	}
+	if now := s.now(); !now.Before(*nextReread) {
+		for _, tag := range s.tags {
+			if err := s.reread(ctx, sink, tag); err != nil {
+				return err
+			}
+		}
+		*nextReread = now.Add(s.cfg.RereadInterval)
+	}
+	if now := s.now(); !now.Before(*nextDeletes) {
+		if err := s.checkRecent(ctx, sink); err != nil {
+			return err
+		}
+		*nextDeletes = now.Add(s.cfg.DeleteCheckInterval)
+	}
+	if v, ok := s.recent.snapshot(100); ok {
+		if err := sink.SetCursor(ctx, "recent", v); err != nil {
+			return fmt.Errorf("mastodon: store cursor: %w", err)
+		}
+	}
+	h.Succeeded(s.now())
+	return nil
+}
+
+func cursorKey(tag string) string { return "tag:" + strings.ToLower(tag) }
+
+func (s *Source) cursor(ctx context.Context, sink ingest.Sink, tag string) (string, error) {
+	s.mu.Lock()
+	c, ok := s.cursors[tag]
+	s.mu.Unlock()
+	if ok {
+		return c, nil
+	}
+	c, err := sink.Cursor(ctx, cursorKey(tag))
+	if err != nil {
+		return "", fmt.Errorf("mastodon: read cursor: %w", err)
+	}
+	s.mu.Lock()
+	s.cursors[tag] = c
+	s.mu.Unlock()
+	return c, nil
+}
+
+func (s *Source) setCursor(ctx context.Context, sink ingest.Sink, tag, id string) error {
+	if err := sink.SetCursor(ctx, cursorKey(tag), id); err != nil {
+		return fmt.Errorf("mastodon: store cursor: %w", err)
+	}
+	s.mu.Lock()
+	s.cursors[tag] = id
+	s.mu.Unlock()
+	return nil
+}
+
+// pollTag reads what is new on one tag: forward from the cursor, page by
+// page until a page is not full; or, with no cursor yet, the back-fill.
+func (s *Source) pollTag(ctx context.Context, sink ingest.Sink, tag string) error {
+	cur, err := s.cursor(ctx, sink, tag)
+	if err != nil {
+		return err
+	}
+	if cur == "" {
+		return s.backfill(ctx, sink, tag)
+	}
+	// Bounded so one busy tag cannot starve the others or burn the
+	// paging budget in one round; the rest comes next round.
+	for range s.cfg.MaxBackfillPages {
+		page, err := s.timeline(ctx, tag, gomastodon.Pagination{MinID: gomastodon.ID(cur), Limit: PageLimit})
+		if err != nil {
+			return err
+		}
+		if err := s.handlePage(ctx, sink, page); err != nil {
+			return err
+		}
+		if len(page) == 0 {
+			return nil
+		}
+		// Pages come newest first; min_id pages are the ones just above
+		// the cursor, so the first is the new cursor.
+		cur = string(page[0].ID)
+		if err := s.setCursor(ctx, sink, tag, cur); err != nil {
+			return err
+		}
+		if len(page) < PageLimit {
+			return nil
+		}
+	}
+	return nil
+}
+
+// backfill reads the newest page and then older pages until the posts are
+// older than Config.Start, and appends them oldest first so the log's
+// order follows the posts'. The cursor is stored only at the end: a
+// back-fill cut short is done again, and the log drops what it already has.
+func (s *Source) backfill(ctx context.Context, sink ingest.Sink, tag string) error {
+	page, err := s.timeline(ctx, tag, gomastodon.Pagination{Limit: PageLimit})
+	if err != nil {
+		return err
+	}
+	if len(page) == 0 {
+		return nil // nothing yet: try again next round
+	}
+	newest := string(page[0].ID)
+	all := page
+	for pages := 1; !s.cfg.Start.IsZero() && len(page) == PageLimit && pages < s.cfg.MaxBackfillPages; pages++ {
+		last := page[len(page)-1]
+		if last.CreatedAt.Before(s.cfg.Start) {
+			break
+		}
+		page, err = s.timeline(ctx, tag, gomastodon.Pagination{MaxID: last.ID, Limit: PageLimit})
+		if err != nil {
+			return err
+		}
+		all = append(all, page...)
+	}
+	kept := all[:0]
+	for _, st := range all {
+		if s.cfg.Start.IsZero() || !original(st).CreatedAt.Before(s.cfg.Start) {
+			kept = append(kept, st)
+		}
+	}
+	if err := s.handlePage(ctx, sink, kept); err != nil {
+		return err
+	}
+	s.log.Info("back-filled tag", slog.String("tag", tag), slog.Int("statuses", len(kept)))
+	return s.setCursor(ctx, sink, tag, newest)
+}
+
+// reread reads the newest page with no cursor: a remote post fetched late
+// gets an id below the cursor and would otherwise never be seen; and an
+// edited post shows a new edited_at here.
+func (s *Source) reread(ctx context.Context, sink ingest.Sink, tag string) error {
+	page, err := s.timeline(ctx, tag, gomastodon.Pagination{Limit: PageLimit})
+	if err != nil {
+		return err
+	}
+	return s.handlePage(ctx, sink, page)
+}
+
+// checkRecent fetches a batch of recent posts again: gone (404/410) means
+// deleted at the source; a new edited_at means edited.
+func (s *Source) checkRecent(ctx context.Context, sink ingest.Sink) error {
+	for _, e := range s.recent.batch(s.cfg.DeleteCheckBatch, s.cfg.DeleteCheckWindow) {
+		if err := s.pace(ctx); err != nil {
+			return err
+		}
+		st, err := s.client.GetStatus(ctx, gomastodon.ID(e.ID))
+		var ae *gomastodon.APIError
+		if errors.As(err, &ae) && (ae.StatusCode == http.StatusNotFound || ae.StatusCode == http.StatusGone) {
+			if _, err := sink.Delete(ctx, e.URI); err != nil {
+				return fmt.Errorf("mastodon: sink delete: %w", err)
+			}
+			s.recent.remove(e.ID)
+			s.log.Info("post deleted at source", slog.String("uri", e.URI))
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("mastodon: check status %s: %w", e.ID, err)
+		}
+		if err := s.handle(ctx, sink, st, false); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// timeline fetches one page of a tag timeline. pg is passed by value: a
+// fresh copy each call, because go-mastodon overwrites it.
+func (s *Source) timeline(ctx context.Context, tag string, pg gomastodon.Pagination) ([]*gomastodon.Status, error) {
+	if err := s.pace(ctx); err != nil {
+		return nil, err
+	}
+	page, err := s.client.GetTimelineHashtag(ctx, tag, false, &pg)
+	var ae *gomastodon.APIError
+	if errors.As(err, &ae) && ae.StatusCode == http.StatusNotFound {
+		return nil, nil // an unknown tag: no posts yet
+	}
+	if err != nil {
+		return nil, fmt.Errorf("mastodon: timeline #%s: %w", tag, err)
+	}
+	s.health.Succeeded(s.now())
+	return page, nil
+}
+
+// handlePage hands a page (newest first, as served) to the sink oldest first.
+func (s *Source) handlePage(ctx context.Context, sink ingest.Sink, page []*gomastodon.Status) error {
+	for i := len(page) - 1; i >= 0; i-- {
+		if err := s.handle(ctx, sink, page[i], false); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// handle hands one status to the sink: boosts resolve to the original;
+// only public posts are kept; a status with edited_at (or from a
+// status.update event) is an edit, which the sink appends as received when
+// it never saw the post. A status already handed over in this version is
+// skipped, so re-reads cost the log nothing.
+func (s *Source) handle(ctx context.Context, sink ingest.Sink, st *gomastodon.Status, edit bool) error {
+	o := original(st)
+	if !keep(o) {
+		return nil
+	}
+	id := string(o.ID)
+	if s.recent.unchanged(id, o.URI, o.EditedAt) {
+		return nil
+	}
+	p := Convert(o, s.host)
+	var err error
+	if edit || !o.EditedAt.IsZero() {
+		_, err = sink.Edit(ctx, p)
+	} else {
+		_, err = sink.Post(ctx, p)
+	}
+	if err != nil {
+		if event.ErrorCode(err) == event.EINVALID {
+			// This post can never be stored; retrying would block the tag.
+			s.log.Warn("post refused by the sink", slog.String("uri", o.URI), slog.String("err", err.Error()))
+			return nil
+		}
+		return fmt.Errorf("mastodon: sink: %w", err)
+	}
+	s.recent.add(id, o.URI, o.EditedAt)
+	return nil
+}
+
+// pace slows down when the server says the budget is nearly used up:
+// below a tenth of the limit left, requests are spread evenly over the time
+// to the reset (the last one is kept back until the reset, for the next
+// window's first request).
+func (s *Source) pace(ctx context.Context) error {
+	known, limit, remaining, reset := s.rl.get()
+	if !known || reset.IsZero() {
+		return nil
+	}
+	until := reset.Sub(s.now())
+	if until <= 0 {
+		return nil
+	}
+	low := max(limit/10, 5)
+	if remaining >= low {
+		return nil
+	}
+	wait := until
+	if remaining > 1 {
+		wait = until / time.Duration(remaining)
+	}
+	if s.health != nil {
+		s.health.RateLimited(s.now(), fmt.Sprintf("rate limit nearly used up (%d left); slowing down", remaining), s.now().Add(wait))
+	}
+	t := time.NewTimer(wait)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
+// backoff is a jittered exponential backoff: each wait is drawn from
+// [d/2, d], and d doubles up to max.
+type backoff struct {
+	min, max, cur time.Duration
+}
+
+func newBackoff(min, max time.Duration) *backoff { return &backoff{min: min, max: max, cur: min} }
+
+func (b *backoff) next() time.Duration {
+	d := jitter(b.cur)
+	b.cur = min(b.cur*2, b.max)
+	return d
+}
+
+func (b *backoff) reset() { b.cur = b.min }
+
+// jitter returns a duration in [d/2, d], so sources that failed together
+// do not retry together.
+func jitter(d time.Duration) time.Duration {
+	if d <= 1 {
+		return d
+	}
+	half := d / 2
+	return half + time.Duration(rand.Int64N(int64(d-half)+1))
+}

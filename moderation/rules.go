@@ -185,9 +185,17 @@ func (r *Rules) compile() *compiled {
 	return c
 }
 
+// noLists is the compiled form of rules with no lists at all, shared so
+// that rules nobody compiled (Default(), say) cost nothing extra.
+var noLists = &compiled{words: &matcher{}}
+
 func (r *Rules) current() *compiled {
-	if r.c != nil && r.c.from == r.sliceIDs() {
+	ids := r.sliceIDs()
+	if r.c != nil && r.c.from == ids {
 		return r.c
+	}
+	if ids == ([5]sliceID{}) {
+		return noLists
 	}
 	return r.compile()
 }

@@ -42,6 +42,7 @@ type Log struct {
 	keys       map[string]uint64 // idempotency key -> position; writer only
 	failed     error             // sticky: set when a write's outcome is unknown; writer only
 	buf        []byte            // the batch being framed; writer only
+	lastSync   time.Duration     // how long the last fsync took; writer only
 
 	mu      sync.RWMutex
 	offsets []int64       // offsets[i]: where the record of position i+1 starts; committed records only
@@ -177,13 +178,27 @@ func (l *Log) Append(ctx context.Context, key string, e event.Event) (eventlog.A
 }
 
 // writer is the one goroutine that writes the log file.
+//
+// Group commit: it takes every append waiting and commits them together.
+// Alone, that halves the batches under steady load: the appenders a commit
+// acknowledges come back a few microseconds after the next commit started
+// with only the ones that queued during the last fsync, and wait a whole
+// fsync for the one after. So the writer expects the appenders it just
+// acknowledged plus the ones that queued meanwhile, and waits up to
+// CommitDelay for that many before it commits. A lone appender never waits;
+// when appenders go away, one commit waits the delay and the expectation
+// drops to what came.
 func (l *Log) writer() {
 	defer close(l.writerDone)
-	batch := make([]*appendReq, 0, l.s.opts.MaxBatch)
+	maxBatch, delay := l.s.opts.MaxBatch, l.s.opts.CommitDelay
+	batch := make([]*appendReq, 0, maxBatch)
+	timer := time.NewTimer(time.Hour)
+	timer.Stop()
+	expect := 0 // appenders likely to be back for the next commit
 	for r := range l.reqs {
 		batch = append(batch[:0], r)
 	drain:
-		for len(batch) < cap(batch) {
+		for len(batch) < maxBatch {
 			select {
 			case r, ok := <-l.reqs:
 				if !ok {
@@ -194,7 +209,27 @@ func (l *Log) writer() {
 				break drain
 			}
 		}
+		// Waiting longer than an fsync costs more than the commit it saves.
+		if want, d := min(expect, maxBatch), min(delay, l.lastSync); len(batch) < want && d > 0 {
+			timer.Reset(d)
+		wait:
+			for len(batch) < want {
+				select {
+				case r, ok := <-l.reqs:
+					if !ok {
+						break wait
+					}
+					batch = append(batch, r)
+				case <-timer.C:
+					break wait
+				}
+			}
+			timer.Stop()
+		}
 		l.commit(batch)
+		// The appenders just acknowledged, and those that queued during
+		// this commit.
+		expect = len(batch) + len(l.reqs)
 		clear(batch) // let the requests' data be collected
 	}
 }
@@ -262,7 +297,10 @@ func (l *Log) commit(batch []*appendReq) {
 		fail(err)
 		return
 	}
-	if err := l.f.Sync(); err != nil {
+	synced := time.Now()
+	err := l.f.Sync()
+	l.lastSync = time.Since(synced)
+	if err != nil {
 		// After a failed fsync the kernel may have dropped the dirty pages:
 		// what is on disk is unknown, so no further append is acknowledged
 		// until the store is reopened and recovery reads what is there.

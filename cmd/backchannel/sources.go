@@ -1,0 +1,63 @@
+package main
+
+import (
+	"fmt"
+	"log/slog"
+
+	"github.com/backchannel/backchannel/config"
+	"github.com/backchannel/backchannel/eventlog"
+	"github.com/backchannel/backchannel/ingest"
+	"github.com/backchannel/backchannel/ingest/mastodon"
+	"github.com/backchannel/backchannel/ingest/rehearsal"
+	"github.com/backchannel/backchannel/moderation"
+)
+
+// eventSources turns an event's configured sources and rules into what the
+// ingest runner runs.
+func eventSources(ec *config.Event, log eventlog.Log, logger *slog.Logger) (ingest.EventSources, error) {
+	es := ingest.EventSources{
+		Slug:   ec.Slug,
+		Log:    log,
+		Rules:  rulesOf(&ec.Moderation),
+		Window: ingest.Window{Start: ec.Start, End: ec.End, LeadIn: ec.LeadIn},
+	}
+	for i := range ec.Sources {
+		sc := &ec.Sources[i]
+		var (
+			src ingest.Source
+			err error
+		)
+		switch sc.Type {
+		case config.SourceMastodon:
+			src, err = mastodon.New(mastodon.Config{
+				Server: sc.Server, Tags: ec.Hashtags, Token: sc.Token, Start: ec.Start, Stream: sc.Streaming(),
+				Logger: logger,
+			})
+		case config.SourceRehearsal:
+			src = rehearsal.New(rehearsal.Config{Tags: ec.Hashtags, Rate: sc.Rate, Logger: logger})
+		default:
+			err = fmt.Errorf("unknown source type %q", sc.Type)
+		}
+		if err != nil {
+			return es, fmt.Errorf("event %q: source %s: %w", ec.Slug, sc.Name(), err)
+		}
+		es.Sources = append(es.Sources, src)
+	}
+	return es, nil
+}
+
+// rulesOf gives the event's moderation rules as the moderation package
+// evaluates them.
+func rulesOf(m *config.Moderation) *moderation.Rules {
+	r := &moderation.Rules{
+		Mode:            m.Mode,
+		BlockedWords:    m.BlockedWords,
+		BlockedAccounts: moderation.Entries(m.BlockedAccounts...),
+		BlockedDomains:  moderation.Entries(m.BlockedDomains...),
+		TrustedAccounts: m.TrustedAccounts,
+		TrustedDomains:  m.TrustedDomains,
+		Profanity:       m.ProfanityOn(),
+	}
+	r.Compile()
+	return r
+}

@@ -265,14 +265,15 @@ func (h *Hub) Close() {
 	h.closed = true
 	var all []*conn
 	for _, s := range h.aud {
-		all = append(all, s.synced...)
+		conns := slices.Clone(s.synced)
 		for c := range s.ahead {
-			all = append(all, c)
+			conns = append(conns, c)
 		}
-		for _, c := range all[len(all)-len(s.synced)-len(s.ahead):] {
+		for _, c := range conns {
 			s.remove(c)
 			s.met.connections.Dec()
 		}
+		all = append(all, conns...)
 	}
 	h.mu.Unlock()
 	h.cancelSub()
@@ -554,5 +555,5 @@ func (h *Hub) Conns() []int {
 	for _, s := range h.aud {
 		out = append(out, len(s.synced)+len(s.ahead))
 	}
-	return slices.Clip(out)
+	return out
 }

@@ -277,6 +277,41 @@ func TestBadClientsClosedOthersUnaffected(t *testing.T) {
 	if err != nil || len(ms) != 1 || ms[0].Type != "pong" {
 		t.Errorf("ping answered with %+v, %v; want a pong", ms, err)
 	}
+	// The closed clients are gone from the hub; the good one remains.
+	deadline := time.Now().Add(5 * time.Second)
+	for n.hub.Conns()[Public] != 1 {
+		if time.Now().After(deadline) {
+			t.Fatalf("hub still counts %d public connections, want 1", n.hub.Conns()[Public])
+		}
+		time.Sleep(10 * time.Millisecond) // polling a count against a deadline
+	}
+	if got := counter(t, n.reg, "backchannel_fanout_connections", map[string]string{"audience": "public"}); got != 1 {
+		t.Errorf("connections gauge = %v, want 1", got)
+	}
+}
+
+func TestFacilitatorGetsQuestionsNotPosts(t *testing.T) {
+	_, l := openLog(t)
+	n := startNode(t, l, fast, nil)
+	f := dial(t, n.url(Facilitator, ""), nil)
+	if _, err := f.next(5 * time.Second); err != nil {
+		t.Fatal(err)
+	}
+	appendPost(t, l, "plain", "SECRET-not a question", event.DecisionHold)
+	appendPost(t, l, "q", "What comes next?", event.DecisionHold)
+	q := appendDecision(t, l, event.QuestionFlagged, "q")
+	f.readUntil(q)
+	if got := f.events(); !slices.Equal(got, []uint64{q}) {
+		t.Errorf("facilitator got events %v, want only the question at %d", got, q)
+	}
+	for _, raw := range f.raw {
+		if strings.Contains(raw, "SECRET") {
+			t.Errorf("facilitator frame carries a post that is not a question: %s", raw)
+		}
+	}
+	if !strings.Contains(f.raw[len(f.raw)-1], "What comes next?") {
+		t.Errorf("the question's text is missing: %s", f.raw[len(f.raw)-1])
+	}
 }
 
 func TestOriginCheckedAtUpgrade(t *testing.T) {

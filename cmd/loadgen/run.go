@@ -381,7 +381,7 @@ func publish(ctx context.Context, cfg runConfig, su *url.URL, runID string, pubT
 	jobs := make(chan int, 256)
 	var mu sync.Mutex
 	var wg sync.WaitGroup
-	for range 8 {
+	for range 32 {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()

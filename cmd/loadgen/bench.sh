@@ -1,0 +1,19 @@
+#!/bin/sh
+# bench.sh CONNS RATE [DURATION]: one fan-out load run, the server pinned to
+# core 0 and loadgen to core 1, both on loopback. Prints loadgen's report.
+set -eu
+conns=$1 rate=$2 dur=${3:-20s}
+port=${PORT:-18089}
+bin=${BIN:-/tmp/loadgen}
+go build -o "$bin" ./cmd/loadgen
+# The log lives on tmpfs: this measures the fan-out, not the fsync of a
+# virtual disk shared with other jobs (10-100+ ms per commit here).
+dir=$(mktemp -d -p /dev/shm)
+taskset -c 0 "$bin" serve -addr 127.0.0.1:$port -dir "$dir" >"$dir/serve.log" 2>&1 &
+srv=$!
+trap 'kill $srv 2>/dev/null; wait $srv 2>/dev/null; rm -rf "$dir"' EXIT
+for _ in $(seq 50); do
+	curl -fs http://127.0.0.1:$port/pid >/dev/null 2>&1 && break
+	sleep 0.1
+done
+taskset -c 1 "$bin" run -server http://127.0.0.1:$port -conns "$conns" -rate "$rate" -duration "$dur" -size 600

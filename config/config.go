@@ -5,6 +5,7 @@
 package config
 
 import (
+	"net/netip"
 	"time"
 
 	"github.com/backchannel/backchannel/event"
@@ -31,8 +32,21 @@ type Config struct {
 	Redis string `yaml:"redis"`
 	// LogFormat is "text" (default) or "json".
 	LogFormat string `yaml:"log_format"`
+	// SessionKeyEnv names the environment variable holding the key that
+	// signs login sessions (at least 32 bytes). Every node of a deployment
+	// must share it; a single node without it generates one into Data.
+	SessionKeyEnv string `yaml:"session_key_env"`
+	// TrustedProxies are the reverse proxies (CIDR prefixes, or single
+	// addresses) whose X-Forwarded-For and X-Forwarded-Proto are believed,
+	// for rate limits and secure cookies.
+	TrustedProxies []string `yaml:"trusted_proxies"`
 	// Events are the events this deployment serves.
 	Events []Event `yaml:"events"`
+
+	// SessionKey is the key read from SessionKeyEnv, or generated.
+	SessionKey []byte `yaml:"-"`
+	// Proxies are TrustedProxies parsed.
+	Proxies []netip.Prefix `yaml:"-"`
 
 	// File is the file the config was read from, "" when built from flags.
 	File string `yaml:"-"`

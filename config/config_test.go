@@ -20,7 +20,8 @@ var exampleEnv = map[string]string{
 	"L4L_MASTODON_TOKEN":         "tok-abc",
 	"L4L_MODERATOR_PASSPHRASE":   "back of the room",
 	"L4L_FACILITATOR_PASSPHRASE": "on the stage now",
-	"L4L_FACILITATOR_TOKENS":     "t1, t2,",
+	"L4L_FACILITATOR_TOKENS":     "token-one-0123456789, token-two-0123456789,",
+	"L4L_SESSION_KEY":            "0123456789abcdef0123456789abcdef-shared-by-nodes",
 }
 
 func TestExampleFileLoads(t *testing.T) {
@@ -47,7 +48,7 @@ func TestExampleFileLoads(t *testing.T) {
 	if e.Roles.Moderator.Passphrase != "back of the room" {
 		t.Errorf("moderator passphrase = %q", e.Roles.Moderator.Passphrase)
 	}
-	if got := e.Roles.Facilitator.Tokens; len(got) != 2 || got[0] != "t1" || got[1] != "t2" {
+	if got := e.Roles.Facilitator.Tokens; len(got) != 2 || got[0] != "token-one-0123456789" || got[1] != "token-two-0123456789" {
 		t.Errorf("facilitator tokens = %q", got)
 	}
 	if e.LeadIn != time.Hour || !e.End.After(e.Start) {
@@ -68,6 +69,12 @@ func TestExampleFileLoads(t *testing.T) {
 	}
 	if c.Listen != ":8080" || c.Data != "./data" {
 		t.Errorf("server settings = %q %q", c.Listen, c.Data)
+	}
+	if string(c.SessionKey) != exampleEnv["L4L_SESSION_KEY"] {
+		t.Errorf("session key = %q", c.SessionKey)
+	}
+	if len(c.Proxies) != 2 || c.Proxies[0].String() != "127.0.0.1/32" || c.Proxies[1].String() != "10.0.0.0/8" {
+		t.Errorf("trusted proxies = %v", c.Proxies)
 	}
 }
 
@@ -170,6 +177,9 @@ func TestParseBad(t *testing.T) {
 		{"list where mapping", "events:\n  - slug: ev\n    hashtags: [T]\n    roles: [a]\n", nil, `events.yaml:4: events[0].roles: must be a mapping of fields`},
 		{"redis URL", "redis: 'http://x'\n" + minimal, nil, `events.yaml:1: redis: not a redis:// URL`},
 		{"listen", "listen: '8080'\n" + minimal, nil, `events.yaml:1: listen: not a listen address`},
+		{"trusted proxy", "trusted_proxies: [10.0.0.0/8, proxy.example]\n" + minimal, nil, `events.yaml:1: trusted_proxies[1]: "proxy.example" is not an address`},
+		{"short session key", "session_key_env: K\n" + minimal, map[string]string{"K": "short"}, `events.yaml:1: session_key_env: the key is 5 bytes; at least 32`},
+		{"short token", "events:\n  - slug: ev\n    hashtags: [T]\n    roles:\n      moderator:\n        tokens_env: TOK\n", map[string]string{"TOK": "abc"}, `events.yaml:6: events[0].roles.moderator.tokens_env: token 1 is 3 characters`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -353,5 +363,40 @@ func TestEnsurePassphrases(t *testing.T) {
 	}
 	if c2.Events[0].Roles.Moderator.Passphrase == "" || c2.Events[0].Roles.Moderator.Passphrase == fac {
 		t.Errorf("moderator passphrase not generated or equal to the facilitator's")
+	}
+}
+
+func TestEnsureSessionKey(t *testing.T) {
+	dir := t.TempDir()
+	c, err := Parse("e.yaml", []byte(minimal), envOf(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	path, gen, err := EnsureSessionKey(dir, c)
+	if err != nil || !gen || len(c.SessionKey) != MinSessionKey {
+		t.Fatalf("first run: %v generated=%v key %d bytes", err, gen, len(c.SessionKey))
+	}
+	if st, err := os.Stat(path); err != nil || st.Mode().Perm() != 0o600 {
+		t.Fatalf("key file: %v %v", err, st)
+	}
+	c2, _ := Parse("e.yaml", []byte(minimal), envOf(nil))
+	if _, gen, err := EnsureSessionKey(dir, c2); err != nil || gen || string(c2.SessionKey) != string(c.SessionKey) {
+		t.Errorf("second run: %v generated=%v, same key %v", err, gen, string(c2.SessionKey) == string(c.SessionKey))
+	}
+	// A configured key wins and nothing is written.
+	c3, err := Parse("e.yaml", []byte("session_key_env: K\n"+minimal), envOf(map[string]string{"K": strings.Repeat("k", 40)}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, gen, err := EnsureSessionKey(t.TempDir(), c3); err != nil || gen || string(c3.SessionKey) != strings.Repeat("k", 40) {
+		t.Errorf("configured key: %v %v %q", err, gen, c3.SessionKey)
+	}
+	// A damaged file is an error, not a silent new key.
+	if err := os.WriteFile(path, []byte("nothex"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c4, _ := Parse("e.yaml", []byte(minimal), envOf(nil))
+	if _, _, err := EnsureSessionKey(dir, c4); err == nil {
+		t.Error("damaged key file accepted")
 	}
 }

@@ -303,6 +303,9 @@ func (c *Config) resolve(getenv func(string) string) error {
 		}
 		return v
 	}
+	if k := need("session_key_env", c.SessionKeyEnv); k != "" {
+		c.SessionKey = []byte(k)
+	}
 	for i := range c.Events {
 		e := &c.Events[i]
 		p := fmt.Sprintf("events[%d]", i)

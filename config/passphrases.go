@@ -3,6 +3,7 @@ package config
 import (
 	"crypto/rand"
 	"encoding/base32"
+	"encoding/hex"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -91,4 +92,45 @@ func newPassphrase() string {
 	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails on Linux
 	s := strings.ToLower(base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(b[:]))
 	return s[0:4] + "-" + s[4:8] + "-" + s[8:12] + "-" + s[12:16]
+}
+
+// SessionKeyFile is the file, in the data directory, that holds the
+// session key generated on first run.
+const SessionKeyFile = "session.key"
+
+// EnsureSessionKey gives c a session key when the config names none: read
+// from dir/session.key, or generated there (mode 0600) on first run, so
+// logins survive restarts. Nodes sharing Redis must share the key through
+// session_key_env instead.
+func EnsureSessionKey(dir string, c *Config) (path string, generated bool, err error) {
+	path = filepath.Join(dir, SessionKeyFile)
+	if len(c.SessionKey) > 0 {
+		return "", false, nil
+	}
+	b, err := os.ReadFile(path)
+	if err == nil {
+		k, derr := hex.DecodeString(strings.TrimSpace(string(b)))
+		if derr != nil || len(k) < MinSessionKey {
+			return path, false, fmt.Errorf("config: %s: not a hex key of at least %d bytes; delete it to make a new one", path, MinSessionKey)
+		}
+		c.SessionKey = k
+		return path, false, nil
+	}
+	if !os.IsNotExist(err) {
+		return path, false, fmt.Errorf("config: %w", err)
+	}
+	k := make([]byte, MinSessionKey)
+	_, _ = rand.Read(k)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return path, false, fmt.Errorf("config: %w", err)
+	}
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, []byte(hex.EncodeToString(k)+"\n"), 0o600); err != nil {
+		return path, false, fmt.Errorf("config: %w", err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return path, false, fmt.Errorf("config: %w", err)
+	}
+	c.SessionKey = k
+	return path, true, nil
 }

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	"net/url"
 	"regexp"
 	"slices"
@@ -20,6 +21,12 @@ var (
 	userRe    = regexp.MustCompile(`^[A-Za-z0-9_.@-]{1,64}$`)
 	colourRe  = regexp.MustCompile(`^#(?:[0-9a-fA-F]{3}|[0-9a-fA-F]{6})$`)
 	domainRe  = regexp.MustCompile(`^(?i)[a-z0-9](?:[a-z0-9-]*[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)+$`)
+)
+
+// Lengths of secrets, as package auth requires them.
+const (
+	MinSessionKey  = 32
+	MinTokenLength = 16
 )
 
 // Known display values; the pages understand these.
@@ -52,6 +59,22 @@ func (c *Config) Validate() error {
 	}
 	if c.LogFormat != "text" && c.LogFormat != "json" {
 		bad("log_format", "must be text or json, not %q", c.LogFormat)
+	}
+	if c.SessionKeyEnv != "" && len(c.SessionKey) > 0 && len(c.SessionKey) < MinSessionKey {
+		bad("session_key_env", "the key is %d bytes; at least %d are needed", len(c.SessionKey), MinSessionKey)
+	}
+	c.Proxies = c.Proxies[:0]
+	for i, p := range c.TrustedProxies {
+		pfx, err := netip.ParsePrefix(p)
+		if err != nil {
+			a, aerr := netip.ParseAddr(p)
+			if aerr != nil {
+				bad(fmt.Sprintf("trusted_proxies[%d]", i), "%q is not an address or CIDR prefix like 10.0.0.0/8", p)
+				continue
+			}
+			pfx = netip.PrefixFrom(a, a.BitLen())
+		}
+		c.Proxies = append(c.Proxies, pfx.Masked())
 	}
 	if len(c.Events) == 0 {
 		bad("events", "no events: add at least one (or run with --tag)")
@@ -222,6 +245,11 @@ func (c *Config) validateRole(rp string, r *Role) []error {
 		}
 		if _, err := bcrypt.Cost([]byte(hash)); err != nil {
 			errs = append(errs, c.errAt(up, "not a bcrypt hash (make one with: htpasswd -nbBC 12 '' PASSWORD | cut -c2-)"))
+		}
+	}
+	for j, t := range r.Tokens {
+		if len(t) < MinTokenLength {
+			errs = append(errs, c.errAt(rp+".tokens_env", fmt.Sprintf("token %d is %d characters; API tokens need at least %d", j+1, len(t), MinTokenLength)))
 		}
 	}
 	if r.Passphrase != "" && len(r.Passphrase) < 8 {

@@ -235,11 +235,20 @@ func (l *Log) writer() {
 }
 
 // commit writes one batch with one write and one fsync, then publishes it
-// to readers and tails and acknowledges every append in it.
+// to readers, acknowledges every append in it, and wakes the tails.
+//
+// Publishing comes before acknowledging, so an appender that reads right
+// after its Append returns sees its event. Waking the tails comes last: the
+// Go scheduler runs the goroutine readied last first on this processor, so
+// the tails are not queued behind every appender just released.
 func (l *Log) commit(batch []*appendReq) {
+	var wake chan struct{}
 	defer func() {
 		for _, r := range batch {
 			close(r.done)
+		}
+		if wake != nil {
+			close(wake)
 		}
 	}()
 	if l.failed != nil {
@@ -314,8 +323,7 @@ func (l *Log) commit(batch []*appendReq) {
 	l.mu.Lock()
 	l.offsets = append(l.offsets, offs...)
 	l.size = size + int64(len(buf))
-	close(l.notify)
-	l.notify = make(chan struct{})
+	wake, l.notify = l.notify, make(chan struct{})
 	l.mu.Unlock()
 }
 

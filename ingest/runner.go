@@ -239,6 +239,9 @@ type sourceRun struct {
 	prev    HealthSnapshot
 	errKind string // the kind of the next error reported, set by the runner
 	leader  bool
+	// mayHold is set when the lease was last taken and cleared when it is
+	// released, so stopping a source that never ran costs no store call.
+	mayHold bool
 }
 
 func (r *Runner) newSourceRun(ev *eventRun, src Source) *sourceRun {
@@ -297,6 +300,9 @@ func (s *sourceRun) loop(ctx context.Context) {
 			continue
 		}
 
+		s.mu.Lock()
+		s.mayHold = true
+		s.mu.Unlock()
 		s.setLeader(true)
 		started := cfg.Clock()
 		err, cause := s.runOnce(ctx)
@@ -341,6 +347,7 @@ func (s *sourceRun) runOnce(ctx context.Context) (err error, cause error) {
 	done := make(chan struct{})
 	var wg sync.WaitGroup
 	wg.Go(func() { s.keepLease(runCtx, cancel, done) })
+	wg.Go(func() { s.watchStop(runCtx, done) })
 	err = s.safeRun(runCtx)
 	close(done)
 	wg.Wait()
@@ -392,6 +399,29 @@ func (s *sourceRun) keepLease(ctx context.Context, cancel context.CancelCauseFun
 	}
 }
 
+// stopGrace is how long a source may take to return once its context is
+// done before the runner logs that it does not stop.
+const stopGrace = 10 * time.Second
+
+// watchStop logs, once, a source that has not returned stopGrace after its
+// context ended: the runner (and so the process's shutdown) waits for it,
+// and while it runs after losing its lease two processes may run it.
+func (s *sourceRun) watchStop(ctx context.Context, done <-chan struct{}) {
+	select {
+	case <-done:
+		return
+	case <-ctx.Done():
+	}
+	t := time.NewTimer(stopGrace)
+	defer t.Stop()
+	select {
+	case <-done:
+	case <-t.C:
+		s.logger.Error("source has not returned since it was asked to stop; waiting for it",
+			slog.Duration("waited", stopGrace), slog.Any("cause", context.Cause(ctx)))
+	}
+}
+
 // takeLease asks for the lease, bounded by the renewal interval so a hung
 // store cannot keep a source running past its lease.
 func (s *sourceRun) takeLease(ctx context.Context) (bool, error) {
@@ -406,6 +436,13 @@ func (s *sourceRun) takeLease(ctx context.Context) (bool, error) {
 // Store has no release: renewing for a millisecond has the same effect, and
 // changes nothing if another process holds the lease by now.
 func (s *sourceRun) release() {
+	s.mu.Lock()
+	may := s.mayHold
+	s.mayHold = false
+	s.mu.Unlock()
+	if !may {
+		return
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), s.r.cfg.LeaseRenew)
 	defer cancel()
 	if _, err := s.r.cfg.Store.Lease(ctx, s.lease, s.r.cfg.Holder, time.Millisecond); err != nil {

@@ -48,7 +48,7 @@ func TestRunnerTakeoverOnRedis(t *testing.T) {
 	}
 	stopA := started(t, ra)
 	waitFor(t, 10*time.Second, "process-a runs the source", func() bool { return snapshotOf(t, ra, "ourday", "src").Appended >= 20 })
-	started(t, rb)
+	stopB := started(t, rb)
 	waitFor(t, 10*time.Second, "process-b stands by", func() bool { return snapshotOf(t, rb, "ourday", "src").State == StateStandby })
 	if b.starts.Load() != 0 {
 		t.Fatal("process-b ran the source while process-a held the lease")
@@ -69,6 +69,7 @@ func TestRunnerTakeoverOnRedis(t *testing.T) {
 	}
 	waitFor(t, 10*time.Second, "process-b appends on", func() bool { return snapshotOf(t, rb, "ourday", "src").Appended >= 20 })
 	stopA()
+	stopB()
 
 	l, err := stB.Log(ctx, "ourday")
 	if err != nil {

@@ -515,7 +515,7 @@ func (s *Source) checkRecent(ctx context.Context, sink ingest.Sink) error {
 		if err != nil {
 			return fmt.Errorf("mastodon: check status %s: %w", e.ID, err)
 		}
-		if err := s.handle(ctx, sink, st, false); err != nil {
+		if err := s.handle(ctx, sink, st); err != nil {
 			return err
 		}
 	}
@@ -543,7 +543,7 @@ func (s *Source) timeline(ctx context.Context, tag string, pg gomastodon.Paginat
 // handlePage hands a page (newest first, as served) to the sink oldest first.
 func (s *Source) handlePage(ctx context.Context, sink ingest.Sink, page []*gomastodon.Status) error {
 	for i := len(page) - 1; i >= 0; i-- {
-		if err := s.handle(ctx, sink, page[i], false); err != nil {
+		if err := s.handle(ctx, sink, page[i]); err != nil {
 			return err
 		}
 	}
@@ -551,11 +551,14 @@ func (s *Source) handlePage(ctx context.Context, sink ingest.Sink, page []*gomas
 }
 
 // handle hands one status to the sink: boosts resolve to the original;
-// only public posts are kept; a status with edited_at (or from a
-// status.update event) is an edit, which the sink appends as received when
-// it never saw the post. A status already handed over in this version is
-// skipped, so re-reads cost the log nothing.
-func (s *Source) handle(ctx context.Context, sink ingest.Sink, st *gomastodon.Status, edit bool) error {
+// only public posts are kept. Every status goes to Post first (the log
+// drops it when it has the URI); an edited one (edited_at set, from a
+// re-read, a status check or a status.update event) then goes to Edit when
+// the post was already there. So the first version the log holds is always
+// a post.received, whichever server or path saw the post first, and an
+// edit is appended once per edit time. A status already handed over in
+// this version is skipped, so re-reads cost the log nothing.
+func (s *Source) handle(ctx context.Context, sink ingest.Sink, st *gomastodon.Status) error {
 	o := original(st)
 	if !keep(o) {
 		return nil
@@ -565,11 +568,9 @@ func (s *Source) handle(ctx context.Context, sink ingest.Sink, st *gomastodon.St
 		return nil
 	}
 	p := Convert(o, s.host)
-	var err error
-	if edit || !o.EditedAt.IsZero() {
+	a, err := sink.Post(ctx, p)
+	if err == nil && a.Duplicate && !o.EditedAt.IsZero() {
 		_, err = sink.Edit(ctx, p)
-	} else {
-		_, err = sink.Post(ctx, p)
 	}
 	if err != nil {
 		if event.ErrorCode(err) == event.EINVALID {

@@ -166,7 +166,7 @@ func (s *Source) streamEvent(ctx context.Context, sink ingest.Sink, data []byte)
 		if err := json.Unmarshal([]byte(m.Payload), &st); err != nil {
 			return fmt.Errorf("bad %s payload: %w", m.Event, err)
 		}
-		return s.handle(ctx, sink, &st, m.Event == "status.update")
+		return s.handle(ctx, sink, &st)
 	case "delete":
 		id := strings.TrimSpace(m.Payload)
 		uri, ok := s.recent.uri(id)

@@ -16,7 +16,8 @@ import (
 // each with its own connection to one real Redis: one holds the lease and
 // appends; when it loses its store (as a process that dies or is cut off
 // does) the other takes the source over within 15 s and continues from
-// the cursor stored beside the log, losing and doubling nothing.
+// the cursor stored beside the log, losing and doubling nothing; when that
+// one stops gracefully, a third takes over at once.
 func TestRunnerTakeoverOnRedis(t *testing.T) {
 	srv := redistest.Start(t)
 	ctx := context.Background()
@@ -69,18 +70,34 @@ func TestRunnerTakeoverOnRedis(t *testing.T) {
 	}
 	waitFor(t, 10*time.Second, "process-b appends on", func() bool { return snapshotOf(t, rb, "ourday", "src").Appended >= 20 })
 	stopA()
+
+	// A graceful stop releases the lease: process-c, standing by, takes
+	// the source over at its next try rather than after the ttl.
+	stC := open()
+	t.Cleanup(func() { stC.Close() })
+	c := &counterSource{name: "src", pace: 3 * time.Millisecond}
+	rc, err := NewRunner(cfg(stC, "process-c"), EventSources{Slug: "ourday", Sources: []Source{c}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	stopC := started(t, rc)
+	waitFor(t, 10*time.Second, "process-c stands by", func() bool { return snapshotOf(t, rc, "ourday", "src").State == StateStandby })
 	stopB()
+	stopped := time.Now()
+	waitFor(t, 15*time.Second, "process-c takes the source over", func() bool { return snapshotOf(t, rc, "ourday", "src").Appended >= 10 })
+	t.Logf("takeover %v after process-b stopped gracefully", time.Since(stopped))
+	stopC()
 
 	l, err := stB.Log(ctx, "ourday")
 	if err != nil {
 		t.Fatal(err)
 	}
 	n := checkSequence(t, l, "src")
-	na, nb := snapshotOf(t, ra, "ourday", "src").Appended, snapshotOf(t, rb, "ourday", "src").Appended
+	na, nb, nc := snapshotOf(t, ra, "ourday", "src").Appended, snapshotOf(t, rb, "ourday", "src").Appended, snapshotOf(t, rc, "ourday", "src").Appended
 	// One more than counted is possible: an append process-a's Redis
 	// applied while the store was closing under it, unacknowledged.
-	if int64(n) < na+nb || int64(n) > na+nb+1 {
-		t.Errorf("log holds %d posts; process-a appended %d and process-b %d", n, na, nb)
+	if sum := na + nb + nc; int64(n) < sum || int64(n) > sum+1 {
+		t.Errorf("log holds %d posts; processes a, b and c appended %d, %d and %d", n, na, nb, nc)
 	}
 	if cur, _ := l.GetMeta(ctx, CursorKey("src", "seq")); cur == "" {
 		t.Error("no cursor beside the log")

@@ -376,7 +376,7 @@ func TestRunnerTimeWindow(t *testing.T) {
 	l, _ := st.Log(context.Background(), "ev")
 	evs, _ := l.Read(context.Background(), 0, 0)
 	for _, e := range evs {
-		if e.Time.Before(w.Opens()) || e.Time.After(w.End.Add(50*time.Millisecond)) {
+		if e.Time.Before(w.Opens()) || e.Time.After(w.End.Add(500*time.Millisecond)) {
 			t.Errorf("post appended at %v, outside the window %v..%v", e.Time, w.Opens(), w.End)
 		}
 	}

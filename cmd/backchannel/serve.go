@@ -147,7 +147,16 @@ func runAll(ctx context.Context, cfg *config.Config, logger *slog.Logger, stopSi
 	foldCtx, stopFolds := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopFolds()
 	var folds sync.WaitGroup
-	failed := make(chan error, 8)
+	// The first failure of a part that should run until shutdown stops
+	// the process; later ones are logged and dropped, never blocking.
+	failed := make(chan error, 1)
+	fail := func(err error) {
+		select {
+		case failed <- err:
+		default:
+			logger.Error("failure during shutdown", "err", err)
+		}
+	}
 
 	var sources []ingest.EventSources
 	var hubs []*fanout.Hub
@@ -165,7 +174,7 @@ func runAll(ctx context.Context, cfg *config.Config, logger *slog.Logger, stopSi
 		live := fold.NewLive(log, fold.SettingsView{Title: ec.Title, Moderation: ec.Moderation.Mode, Display: ec.Display.Map()})
 		folds.Go(func() {
 			if err := live.Run(foldCtx); err != nil {
-				failed <- fmt.Errorf("fold of %q: %w", ec.Slug, err)
+				fail(fmt.Errorf("fold of %q: %w", ec.Slug, err))
 			}
 		})
 		es, err := eventSources(ec, log, logger)
@@ -200,7 +209,7 @@ func runAll(ctx context.Context, cfg *config.Config, logger *slog.Logger, stopSi
 	go func() {
 		defer close(sourcesDone)
 		if err := runner.Run(sourceCtx); err != nil {
-			failed <- fmt.Errorf("sources: %w", err)
+			fail(fmt.Errorf("sources: %w", err))
 		}
 	}()
 
@@ -216,7 +225,7 @@ func runAll(ctx context.Context, cfg *config.Config, logger *slog.Logger, stopSi
 	}
 	go func() {
 		if err := httpSrv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			failed <- fmt.Errorf("http: %w", err)
+			fail(fmt.Errorf("http: %w", err))
 		}
 	}()
 	logger.Info("listening", "addr", ln.Addr().String(), "version", buildVersion())

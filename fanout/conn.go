@@ -23,10 +23,11 @@ type conn struct {
 	ws     *websocket.Conn
 	remote string
 
-	q       chan *frame
-	writing atomic.Bool
-	dead    atomic.Bool
-	once    sync.Once
+	q        chan *frame
+	deadline time.Time // the write deadline set on ws; only the writer touches it
+	writing  atomic.Bool
+	dead     atomic.Bool
+	once     sync.Once
 	// closeMsg is the close frame to send; set once before dead.
 	closeMsg []byte
 
@@ -91,12 +92,18 @@ func (c *conn) write(f *frame) error {
 	if c.dead.Load() {
 		return errClosed
 	}
-	deadline := time.Now().Add(c.h.opts.WriteWait)
+	now := time.Now()
 	if f.ping {
-		return c.ws.WriteControl(websocket.PingMessage, nil, deadline)
+		return c.ws.WriteControl(websocket.PingMessage, nil, now.Add(c.h.opts.WriteWait))
 	}
-	if err := c.ws.SetWriteDeadline(deadline); err != nil {
-		return err
+	// Moving the deadline costs a timer update per write; moving it only
+	// when less than half of WriteWait is left bounds a blocked write
+	// between WriteWait/2 and WriteWait, for a fraction of the updates.
+	if c.deadline.Sub(now) < c.h.opts.WriteWait/2 {
+		c.deadline = now.Add(c.h.opts.WriteWait)
+		if err := c.ws.SetWriteDeadline(c.deadline); err != nil {
+			return err
+		}
 	}
 	if err := c.ws.WritePreparedMessage(f.pm); err != nil {
 		return err

@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -35,7 +37,7 @@ func testPost(key, text string) event.Post {
 }
 
 // openLog returns a fresh disklog log for one event.
-func openLog(t *testing.T) (eventlog.Store, eventlog.Log) {
+func openLog(t testing.TB) (eventlog.Store, eventlog.Log) {
 	t.Helper()
 	st, err := disklog.Open(t.TempDir())
 	if err != nil {
@@ -283,3 +285,5 @@ func counter(t *testing.T, reg *prometheus.Registry, name string, labels map[str
 	}
 	return sum
 }
+
+func quiet() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }

@@ -376,8 +376,8 @@ func TestAdaptivePublicInterval(t *testing.T) {
 		conns int
 		want  time.Duration
 	}{
-		{0, MinPublicInterval}, {1000, MinPublicInterval}, {5000, 100 * time.Millisecond},
-		{10000, 200 * time.Millisecond}, {100000, MaxPublicInterval},
+		{0, MinPublicInterval}, {1000, MinPublicInterval}, {6600, 100 * time.Millisecond},
+		{9900, 150 * time.Millisecond}, {100000, MaxPublicInterval},
 	} {
 		if got := h.interval(adaptive, tc.conns); got != tc.want {
 			t.Errorf("%d conns: interval %v, want %v", tc.conns, got, tc.want)

@@ -3,7 +3,7 @@
 # core 0 and loadgen to core 1, both on loopback. Prints loadgen's report.
 set -eu
 conns=$1 rate=$2 dur=${3:-20s}
-port=${PORT:-18089}
+port=${PORT:-28089}
 bin=${BIN:-/tmp/loadgen}
 go build -o "$bin" ./cmd/loadgen
 # The log lives on tmpfs: this measures the fan-out, not the fsync of a

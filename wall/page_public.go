@@ -1,0 +1,395 @@
+package wall
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"embed"
+	"encoding/hex"
+	"fmt"
+	"html/template"
+	"io/fs"
+	"net/http"
+	"path"
+	"regexp"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"rsc.io/qr"
+)
+
+// The public screens (the wall, the participant page, the livestream
+// overlay and the index) are HTML templates and plain ES modules embedded
+// in the binary: no build step, nothing loaded from another host. Pages
+// get their settings through data- attributes, because the CSP allows no
+// inline script.
+
+//go:embed static
+var staticFiles embed.FS
+
+// StaticFS is the embedded wall/static directory (served at /static/), for
+// page handlers that render its templates.
+func StaticFS() fs.FS {
+	sub, err := fs.Sub(staticFiles, "static")
+	if err != nil {
+		panic(err) // the directory is embedded at build time
+	}
+	return sub
+}
+
+// The layouts and themes a page accepts in ?layout= and ?theme=; the
+// config's values ("grid", "column", "ticker"; "dark", "light") are among
+// them. "masonry" is another name for "grid", "high-contrast" for
+// "contrast".
+var (
+	PublicLayouts = []string{"grid", "column", "spotlight", "ticker"}
+	PublicThemes  = []string{"dark", "light", "contrast"}
+)
+
+// DefaultPostCap is how many posts a wall keeps in its page.
+const DefaultPostCap = 60
+
+var (
+	pageTemplates = template.Must(template.New("").ParseFS(staticFiles,
+		"static/wall.html", "static/participant.html", "static/overlay.html", "static/index.html"))
+	brandColour = regexp.MustCompile(`^#(?:[0-9a-fA-F]{3}|[0-9a-fA-F]{6})$`)
+)
+
+// asset is one embedded file with its validator, so browsers revalidate
+// cheaply and never run a stale ws.js after an upgrade.
+type asset struct {
+	body []byte
+	etag string
+}
+
+var (
+	assetsOnce sync.Once
+	assets     map[string]asset
+)
+
+func loadAssets() map[string]asset {
+	assetsOnce.Do(func() {
+		assets = map[string]asset{}
+		_ = fs.WalkDir(staticFiles, "static", func(p string, d fs.DirEntry, err error) error {
+			if err != nil || d.IsDir() {
+				return err
+			}
+			b, err := staticFiles.ReadFile(p)
+			if err != nil {
+				return err
+			}
+			sum := sha256.Sum256(b)
+			assets[strings.TrimPrefix(p, "static/")] = asset{body: b, etag: `"` + hex.EncodeToString(sum[:8]) + `"`}
+			return nil
+		})
+	})
+	return assets
+}
+
+// routePublicPages mounts the public screens and the shared assets.
+func (s *Server) routePublicPages() {
+	s.mux.HandleFunc("GET /static/{file...}", serveStatic)
+	s.mux.HandleFunc("GET /{$}", s.indexPage)
+	s.mux.HandleFunc("GET /e/{slug}", s.participantPage)
+	s.mux.HandleFunc("GET /e/{slug}/wall", s.wallPage)
+	s.mux.HandleFunc("GET /e/{slug}/overlay", s.overlayPage)
+	s.mux.HandleFunc("GET /e/{slug}/qr.svg", s.qrCode)
+}
+
+func serveStatic(w http.ResponseWriter, r *http.Request) {
+	name := path.Clean(r.PathValue("file"))
+	a, ok := loadAssets()[name]
+	if !ok || strings.HasSuffix(name, ".html") {
+		http.NotFound(w, r)
+		return
+	}
+	h := w.Header()
+	h.Set("ETag", a.etag)
+	// no-cache: the browser keeps the file but asks each time (a 304 when
+	// unchanged), so a wall that reloads after an upgrade gets new code.
+	h.Set("Cache-Control", "no-cache")
+	http.ServeContent(w, r, name, time.Time{}, bytes.NewReader(a.body))
+}
+
+// PageData is what a public page template gets.
+type PageData struct {
+	Slug     string
+	Title    string
+	Hashtags []string
+	Place    string
+	// Live reports whether the event is live now.
+	Live    bool
+	Start   time.Time
+	End     time.Time
+	Layout  string
+	Theme   string
+	Avatars bool
+	Handles bool
+	// Brand is a validated CSS hex colour or "".
+	Brand string
+	// Logo is an https URL or a path on this server, or "".
+	Logo string
+	// LayoutLocked and ThemeLocked are set when the URL chose them, so a
+	// moderator's change of the display options does not override the host.
+	LayoutLocked bool
+	ThemeLocked  bool
+	// Captions shows media alt text under the media (?captions=1).
+	Captions bool
+	// Ticker shows the ticker on the overlay (?ticker=1).
+	Ticker bool
+	// Cap is how many posts the page keeps.
+	Cap           int
+	Moderation    string
+	PrivacyNotice string
+	// JoinURL is the participant page's absolute URL (what the QR code holds).
+	JoinURL string
+	// JoinText is JoinURL without its scheme, for reading off a projector.
+	JoinText string
+	WSPath   string
+	FormPath string
+	QRPath   string
+}
+
+func (s *Server) pageData(r *http.Request, e *Event) PageData {
+	info := e.Info(s.opts.Now())
+	d := PageData{
+		Slug: e.Slug(), Title: info.Title, Hashtags: info.Hashtags, Place: info.Place,
+		Live: info.Live, Start: info.Start, End: info.End,
+		Layout: "grid", Theme: "dark", Avatars: true, Handles: true, Cap: DefaultPostCap,
+		Moderation: string(info.Moderation), PrivacyNotice: info.PrivacyNotice,
+		WSPath:   "/api/events/" + e.Slug() + "/ws",
+		FormPath: "/e/" + e.Slug() + "/form",
+		QRPath:   "/e/" + e.Slug() + "/qr.svg",
+	}
+	if d.Title == "" && len(d.Hashtags) > 0 {
+		d.Title = "#" + d.Hashtags[0]
+	}
+	disp := info.Display
+	if v := normaliseLayout(disp["layout"]); v != "" {
+		d.Layout = v
+	}
+	if v := normaliseTheme(disp["theme"]); v != "" {
+		d.Theme = v
+	}
+	d.Avatars = disp["show_avatars"] != "false"
+	d.Handles = disp["show_handles"] != "false"
+	if brandColour.MatchString(disp["brand_colour"]) {
+		d.Brand = disp["brand_colour"]
+	}
+	if l := disp["logo"]; strings.HasPrefix(l, "https://") || (strings.HasPrefix(l, "/") && !strings.HasPrefix(l, "//")) {
+		d.Logo = l
+	}
+	q := r.URL.Query()
+	if v := normaliseLayout(q.Get("layout")); v != "" {
+		d.Layout, d.LayoutLocked = v, true
+	}
+	if v := normaliseTheme(q.Get("theme")); v != "" {
+		d.Theme, d.ThemeLocked = v, true
+	}
+	d.Captions = truthy(q.Get("captions"))
+	d.Ticker = truthy(q.Get("ticker"))
+	if q.Has("avatars") {
+		d.Avatars = truthy(q.Get("avatars"))
+	}
+	if q.Has("handles") {
+		d.Handles = truthy(q.Get("handles"))
+	}
+	d.JoinURL = baseURL(r) + "/e/" + e.Slug()
+	d.JoinText = strings.TrimPrefix(strings.TrimPrefix(d.JoinURL, "https://"), "http://")
+	return d
+}
+
+func normaliseLayout(v string) string {
+	switch v = strings.ToLower(strings.TrimSpace(v)); v {
+	case "masonry":
+		return "grid"
+	case "carousel":
+		return "spotlight"
+	}
+	if slices.Contains(PublicLayouts, v) {
+		return v
+	}
+	return ""
+}
+
+func normaliseTheme(v string) string {
+	switch v = strings.ToLower(strings.TrimSpace(v)); v {
+	case "high-contrast", "highcontrast":
+		return "contrast"
+	}
+	if slices.Contains(PublicThemes, v) {
+		return v
+	}
+	return ""
+}
+
+func truthy(v string) bool {
+	switch strings.ToLower(v) {
+	case "1", "true", "yes", "on":
+		return true
+	}
+	return false
+}
+
+// baseURL is the scheme and host the browser used, so the QR code points
+// where people can reach this server. X-Forwarded-Proto is believed only
+// to choose https: a forged one changes nothing but the asker's own page.
+func baseURL(r *http.Request) string {
+	scheme := "http"
+	if r.TLS != nil || strings.EqualFold(r.Header.Get("X-Forwarded-Proto"), "https") {
+		scheme = "https"
+	}
+	return scheme + "://" + r.Host
+}
+
+func (s *Server) render(w http.ResponseWriter, r *http.Request, name string, data any) {
+	var buf bytes.Buffer
+	if err := pageTemplates.ExecuteTemplate(&buf, name, data); err != nil {
+		s.opts.Logger.ErrorContext(r.Context(), "page template failed", "page", name, "err", err)
+		http.Error(w, "the page could not be drawn", http.StatusInternalServerError)
+		return
+	}
+	h := w.Header()
+	h.Set("Content-Type", "text/html; charset=utf-8")
+	h.Set("Cache-Control", "no-store")
+	_, _ = w.Write(buf.Bytes())
+}
+
+func (s *Server) eventPage(w http.ResponseWriter, r *http.Request, name string) {
+	e, err := s.EventOf(r)
+	if err != nil {
+		http.Error(w, "There is no event here.", http.StatusNotFound)
+		return
+	}
+	s.render(w, r, name, s.pageData(r, e))
+}
+
+func (s *Server) wallPage(w http.ResponseWriter, r *http.Request) {
+	s.eventPage(w, r, "wall.html")
+}
+
+func (s *Server) participantPage(w http.ResponseWriter, r *http.Request) {
+	s.eventPage(w, r, "participant.html")
+}
+
+// overlayPage may be framed by any page: broadcast software and web
+// studios embed it, and it carries no action and nothing that is not
+// public, so there is nothing to click-jack.
+func (s *Server) overlayPage(w http.ResponseWriter, r *http.Request) {
+	AllowFraming(w, "*")
+	s.eventPage(w, r, "overlay.html")
+}
+
+// IndexEntry is one event on the index page.
+type IndexEntry struct {
+	Slug     string
+	Title    string
+	Hashtags []string
+	Place    string
+	Live     bool
+	// Past is set once the event has ended.
+	Past  bool
+	Start time.Time
+	End   time.Time
+	// When is the event's time in words ("" when it has none).
+	When string
+}
+
+func (s *Server) indexPage(w http.ResponseWriter, r *http.Request) {
+	now := s.opts.Now()
+	var list []IndexEntry
+	for _, e := range s.Events() {
+		info := e.Info(now)
+		ie := IndexEntry{
+			Slug: info.Slug, Title: info.Title, Hashtags: info.Hashtags, Place: info.Place,
+			Live: info.Live, Start: info.Start, End: info.End,
+			Past: !info.End.IsZero() && !now.Before(info.End),
+			When: when(info.Start, info.End),
+		}
+		if ie.Title == "" && len(ie.Hashtags) > 0 {
+			ie.Title = "#" + ie.Hashtags[0]
+		}
+		list = append(list, ie)
+	}
+	// Live first; then the coming ones, soonest first; then the past, latest first.
+	rank := func(e IndexEntry) int {
+		switch {
+		case e.Live:
+			return 0
+		case e.Past:
+			return 2
+		}
+		return 1
+	}
+	slices.SortStableFunc(list, func(a, b IndexEntry) int {
+		if ra, rb := rank(a), rank(b); ra != rb {
+			return ra - rb
+		}
+		if rank(a) == 2 {
+			return b.End.Compare(a.End)
+		}
+		return a.Start.Compare(b.Start)
+	})
+	s.render(w, r, "index.html", struct{ Events []IndexEntry }{list})
+}
+
+// when writes an event's time window for people, in UTC since the server
+// cannot know the reader's zone (the page's script shows it in theirs).
+func when(start, end time.Time) string {
+	const day = "Mon 2 Jan 2006"
+	switch {
+	case start.IsZero() && end.IsZero():
+		return ""
+	case end.IsZero():
+		return "from " + start.UTC().Format(day+", 15:04 MST")
+	case start.IsZero():
+		return "until " + end.UTC().Format(day+", 15:04 MST")
+	case start.UTC().Format(day) == end.UTC().Format(day):
+		return start.UTC().Format(day+", 15:04") + "–" + end.UTC().Format("15:04 MST")
+	}
+	return start.UTC().Format(day+", 15:04") + " – " + end.UTC().Format(day+", 15:04 MST")
+}
+
+// qrCode draws the participant page's absolute URL as an SVG QR code, made
+// here so no QR service ever learns who joins.
+func (s *Server) qrCode(w http.ResponseWriter, r *http.Request) {
+	e, err := s.EventOf(r)
+	if err != nil {
+		WriteError(w, r, err)
+		return
+	}
+	svg, err := QRSVG(baseURL(r) + "/e/" + e.Slug())
+	if err != nil {
+		WriteError(w, r, fmt.Errorf("qr code: %w", err))
+		return
+	}
+	h := w.Header()
+	h.Set("Content-Type", "image/svg+xml")
+	h.Set("Cache-Control", "public, max-age=3600")
+	_, _ = w.Write(svg)
+}
+
+// QRSVG encodes text as a QR code (error correction level M) drawn as one
+// SVG path of dark modules on a white square with the standard 4-module
+// quiet zone, so any phone camera reads it on any theme.
+func QRSVG(text string) ([]byte, error) {
+	c, err := qr.Encode(text, qr.M)
+	if err != nil {
+		return nil, fmt.Errorf("encode %q: %w", text, err)
+	}
+	const quiet = 4
+	n := c.Size + 2*quiet
+	var b bytes.Buffer
+	fmt.Fprintf(&b, `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 %d %d" shape-rendering="crispEdges">`, n, n)
+	fmt.Fprintf(&b, `<rect width="%d" height="%d" fill="#fff"/><path fill="#000" d="`, n, n)
+	for y := 0; y < c.Size; y++ {
+		for x := 0; x < c.Size; x++ {
+			if c.Black(x, y) {
+				fmt.Fprintf(&b, "M%d %dh1v1h-1z", x+quiet, y+quiet)
+			}
+		}
+	}
+	b.WriteString(`"/></svg>`)
+	return b.Bytes(), nil
+}

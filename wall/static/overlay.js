@@ -1,0 +1,64 @@
+// overlay.js: the livestream overlay (/e/{slug}/overlay): the question being read as a lower
+// third, and with ?ticker=1 a ticker of the newest approved posts. The page is transparent.
+
+import { connect } from "/static/ws.js";
+import { createFeed } from "/static/feed.js";
+import { pageConfig, applyBrand, showStatus } from "/static/page.js";
+
+const cfg = pageConfig();
+applyBrand(cfg.brand);
+const $ = (id) => document.getElementById(id);
+const lt = $("lower-third");
+lt.classList.add("off");
+const ticker = $("ticker");
+const track = $("ticker-track");
+ticker.classList.toggle("hidden", !cfg.ticker);
+let dirty = true;
+
+// No container: the overlay draws no cards, only the lower third and the ticker.
+const feed = createFeed({
+  container: null,
+  cap: cfg.cap,
+  render: () => null,
+  onChange: (f, info) => {
+    if (info.nowReadingChanged) {
+      const q = f.nowReading;
+      if (q) {
+        $("lt-text").textContent = q.text || "";
+        const who = (q.author && (q.author.name || (cfg.handles ? q.author.handle : ""))) || q.name || "";
+        $("lt-who").textContent = who ? "asked by " + who : "";
+      }
+      lt.classList.toggle("off", !q);
+    }
+    dirty = true;
+    if (info.snapshot || !track.firstChild) drawTicker();
+  },
+});
+
+function drawTicker() {
+  if (!cfg.ticker || !dirty) return;
+  dirty = false;
+  const items = feed.ordered().slice(0, 15).map(({ post: p }) => {
+    const span = document.createElement("span");
+    span.className = "ticker-item";
+    const name = document.createElement("span");
+    name.className = "t-name";
+    name.textContent = (p.author && (p.author.name || (cfg.handles ? p.author.handle : ""))) || "Someone";
+    span.append(name);
+    if (p.content_warning) {
+      const cw = document.createElement("span");
+      cw.className = "t-cw";
+      cw.textContent = "CW: " + p.content_warning;
+      span.append(cw);
+    } else {
+      span.append(document.createTextNode(p.text || ""));
+    }
+    return span;
+  });
+  track.replaceChildren(...items);
+  document.documentElement.style.setProperty("--ticker-duration", Math.max(20, Math.round(track.textContent.length / 10)) + "s");
+}
+track.addEventListener("animationiteration", drawTicker);
+
+connect(cfg.ws, { onMessage: (m) => feed.handle(m), onStatus: (s) => showStatus($("conn"), s) });
+window.backchannelOverlay = { feed, cfg };

@@ -1,0 +1,164 @@
+// post.js: one post as a card (article.post, styled by common.css).
+//
+//   import { renderPost, safeHTML } from "/static/post.js";
+//   const el = renderPost(post, { avatars: true, handles: true, captions: false });
+//
+// post is a fold.PublicPost as the websocket sends it. Its html was sanitised on the server;
+// safeHTML parses it in an inert <template> and keeps only an allowlist of elements and
+// attributes anyway, so nothing this page does can re-introduce script. Everything else
+// (names, handles, alt text, warnings) goes in through textContent.
+
+import { timeElement } from "/static/time.js";
+
+const SOURCES = {
+  mastodon: "Mastodon",
+  bluesky: "Bluesky",
+  form: "Web form",
+  rss: "Feed",
+  rehearsal: "Rehearsal",
+};
+
+const ALLOWED = new Set(["P", "BR", "A", "SPAN", "IMG", "STRONG", "EM", "B", "I", "U", "S", "DEL",
+  "CODE", "PRE", "BLOCKQUOTE", "UL", "OL", "LI"]);
+const ATTRS = { A: ["href", "class", "title"], IMG: ["src", "alt", "title", "class", "width", "height"],
+  SPAN: ["class"], P: ["class"] };
+
+/** Reports whether u is a URL the page may load or link: https (or http for links), or this server's path. */
+export function safeURL(u, allowHTTP = false) {
+  if (typeof u !== "string" || u === "") return false;
+  if (u.startsWith("/") && !u.startsWith("//")) return true;
+  try {
+    const p = new URL(u).protocol;
+    return p === "https:" || (allowHTTP && p === "http:");
+  } catch (e) {
+    return false;
+  }
+}
+
+/** Parses server-sanitised HTML into a fragment, keeping only the allowlisted markup. */
+export function safeHTML(html) {
+  const tpl = document.createElement("template");
+  tpl.innerHTML = html || "";
+  clean(tpl.content);
+  return tpl.content;
+}
+
+function clean(root) {
+  for (const el of Array.from(root.children)) {
+    if (!ALLOWED.has(el.tagName)) {
+      // Unknown wrappers keep their text; script-like elements go whole.
+      if (/^(SCRIPT|STYLE|IFRAME|OBJECT|EMBED|TEMPLATE|SVG|MATH|NOSCRIPT|FORM|INPUT|BUTTON|TEXTAREA|SELECT|LINK|META|BASE|FRAME|FRAMESET|VIDEO|AUDIO|SOURCE)$/i.test(el.tagName)) {
+        el.remove();
+        continue;
+      }
+      clean(el);
+      el.replaceWith(...el.childNodes);
+      continue;
+    }
+    const keep = ATTRS[el.tagName] || [];
+    for (const a of Array.from(el.attributes)) {
+      if (!keep.includes(a.name)) el.removeAttribute(a.name);
+    }
+    if (el.tagName === "A") {
+      if (!safeURL(el.getAttribute("href"), true)) el.removeAttribute("href");
+      el.target = "_blank";
+      el.rel = "noopener noreferrer nofollow ugc";
+      el.tabIndex = -1;
+    }
+    if (el.tagName === "IMG") {
+      if (!safeURL(el.getAttribute("src"))) { el.remove(); continue; }
+      el.referrerPolicy = "no-referrer";
+      el.loading = "lazy";
+      if (!el.classList.contains("emoji")) el.classList.add("emoji");
+    }
+    clean(el);
+  }
+}
+
+function text(tag, cls, value) {
+  const el = document.createElement(tag);
+  if (cls) el.className = cls;
+  el.textContent = value || "";
+  return el;
+}
+
+/** Renders a post card; see the top of this file for opts. */
+export function renderPost(p, opts = {}) {
+  const a = p.author || {};
+  const el = document.createElement("article");
+  el.className = "post";
+  el.dataset.id = p.id;
+  el.lang = p.language || "";
+  if (p.pinned) el.classList.add("pinned");
+  if (p.sensitive) el.classList.add("sensitive");
+  if (p.content_warning) el.classList.add("has-cw");
+
+  const head = document.createElement("header");
+  head.className = "post-head";
+  if (opts.avatars !== false && safeURL(a.avatar)) {
+    const img = document.createElement("img");
+    img.className = "avatar";
+    img.alt = "";
+    img.referrerPolicy = "no-referrer";
+    img.loading = "lazy";
+    img.decoding = "async";
+    img.src = a.avatar;
+    head.append(img);
+  }
+  const who = document.createElement("div");
+  who.className = "who";
+  who.append(text("span", "name", a.name || (opts.handles !== false ? a.handle : "") || "Someone"));
+  if (opts.handles !== false && a.handle && a.name) who.append(text("span", "handle", a.handle));
+  head.append(who);
+  const meta = document.createElement("div");
+  meta.className = "meta";
+  if (p.pinned) meta.append(text("span", "pinned-badge", "Pinned"));
+  if (p.question) meta.append(text("span", "question-badge", "Question"));
+  if (p.created_at) meta.append(timeElement(p.created_at));
+  const src = SOURCES[p.source];
+  if (src) {
+    const icon = document.createElement("img");
+    icon.className = "source";
+    icon.src = "/static/img/" + p.source + ".svg";
+    icon.alt = src;
+    icon.title = src;
+    meta.append(icon);
+  }
+  head.append(meta);
+  el.append(head);
+
+  if (p.content_warning) {
+    // The warning alone: the body and media stay out of the page, not merely hidden.
+    const cw = document.createElement("div");
+    cw.className = "cw";
+    cw.append(text("span", "cw-label", "Content warning"), text("span", "cw-text", p.content_warning));
+    el.append(cw);
+    return el;
+  }
+
+  const body = document.createElement("div");
+  body.className = "post-body";
+  body.append(safeHTML(p.html));
+  el.append(body);
+
+  const media = (p.media || []).filter((m) => safeURL(m.preview_url || m.url) && m.kind !== "audio");
+  if (media.length) {
+    const box = document.createElement("div");
+    box.className = "media";
+    for (const m of media.slice(0, 4)) {
+      const fig = document.createElement("figure");
+      fig.className = "media-item";
+      const img = document.createElement("img");
+      img.src = m.preview_url || m.url;
+      img.alt = m.alt || "";
+      img.referrerPolicy = "no-referrer";
+      img.loading = "lazy";
+      img.decoding = "async";
+      fig.append(img);
+      if (opts.captions && m.alt) fig.append(text("figcaption", "alt", m.alt));
+      box.append(fig);
+    }
+    el.append(box);
+  }
+  return el;
+}

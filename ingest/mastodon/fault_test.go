@@ -52,7 +52,7 @@ func TestFaults(t *testing.T) {
 			},
 		},
 		{
-			name: "hang past the timeout", times: 2, timeout: 150 * time.Millisecond, state: ingest.StateBackingOff, errPart: "deadline exceeded",
+			name: "hang past the timeout", times: 2, timeout: 150 * time.Millisecond, state: ingest.StateBackingOff, errPart: "timed out",
 			fault: func(w http.ResponseWriter, r *http.Request, _ *time.Time) {
 				<-r.Context().Done() // until the client gives up
 			},

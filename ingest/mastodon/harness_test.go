@@ -192,6 +192,9 @@ type fakeServer struct {
 	subs     []string // tags subscribed, over all connections
 	rlRemain int
 	rlReset  time.Time
+	// streamingHost, when set, is the streaming URL the instance names
+	// (a separate streaming host, as mastodon.social has).
+	streamingHost string
 }
 
 func newFakeServer(t testing.TB) *fakeServer {
@@ -409,6 +412,11 @@ func (f *fakeServer) status(w http.ResponseWriter, r *http.Request) {
 
 func (f *fakeServer) instance(w http.ResponseWriter, r *http.Request) {
 	ws := "ws" + strings.TrimPrefix(f.srv.URL, "http")
+	f.mu.Lock()
+	if f.streamingHost != "" {
+		ws = f.streamingHost
+	}
+	f.mu.Unlock()
 	w.Header().Set("Content-Type", "application/json")
 	fmt.Fprintf(w, `{"domain":"fake.example","configuration":{"urls":{"streaming":%q}}}`, ws)
 }

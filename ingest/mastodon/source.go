@@ -25,6 +25,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"net"
 	"net/http"
 	"net/url"
 	"strings"
@@ -256,6 +257,9 @@ func (s *Source) Run(ctx context.Context, sink ingest.Sink) error {
 	h := sink.Health()
 	s.mu.Lock()
 	s.health = h
+	// Cursors are read from the sink again: while this source was stopped
+	// another process may have run it and moved them.
+	s.cursors = map[string]string{}
 	s.mu.Unlock()
 
 	var wg sync.WaitGroup
@@ -513,7 +517,7 @@ func (s *Source) checkRecent(ctx context.Context, sink ingest.Sink) error {
 			continue
 		}
 		if err != nil {
-			return fmt.Errorf("mastodon: check status %s: %w", e.ID, err)
+			return fmt.Errorf("mastodon: check status %s: %w", e.ID, timedOut(err))
 		}
 		if err := s.handle(ctx, sink, st); err != nil {
 			return err
@@ -534,10 +538,21 @@ func (s *Source) timeline(ctx context.Context, tag string, pg gomastodon.Paginat
 		return nil, nil // an unknown tag: no posts yet
 	}
 	if err != nil {
-		return nil, fmt.Errorf("mastodon: timeline #%s: %w", tag, err)
+		return nil, fmt.Errorf("mastodon: timeline #%s: %w", tag, timedOut(err))
 	}
 	s.health.Succeeded(s.now())
 	return page, nil
+}
+
+// timedOut marks a timeout plainly: net/http words it three ways
+// ("context deadline exceeded", "request canceled", "Client.Timeout
+// exceeded"), and a host reading the health should not have to know them.
+func timedOut(err error) error {
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		return fmt.Errorf("timed out: %w", err)
+	}
+	return err
 }
 
 // handlePage hands a page (newest first, as served) to the sink oldest first.

@@ -3,6 +3,7 @@ package mastodon
 import (
 	"encoding/json"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -139,6 +140,30 @@ func TestStreamingRefusedTokenKeepsPolling(t *testing.T) {
 	if n := f.requestCount("/api/v1/streaming"); n != 1 {
 		t.Errorf("%d streaming handshakes, want 1", n)
 	}
+}
+
+// TestStreamingHostFromInstance: the streaming host is the one
+// /api/v2/instance names, not the API host.
+func TestStreamingHostFromInstance(t *testing.T) {
+	api, streaming := newFakeServer(t), newFakeServer(t)
+	streaming.token = "tok"
+	api.mu.Lock()
+	api.streamingHost = "ws" + strings.TrimPrefix(streaming.srv.URL, "http")
+	api.mu.Unlock()
+	cfg := fastConfig(api.srv.URL, "OurDay")
+	cfg.Token, cfg.Stream, cfg.PollInterval = "tok", true, time.Hour
+	log := newMemLog()
+	src := mustNew(t, cfg)
+	sink := newMemSink(log, src.Name())
+	run(t, src, sink)
+	waitFor(t, "a subscription on the streaming host", func() bool { return len(streaming.subscriptions()) == 1 })
+	if api.requestCount("/api/v1/streaming") != 0 {
+		t.Error("streamed from the API host")
+	}
+	if err := streaming.push(envelope(t, "update", numbered(t, 1, "OurDay", time.Now()))); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the streamed post", func() bool { return log.count(event.PostReceived, uriOf(1)) == 1 })
 }
 
 func BenchmarkStreamToSink(b *testing.B) {

@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"sync"
@@ -132,8 +133,20 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	fs.DurationVar(&cfg.drain, "drain", 10*time.Second, "how long to wait after publishing for deliveries")
 	fs.IntVar(&cfg.size, "size", 600, "bytes of text per post")
 	fs.IntVar(&cfg.dialers, "dialers", 64, "connections opened at once")
+	cpuProfile := fs.String("cpuprofile", "", "write loadgen's own CPU profile here")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
 	}
 	if cfg.conns < 1 || cfg.conns > 20000 || cfg.duration <= 0 || cfg.duration > 5*time.Minute || cfg.rate <= 0 || cfg.rate > 10000 {
 		return errors.New("bounds: 1 <= conns <= 20000, 0 < duration <= 5m, 0 < rate <= 10000")

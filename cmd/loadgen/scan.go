@@ -29,8 +29,19 @@ type frameInfo struct {
 func scanFrame(frame, uriPrefix []byte, fi *frameInfo) {
 	fi.seqs = fi.seqs[:0]
 	fi.epoch = ""
-	if i := bytes.LastIndex(frame, typeKey); i >= 0 {
-		rest := frame[i+len(typeKey):]
+	// The last message's start, found forwards: bytes.Index is vectorised,
+	// bytes.LastIndex is not, and this runs for every frame.
+	last := -1
+	for off := 0; ; {
+		i := bytes.Index(frame[off:], typeKey)
+		if i < 0 {
+			break
+		}
+		last = off + i
+		off = last + len(typeKey)
+	}
+	if last >= 0 {
+		rest := frame[last+len(typeKey):]
 		if j := bytes.IndexByte(rest, '"'); j >= 0 {
 			fi.lastType = string(rest[:j])
 			rest = rest[j:]
@@ -39,7 +50,10 @@ func scanFrame(frame, uriPrefix []byte, fi *frameInfo) {
 			}
 		}
 	}
-	if i := bytes.Index(frame, epochKey); i >= 0 {
+	// Only snapshot and resume messages carry the epoch, and they come
+	// first in their frame, before any post.
+	head := frame[:min(len(frame), 200)]
+	if i := bytes.Index(head, epochKey); i >= 0 {
 		rest := frame[i+len(epochKey):]
 		if j := bytes.IndexByte(rest, '"'); j >= 0 {
 			fi.epoch = string(rest[:j])

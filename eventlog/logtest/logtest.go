@@ -58,6 +58,7 @@ func Run(t *testing.T, e Engine) {
 		{"Lease", testLease},
 		{"Ping", testPing},
 		{"Closed", testClosed},
+		{"CloseDuringAppends", testCloseDuringAppends},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, e) })
@@ -873,4 +874,84 @@ func testClosed(t *testing.T, e Engine) {
 	check("GetMeta", err)
 	check("SetMeta", l.SetMeta(ctx, "x", "y"))
 	check("Tail", l.Tail(ctx, 0, func([]event.Event) error { return nil }))
+}
+
+// testCloseDuringAppends closes the store while appends are under way: every
+// append that was acknowledged is in the log after a reopen, at its
+// position, and once Close has returned appends fail with ErrClosed.
+func testCloseDuringAppends(t *testing.T, e Engine) {
+	const appenders = 8
+	s := open(t, e)
+	l := logOf(t, s, "close-busy")
+	type ack struct {
+		pos uint64
+		msg string
+	}
+	var (
+		mu     sync.Mutex
+		acks   []ack
+		enough = make(chan struct{})
+		once   sync.Once
+		stop   = make(chan struct{}) // closed if the test gives up
+	)
+	lastErr := make([]error, appenders)
+	var wg sync.WaitGroup
+	for g := range appenders {
+		wg.Go(func() {
+			for i := 0; ; i++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				msg := fmt.Sprintf("g%d-%d", g, i)
+				a, err := l.Append(context.Background(), "", Message(msg))
+				if err != nil {
+					lastErr[g] = err
+					if errors.Is(err, eventlog.ErrClosed) {
+						return
+					}
+					continue // an append caught in the middle of Close may fail otherwise
+				}
+				mu.Lock()
+				acks = append(acks, ack{a.Pos, msg})
+				if len(acks) >= 50 {
+					once.Do(func() { close(enough) })
+				}
+				mu.Unlock()
+			}
+		})
+	}
+	select {
+	case <-enough:
+	case <-time.After(waitTimeout):
+		close(stop)
+		wg.Wait()
+		t.Fatal("appenders did not get 50 appends acknowledged")
+	}
+	s = reopen(t, e, s)
+	finished := make(chan struct{})
+	go func() { wg.Wait(); close(finished) }()
+	select {
+	case <-finished:
+	case <-time.After(waitTimeout):
+		close(stop)
+		<-finished
+		t.Fatal("appends kept succeeding after Close")
+	}
+	for g, err := range lastErr {
+		if !errors.Is(err, eventlog.ErrClosed) {
+			t.Fatalf("appender %d: last error %v, want ErrClosed", g, err)
+		}
+	}
+	l = logOf(t, s, "close-busy")
+	evs := readOK(t, l, 0, 0)
+	checkPositions(t, evs, 1, len(evs))
+	mu.Lock()
+	defer mu.Unlock()
+	for _, a := range acks {
+		if a.pos > uint64(len(evs)) || evs[a.pos-1].Message != a.msg {
+			t.Fatalf("acknowledged append %s at pos %d is not in the log after Close (%d events)", a.msg, a.pos, len(evs))
+		}
+	}
 }

@@ -51,8 +51,10 @@ type Config struct {
 	// Token is an access token (from the environment), or "" for anonymous
 	// reads. Streaming needs a user token.
 	Token string
-	// Start is the event's start: the first run back-fills posts created
-	// since then. Zero back-fills only the newest page.
+	// Start is the earliest post wanted: the first run back-fills posts
+	// created since then (pass the event's start minus its lead-in). Zero
+	// back-fills only the newest page. Later polling takes every new post,
+	// whatever its date.
 	Start time.Time
 	// PollInterval is the pause between polling rounds (one request per
 	// tag when caught up). Zero means DefaultPollInterval.

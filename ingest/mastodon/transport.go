@@ -22,6 +22,7 @@ type ThrottledError struct {
 	RetryAt time.Time
 }
 
+// Error says what the server answered and when it said to come back.
 func (e *ThrottledError) Error() string {
 	what := http.StatusText(e.StatusCode)
 	if e.RetryAt.IsZero() {

@@ -1,0 +1,524 @@
+// moderate.js: the moderator page, keyboard first (docs/STAFF.md lists the keys).
+//
+// State comes from the moderator socket (/api/events/{slug}/ws/staff, docs/PROTOCOL.md): a
+// snapshot (queue oldest first, the wall's approved posts, counts), then one "event" message per
+// log event with its effect, which carries the moderator view of every post it changed. Every
+// moderator's page applies the same effects, so each sees the others' decisions as they happen.
+// Actions are POSTs to the staff API; their answer is applied at once (read-your-write), and the
+// same change arriving again on the socket is a no-op.
+
+import { connect } from "/static/ws.js";
+import {
+  api, APIError, requireSession, showIdentity, showConn, loadTitle, renderPost, toggleCW,
+  el, toast, clock, actorName, socketPath,
+} from "/static/login.js";
+
+const TABS = ["queue", "approved", "rejected", "pinned"];
+const MAX_RENDERED = 300; // cards in the DOM per tab; the counts say how many more there are
+const PRESENCE_EVERY_MS = 3000;
+const PRESENCE_RENEW_MS = 10000; // the server's TTL is 30 s
+const SOURCES_EVERY_MS = 15000;
+
+const posts = new Map(); // id -> PostView (state pending | approved | rejected), every post this page knows
+const presence = new Map(); // post id -> [moderator names] who have it open (not me)
+const selected = new Set();
+const undoStack = []; // ids of posts I decided, newest last
+const cards = new Map(); // id -> {card, key} rendered card cache
+let counts = null;
+let tab = "queue";
+const focus = { queue: { id: "", idx: 0 }, approved: { id: "", idx: 0 }, rejected: { id: "", idx: 0 }, pinned: { id: "", idx: 0 } };
+let blockFor = null; // the post whose author the block dialog is about
+let renderQueued = false;
+let lastOpened = "";
+
+const $ = (id) => document.getElementById(id);
+
+// ---- the model ----
+
+function upsert(p) {
+  if (!p || !p.id) return;
+  const old = posts.get(p.id);
+  // A view older than what we hold (an API answer racing the socket) is dropped.
+  if (old && old.last_pos && p.last_pos && p.last_pos < old.last_pos) return;
+  posts.set(p.id, p);
+  if (p.state !== "pending") selected.delete(p.id);
+}
+
+function listOf(name) {
+  const out = [];
+  for (const p of posts.values()) {
+    if (name === "queue" ? p.state === "pending" : name === "pinned" ? p.state === "approved" && p.pinned : p.state === name) out.push(p);
+  }
+  const rp = (p) => p.received_pos || 0;
+  if (name === "queue") out.sort((a, b) => rp(a) - rp(b)); // oldest first
+  else if (name === "pinned") out.sort((a, b) => (b.last_pos || 0) - (a.last_pos || 0));
+  else out.sort((a, b) => rp(b) - rp(a)); // newest first
+  return out;
+}
+
+function focused() {
+  const list = listOf(tab);
+  const f = focus[tab];
+  return list.find((p) => p.id === f.id) || null;
+}
+
+// ---- rendering ----
+
+function scheduleRender() {
+  if (renderQueued) return;
+  renderQueued = true;
+  requestAnimationFrame(() => {
+    renderQueued = false;
+    render();
+  });
+}
+
+function cardFor(p) {
+  const key = (p.last_pos || 0) + ":" + p.state + ":" + (p.pinned ? 1 : 0) + ":" + (p.question ? 1 : 0) + ":" + (p.media_hidden ? 1 : 0);
+  const c = cards.get(p.id);
+  if (c && c.key === key) return c.card;
+  const card = renderPost(p);
+  const foot = el("div", { class: "mod-foot" });
+  if (p.rule) foot.append(el("span", { class: "rule", title: "the rule that decided when it arrived" }, "rule: ", el("strong", { text: p.rule })));
+  if (p.state !== "pending" && p.decided_by && p.decided_by.role) {
+    foot.append(el("span", { class: "decided" }, p.state + " by " + actorName(p.decided_by) + (p.decided_at ? " at " + clock(p.decided_at) : "")));
+  }
+  foot.append(el("span", { class: "presence" }));
+  if (p.url && /^https?:\/\//.test(p.url)) foot.append(el("a", { href: p.url, target: "_blank", rel: "noopener noreferrer", text: "original" }));
+  card.append(foot);
+  card.dataset.state = p.state;
+  card.addEventListener("click", () => setFocus(p.id));
+  cards.set(p.id, { card, key });
+  return card;
+}
+
+function render() {
+  const list = listOf(tab);
+  const f = focus[tab];
+  // Focus follows the queue: when the focused post left, the one now at its place takes focus.
+  let idx = list.findIndex((p) => p.id === f.id);
+  if (idx < 0) idx = Math.min(f.idx, list.length - 1);
+  idx = Math.max(0, idx);
+  f.idx = idx;
+  f.id = list.length ? list[idx].id : "";
+
+  const shown = list.slice(0, Math.max(MAX_RENDERED, idx + 1));
+  const nodes = shown.map((p) => {
+    const card = cardFor(p);
+    const isFocus = p.id === f.id;
+    card.classList.toggle("focused", isFocus);
+    card.setAttribute("aria-current", isFocus ? "true" : "false");
+    card.classList.toggle("selected", selected.has(p.id));
+    const who = presence.get(p.id) || [];
+    card.classList.toggle("open-elsewhere", who.length > 0);
+    const pr = card.querySelector(".presence");
+    if (pr) pr.textContent = who.length ? "open by " + who.join(", ") : "";
+    return card;
+  });
+  $("list").replaceChildren(...nodes);
+  $("empty").classList.toggle("hidden", list.length > 0);
+  $("empty").textContent = tab === "queue" ? "The queue is empty." : "Nothing here.";
+  // Drop cached cards of posts that are gone, so hours of posts do not pile up.
+  for (const id of cards.keys()) if (!posts.has(id)) cards.delete(id);
+
+  for (const b of document.querySelectorAll("#tabs .tab")) b.setAttribute("aria-selected", String(b.dataset.tab === tab));
+  const n = { queue: 0, approved: 0, rejected: 0, pinned: 0 };
+  for (const p of posts.values()) {
+    if (p.state === "pending") n.queue++;
+    else if (p.state === "approved") n.approved++;
+    else if (p.state === "rejected") n.rejected++;
+    if (p.state === "approved" && p.pinned) n.pinned++;
+  }
+  // The server's counts are exact; this page may not hold every approved or rejected post.
+  if (counts) {
+    n.queue = counts.pending;
+    n.approved = Math.max(n.approved, counts.approved);
+    n.rejected = Math.max(n.rejected, counts.rejected);
+    n.pinned = Math.max(n.pinned, counts.pinned);
+  }
+  for (const s of document.querySelectorAll("[data-count]")) s.textContent = String(n[s.dataset.count]);
+  $("counts").textContent = counts
+    ? `${counts.pending} waiting · ${counts.approved} approved · ${counts.rejected} rejected · ${counts.questions_open} questions open`
+    : "";
+  const sel = $("selection");
+  sel.classList.toggle("hidden", selected.size === 0);
+  sel.textContent = selected.size + " selected: A approves them all, Esc clears";
+
+  const fc = f.id && cards.get(f.id);
+  if (fc) {
+    fc.card.scrollIntoView({ block: "nearest" });
+    openPresence(f.id);
+  }
+}
+
+function setFocus(id) {
+  const list = listOf(tab);
+  const i = list.findIndex((p) => p.id === id);
+  if (i >= 0) focus[tab] = { id, idx: i };
+  scheduleRender();
+}
+
+function move(d) {
+  const list = listOf(tab);
+  if (!list.length) return;
+  const f = focus[tab];
+  let i = list.findIndex((p) => p.id === f.id);
+  i = Math.min(list.length - 1, Math.max(0, (i < 0 ? f.idx : i) + d));
+  focus[tab] = { id: list[i].id, idx: i };
+  scheduleRender();
+}
+
+function setTab(name) {
+  if (!TABS.includes(name)) return;
+  tab = name;
+  scheduleRender();
+}
+
+// ---- actions ----
+
+async function act(p, action, body) {
+  try {
+    const res = await api("POST", "posts/" + encodeURIComponent(p.id) + "/" + action, body);
+    if (res && res.post) upsert(res.post);
+    scheduleRender();
+    return res;
+  } catch (e) {
+    if (e instanceof APIError && e.status === 409) {
+      toast("Nothing changed: " + e.message);
+    } else {
+      toast(action + " failed: " + e.message, "error");
+    }
+    return null;
+  }
+}
+
+async function decide(action) {
+  const p = focused();
+  if (!p) return;
+  const wasPending = p.state === "pending";
+  const res = await act(p, action);
+  if (res && wasPending) {
+    undoStack.push(p.id);
+    if (undoStack.length > 100) undoStack.shift();
+  }
+}
+
+function approve() { return decide("approve"); }
+function reject() { return decide("reject"); }
+function pin() {
+  const p = focused();
+  if (p) return decide(p.pinned ? "unpin" : "pin");
+}
+function question() {
+  const p = focused();
+  if (p) return decide(p.question ? "unquestion" : "question");
+}
+function hideMedia() {
+  const p = focused();
+  if (!p) return;
+  if (!p.media || !p.media.length) {
+    toast("This post has no media.");
+    return;
+  }
+  return act(p, p.media_hidden ? "show-media" : "hide-media");
+}
+
+async function undo() {
+  let p = focused();
+  // In the queue a post has no decision to undo: take back my last one instead.
+  if (!p || p.state === "pending") {
+    let id;
+    while ((id = undoStack.pop())) {
+      const q = posts.get(id);
+      if (q && q.state !== "pending") {
+        p = q;
+        break;
+      }
+    }
+    if (!id) {
+      toast("Nothing of yours to undo.");
+      return;
+    }
+  }
+  const res = await act(p, "undo");
+  if (res) {
+    toast("Undone: back in the queue.");
+    tab = "queue";
+    setFocus(p.id);
+  }
+}
+
+function toggleSelect() {
+  const p = focused();
+  if (!p || p.state !== "pending") return;
+  if (selected.has(p.id)) selected.delete(p.id);
+  else selected.add(p.id);
+  move(1);
+  scheduleRender();
+}
+
+async function bulkApprove() {
+  const ids = listOf("queue").filter((p) => selected.has(p.id)).map((p) => p.id);
+  if (!ids.length) {
+    toast("Select posts with x first.");
+    return;
+  }
+  try {
+    const res = await api("POST", "posts/approve", { ids });
+    for (const it of (res && res.results) || []) if (it.post) upsert(it.post);
+    for (const id of ids) undoStack.push(id);
+    selected.clear();
+    toast((res ? res.approved : ids.length) + " approved.");
+  } catch (e) {
+    toast("Bulk approve failed: " + e.message, "error");
+  }
+  scheduleRender();
+}
+
+function openBlock() {
+  const p = focused();
+  if (!p) return;
+  blockFor = p;
+  const a = p.author || {};
+  $("block-who").textContent = (a.name ? a.name + " " : "") + (a.handle || a.id || "");
+  const dom = domainOf(a.handle);
+  $("block-domain").textContent = dom || "(none)";
+  $("block-dialog").classList.remove("hidden");
+  $("block-dialog").querySelector(".btn-primary").focus();
+}
+
+function closeBlock() {
+  blockFor = null;
+  $("block-dialog").classList.add("hidden");
+  $("list").focus();
+}
+
+function domainOf(handle) {
+  const h = (handle || "").replace(/^@/, "");
+  const i = h.lastIndexOf("@");
+  if (i >= 0) return h.slice(i + 1).toLowerCase();
+  return h.includes(".") ? h.toLowerCase() : "";
+}
+
+async function block(choice) {
+  const p = blockFor;
+  closeBlock();
+  if (!p || choice === "cancel") return;
+  let body;
+  if (choice === "domain") {
+    const d = domainOf(p.author && p.author.handle);
+    if (!d) {
+      toast("This author's handle names no domain.", "error");
+      return;
+    }
+    body = { domain: d };
+  } else {
+    body = { post_id: p.id, minutes: Number(choice) || 0 };
+  }
+  try {
+    await api("POST", "authors/block", body);
+    toast("Blocked " + (body.domain || (p.author && p.author.handle) || "the author") + (body.minutes ? " for " + (body.minutes >= 1440 ? "a day" : "an hour") : " for good") + ".");
+  } catch (e) {
+    toast("Block failed: " + e.message, "error");
+  }
+}
+
+// ---- presence: which posts other moderators have open ----
+
+let presenceTimer = 0;
+let lastOpenedAt = 0;
+function openPresence(id) {
+  if (!id || (id === lastOpened && Date.now() - lastOpenedAt < PRESENCE_RENEW_MS)) return;
+  lastOpened = id;
+  lastOpenedAt = Date.now();
+  clearTimeout(presenceTimer);
+  // Only the post a moderator settles on counts, not every post j flies past. Opening a post
+  // lets go of the one this login had open before (the server keeps one per login).
+  presenceTimer = setTimeout(async () => {
+    try {
+      const res = await api("POST", "posts/" + encodeURIComponent(id) + "/open");
+      const names = ((res && res.others) || []).map(viewerName);
+      if (names.length) presence.set(id, names);
+      else presence.delete(id);
+      scheduleRender();
+    } catch (e) { /* presence is a hint */ }
+  }, 250);
+}
+
+function viewerName(o) {
+  return (o.by && o.by.name) || "another moderator";
+}
+
+async function pollPresence() {
+  // The server forgets an open post after its TTL: renew the focused one now and then.
+  const f = focus[tab];
+  if (f.id && Date.now() - lastOpenedAt >= PRESENCE_RENEW_MS) openPresence(f.id);
+  try {
+    applyPresence(await api("GET", "presence"));
+  } catch (e) {
+    /* presence is a hint; the next poll tries again */
+  }
+}
+
+function applyPresence(data) {
+  presence.clear();
+  for (const o of (data && data.open) || []) {
+    if (o.you) continue;
+    const names = presence.get(o.post_id) || [];
+    names.push(viewerName(o));
+    presence.set(o.post_id, names);
+  }
+  scheduleRender();
+}
+
+// ---- sources and counts ----
+
+async function pollSources() {
+  try {
+    const data = await api("GET", "sources");
+    const ul = $("sources");
+    const items = ((data && data.sources) || []).map((s) =>
+      el("li", { class: "source-row", dataset: { state: s.state || "" } },
+        el("span", { class: "src-name", text: s.source }),
+        el("span", { class: "src-state", text: s.state || "?" }),
+        s.last_error ? el("span", { class: "src-err", title: s.last_error, text: s.last_error }) : null,
+        el("span", { class: "muted src-n", text: (s.appended || 0) + " in" + (s.last_success ? " · ok " + clock(s.last_success) : "") })));
+    ul.replaceChildren(...(items.length ? items : [el("li", { class: "muted", text: "no sources run on this node" })]));
+  } catch (e) {
+    /* shown stale until the next poll */
+  }
+}
+
+let countsTimer = 0;
+function refreshCounts() {
+  clearTimeout(countsTimer);
+  countsTimer = setTimeout(async () => {
+    try {
+      counts = await api("GET", "counts");
+      scheduleRender();
+    } catch (e) { /* keep the last counts */ }
+  }, 300);
+}
+
+// ---- the socket ----
+
+function activity(m) {
+  const ol = $("activity");
+  const verb = String(m.kind || "").replace(/^post\./, "").replace(/[._]/g, " ");
+  const post = m.effect && m.effect.posts && m.effect.posts[0];
+  const what = post ? " · " + (post.author && (post.author.handle || post.author.name) || "") + " “" + (post.text || "").slice(0, 60) + "”" : "";
+  const li = el("li", { dataset: { kind: m.kind } }, el("time", { text: clock(m.time) }), " ", el("strong", { text: actorName(m.actor) || "?" }), " " + verb + what);
+  if (m.effect && m.effect.applied === false) li.classList.add("noop");
+  ol.prepend(li);
+  while (ol.children.length > 30) ol.lastChild.remove();
+}
+
+function onMessage(m) {
+  if (m.type === "snapshot") {
+    posts.clear();
+    for (const p of (m.wall && m.wall.posts) || []) posts.set(p.id, Object.assign({ state: "approved" }, p));
+    for (const p of m.queue || []) posts.set(p.id, p);
+    counts = m.counts || null;
+    for (const id of [...selected]) if (!posts.has(id)) selected.delete(id);
+    scheduleRender();
+    return;
+  }
+  if (m.type !== "event" || !m.effect) return;
+  const eff = m.effect;
+  for (const p of eff.posts || []) upsert(p);
+  for (const id of eff.gone || []) {
+    posts.delete(id);
+    selected.delete(id);
+  }
+  // A block removes the author's posts from the wall and the queue: the wall delta says which.
+  for (const id of (eff.wall && eff.wall.remove) || []) {
+    const p = posts.get(id);
+    if (p && p.state === "approved" && !(eff.posts || []).some((q) => q.id === id)) posts.delete(id);
+  }
+  if (m.actor && m.actor.role !== "source") activity(m);
+  refreshCounts();
+  scheduleRender();
+}
+
+// ---- keys ----
+
+function typing(t) {
+  return t && (t.tagName === "INPUT" || t.tagName === "TEXTAREA" || t.tagName === "SELECT" || t.isContentEditable);
+}
+
+function onKey(ev) {
+  if (ev.ctrlKey || ev.metaKey || ev.altKey) return;
+  if (!$("block-dialog").classList.contains("hidden")) {
+    const map = { "1": "60", "2": "1440", "3": "0", d: "domain", Escape: "cancel" };
+    if (map[ev.key] !== undefined) {
+      ev.preventDefault();
+      block(map[ev.key]);
+    }
+    return;
+  }
+  if (typing(ev.target)) {
+    if (ev.key === "Escape") {
+      ev.target.blur();
+      $("list").focus();
+    }
+    return;
+  }
+  const keys = {
+    j: () => move(1), ArrowDown: () => move(1), k: () => move(-1), ArrowUp: () => move(-1),
+    a: approve, r: reject, p: pin, q: question, b: openBlock, h: hideMedia, u: undo,
+    x: toggleSelect, A: bulkApprove,
+    c: () => { const p = focused(); const c = p && cards.get(p.id); if (c) toggleCW(c.card); },
+    m: () => $("stage-input").focus(),
+    "1": () => setTab("queue"), "2": () => setTab("approved"), "3": () => setTab("rejected"), "4": () => setTab("pinned"),
+    Escape: () => { selected.clear(); scheduleRender(); },
+    "?": () => $("legend").classList.toggle("hidden"),
+  };
+  const f = keys[ev.key];
+  if (!f) return;
+  ev.preventDefault();
+  f();
+}
+
+async function sendStage(ev) {
+  ev.preventDefault();
+  const input = $("stage-input");
+  const message = input.value.trim();
+  if (!message) return;
+  try {
+    await api("POST", "stage", { message });
+    input.value = "";
+    toast("Sent to the stage.");
+    input.blur();
+    $("list").focus();
+  } catch (e) {
+    toast("Not sent: " + e.message, "error");
+  }
+}
+
+// ---- start ----
+
+async function main() {
+  let id;
+  try {
+    id = await requireSession(["moderator"]);
+  } catch (e) {
+    toast(e.message, "error");
+    $("empty").textContent = e.message;
+    $("empty").classList.remove("hidden");
+    return;
+  }
+  showIdentity(id);
+  loadTitle();
+  document.addEventListener("keydown", onKey);
+  $("stage-form").addEventListener("submit", sendStage);
+  for (const b of document.querySelectorAll("#tabs .tab")) b.addEventListener("click", () => setTab(b.dataset.tab));
+  for (const b of document.querySelectorAll("[data-block]")) b.addEventListener("click", () => block(b.dataset.block));
+  connect(socketPath, { onMessage, onStatus: showConn });
+  pollSources();
+  pollPresence();
+  setInterval(pollSources, SOURCES_EVERY_MS);
+  setInterval(pollPresence, PRESENCE_EVERY_MS);
+  document.body.dataset.ready = "1"; // for tests and people: the page is wired
+}
+
+main();

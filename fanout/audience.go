@@ -51,7 +51,7 @@ const (
 
 // The bounds of the adaptive public interval.
 const (
-	MinPublicInterval = 50 * time.Millisecond
+	MinPublicInterval = 40 * time.Millisecond
 	MaxPublicInterval = 250 * time.Millisecond
 )
 
@@ -65,7 +65,7 @@ type Options struct {
 	// syscalls, half of a fan-out server's CPU, down. Zero (the default)
 	// adapts it to the audience: the shortest interval at which the public
 	// connections cost at most FrameBudget frames per second, kept between
-	// MinPublicInterval and MaxPublicInterval (50ms up to 3,300
+	// MinPublicInterval and MaxPublicInterval (40ms up to 2,640
 	// connections, 150ms at 10,000). Negative means immediate.
 	PublicInterval time.Duration
 	// FrameBudget is the public frames per second the adaptive interval

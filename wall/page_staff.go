@@ -68,13 +68,13 @@ func contentTypeOf(p string) string {
 	return "application/octet-stream"
 }
 
-// RouteStaffPages mounts the staff pages on s: GET /e/{slug}/login,
+// routeStaffPages mounts the staff pages on s: GET /e/{slug}/login,
 // /moderate, /facilitate and /audit, and their scripts and styles at
 // /static/<page>.js and /static/<page>.css. The login form posts to POST
 // /e/{slug}/login (auth.LoginHandler), mounted with the API. Only exact
 // paths are registered, so the public screens' GET /static/ (which serves
 // common.css and ws.js) may coexist with them.
-func (s *Server) RouteStaffPages() {
+func (s *Server) routeStaffPages() {
 	assets := staffAssets()
 	for _, page := range StaffPages {
 		html := assets[page+".html"]

@@ -66,6 +66,7 @@ func New(opts Options) *Server {
 	s.routeAPI()
 	s.routeSockets()
 	s.routePublicPages()
+	s.routeStaffPages()
 	return s
 }
 

@@ -259,6 +259,13 @@ func assertSafe(t *testing.T, in, out string) {
 	if rawStyle.MatchString(out) {
 		t.Errorf("style survives\n in: %s\nout: %s", in, out)
 	}
+	// "javascript:" may appear in the output only as text the author wrote
+	// as text (a post may talk about javascript: URLs); anything that was
+	// inside a tag in the input must not surface anywhere, in any case or
+	// encoding.
+	if !strings.Contains(squeeze(textOf(in)), "javascript:") && strings.Contains(squeeze(html.UnescapeString(out)), "javascript:") {
+		t.Errorf("javascript: surfaces from markup\n in: %s\nout: %s", in, out)
+	}
 	z := html.NewTokenizer(strings.NewReader(out))
 	for {
 		tt := z.Next()
@@ -285,12 +292,7 @@ func assertSafe(t *testing.T, in, out string) {
 				t.Errorf("script URL in %s=%q\n in: %s\nout: %s", k, a.Val, in, out)
 			}
 			if k == "href" || k == "src" {
-				squeezed := strings.Map(func(r rune) rune {
-					if r <= ' ' || r == 0x7f {
-						return -1
-					}
-					return r
-				}, lower)
+				squeezed := squeeze(lower)
 				if badScheme.MatchString(squeezed) {
 					t.Errorf("bad URL %s=%q\n in: %s\nout: %s", k, a.Val, in, out)
 				}
@@ -309,6 +311,31 @@ func assertSafe(t *testing.T, in, out string) {
 			t.Errorf("link without rel/target\n in: %s\nout: %s", in, out)
 		}
 	}
+}
+
+// textOf is the text content of an HTML fragment, as a browser reads it.
+func textOf(s string) string {
+	var b strings.Builder
+	z := html.NewTokenizer(strings.NewReader(s))
+	for {
+		switch z.Next() {
+		case html.ErrorToken:
+			return b.String()
+		case html.TextToken:
+			b.Write(z.Text())
+		}
+	}
+}
+
+// squeeze lowercases s and drops the white space and control characters
+// browsers ignore inside a URL scheme.
+func squeeze(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r <= ' ' || r == 0x7f {
+			return -1
+		}
+		return r
+	}, strings.ToLower(s))
 }
 
 func attr(tok html.Token, k string) string {

@@ -1,0 +1,577 @@
+package e2e
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/input"
+	"github.com/chromedp/chromedp"
+	gomastodon "github.com/mattn/go-mastodon"
+
+	"github.com/backchannel/backchannel/auth"
+	"github.com/backchannel/backchannel/config"
+	"github.com/backchannel/backchannel/event"
+	"github.com/backchannel/backchannel/eventlog"
+	"github.com/backchannel/backchannel/eventlog/disklog"
+	"github.com/backchannel/backchannel/fanout"
+	"github.com/backchannel/backchannel/fold"
+	"github.com/backchannel/backchannel/ingest/mastodon"
+	"github.com/backchannel/backchannel/wall"
+)
+
+// The staff credentials of the browser tests' event.
+const (
+	staffSlug    = "staffev"
+	staffModPass = "moderator passphrase of the e2e event"
+	staffFacPass = "facilitator passphrase of the e2e event"
+	staffKey     = "e2e-staff-session-key-0123456789abcdef"
+)
+
+// staffServer is a whole backchannel node serving one pre-moderated event
+// over a real disklog store: fold, fan-out hub, auth, staff API and pages.
+type staffServer struct {
+	URL  string
+	log  eventlog.Log
+	live *fold.Live
+}
+
+func startStaffServer(t *testing.T) *staffServer {
+	t.Helper()
+	store, err := disklog.Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	log, err := store.Log(ctx, staffSlug)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := &config.Event{Slug: staffSlug, Title: "Staff pages under test", Hashtags: []string{"StaffTest"},
+		Moderation: config.Moderation{Mode: event.ModePre}}
+	live := fold.NewLive(log, fold.SettingsView{Title: cfg.Title, Moderation: event.ModePre})
+	done := make(chan struct{})
+	go func() { defer close(done); _ = live.Run(ctx) }()
+	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
+	hub, err := fanout.New(ctx, fanout.LiveFeed{Live: live}, log, fanout.Options{Event: staffSlug, Logger: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := auth.New(auth.Options{
+		Key: []byte(staffKey),
+		Events: map[string]auth.EventCredentials{staffSlug: {
+			Moderator:   auth.RoleCredentials{Passphrase: staffModPass},
+			Facilitator: auth.RoleCredentials{Passphrase: staffFacPass},
+		}},
+		Logger: quiet,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := wall.New(wall.Options{Store: store, Logger: quiet})
+	if err := srv.AddEvent(&wall.Event{Config: cfg, Log: log, Live: live, Hub: hub}); err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.MountStaff(wall.StaffOptions{Auth: a}); err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := &http.Server{Handler: srv, ReadHeaderTimeout: 5 * time.Second}
+	go func() { _ = hs.Serve(ln) }()
+	t.Cleanup(func() {
+		sctx, scancel := context.WithTimeout(context.Background(), 3*time.Second)
+		defer scancel()
+		hub.Close()
+		_ = hs.Shutdown(sctx)
+		cancel()
+		<-done
+		_ = store.Close()
+	})
+	return &staffServer{URL: "http://" + ln.Addr().String(), log: log, live: live}
+}
+
+// add appends events and waits until the fold reflects them.
+func (s *staffServer) add(t *testing.T, evs ...event.Event) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	var last uint64
+	for _, e := range evs {
+		if e.Time.IsZero() {
+			e.Time = time.Now().UTC()
+		}
+		a, err := s.log.Append(ctx, e.IdempotencyKey(), e)
+		if err != nil {
+			t.Fatal(err)
+		}
+		last = a.Pos
+	}
+	if err := s.live.WaitFor(ctx, last); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// view runs f on the fold's state.
+func (s *staffServer) view(f func(*fold.State)) { s.live.View(f) }
+
+// eventually fails the test unless cond holds within d; it polls, so the
+// wait ends as soon as the state is there.
+func eventually(t *testing.T, d time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("after %v: %s", d, what)
+		}
+		time.Sleep(20 * time.Millisecond) // polling interval, not synchronisation
+	}
+}
+
+// fixturePosts converts the recorded Mastodon timeline into posts. The
+// browser has no network, so avatars and media URLs are dropped.
+func fixturePosts(t *testing.T, n int) []event.Post {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("testdata", "mastodon_public_timeline_2020_tootkit.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sts []*gomastodon.Status
+	if err := json.Unmarshal(b, &sts); err != nil {
+		t.Fatal(err)
+	}
+	var out []event.Post
+	for _, st := range sts {
+		p := mastodon.Convert(st, "mastodon.social")
+		if strings.TrimSpace(p.Text) == "" || p.ContentWarning != "" {
+			continue
+		}
+		p.Author.Avatar = ""
+		p.Media = nil
+		out = append(out, p)
+		if len(out) == n {
+			break
+		}
+	}
+	if len(out) < n {
+		t.Fatalf("the fixture has %d usable posts, want %d", len(out), n)
+	}
+	return out
+}
+
+func received(p event.Post) event.Event {
+	return event.Event{Kind: event.PostReceived, Actor: event.Actor{Role: event.RoleSource, Name: "mastodon:mastodon.social"},
+		PostID: p.ID, Post: &p, Verdict: &event.Verdict{Decision: event.DecisionHold, Rule: "pre-moderation"}}
+}
+
+// staffBrowser starts headless Chromium, or skips (fails under CI=true)
+// when there is none.
+func staffBrowser(t *testing.T) context.Context {
+	t.Helper()
+	path := ""
+	for _, p := range []string{os.Getenv("CHROMIUM"), "/usr/bin/chromium", "/usr/bin/chromium-browser", "/usr/bin/google-chrome"} {
+		if p != "" {
+			if _, err := exec.LookPath(p); err == nil {
+				path = p
+				break
+			}
+		}
+	}
+	if path == "" {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("no Chromium found (set CHROMIUM); the browser tests must run in CI")
+		}
+		t.Skip("no Chromium found (set CHROMIUM to its path to run the browser tests)")
+	}
+	opts := []chromedp.ExecAllocatorOption{
+		chromedp.ExecPath(path),
+		chromedp.Flag("headless", true),
+		chromedp.Flag("no-sandbox", true),
+		chromedp.Flag("disable-gpu", true),
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("no-first-run", true),
+		chromedp.Flag("no-default-browser-check", true),
+		chromedp.UserDataDir(t.TempDir()),
+		chromedp.WindowSize(1280, 900),
+	}
+	actx, acancel := chromedp.NewExecAllocator(context.Background(), opts...)
+	bctx, bcancel := chromedp.NewContext(actx)
+	// Start the browser now, so tabs in new browser contexts can be made from it.
+	if err := chromedp.Run(bctx); err != nil {
+		bcancel()
+		acancel()
+		t.Fatalf("start chromium: %v", err)
+	}
+	t.Cleanup(func() { bcancel(); acancel() })
+	return bctx
+}
+
+// staffTab opens a tab in a browser context of its own (its own cookies:
+// another person at another laptop), bounded by timeout.
+func staffTab(t *testing.T, browser context.Context, timeout time.Duration) context.Context {
+	t.Helper()
+	ctx, cancel := chromedp.NewContext(browser, chromedp.WithNewBrowserContext())
+	ctx, tcancel := context.WithTimeout(ctx, timeout)
+	t.Cleanup(func() { tcancel(); cancel() })
+	return ctx
+}
+
+// staffLogin opens page, is sent to the login page, and logs in there from
+// the keyboard; it returns once page is loaded and wired.
+func staffLogin(t *testing.T, ctx context.Context, s *staffServer, page, name, pass string) {
+	t.Helper()
+	err := chromedp.Run(ctx,
+		chromedp.Navigate(s.URL+"/e/"+staffSlug+"/"+page),
+		chromedp.WaitVisible("#login-password", chromedp.ByID),
+		chromedp.SendKeys("#login-name", name, chromedp.ByID),
+		chromedp.SendKeys("#login-password", pass+"\r", chromedp.ByID),
+		chromedp.WaitVisible(`body[data-ready="1"]`, chromedp.ByQuery),
+	)
+	if err != nil {
+		t.Fatalf("log in to %s as %s: %v", page, name, err)
+	}
+	var path string
+	if err := chromedp.Run(ctx, chromedp.Evaluate(`location.pathname`, &path)); err != nil {
+		t.Fatal(err)
+	}
+	if path != "/e/"+staffSlug+"/"+page {
+		t.Fatalf("after login the browser is at %s, want the %s page", path, page)
+	}
+}
+
+// jsEventually waits until the page's expression is true.
+func jsEventually(t *testing.T, ctx context.Context, d time.Duration, what, expr string) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for {
+		var ok bool
+		if err := chromedp.Run(ctx, chromedp.Evaluate(expr, &ok)); err != nil {
+			t.Fatalf("%s: %v", what, err)
+		}
+		if ok {
+			return
+		}
+		if time.Now().After(deadline) {
+			var html string
+			_ = chromedp.Run(ctx, chromedp.Evaluate(`document.querySelector("main") ? document.querySelector("main").innerText.slice(0, 1500) : ""`, &html))
+			t.Fatalf("after %v: %s\npage: %s", d, what, html)
+		}
+		time.Sleep(25 * time.Millisecond) // polling interval, not synchronisation
+	}
+}
+
+func jsString(t *testing.T, ctx context.Context, expr string) string {
+	t.Helper()
+	var s string
+	if err := chromedp.Run(ctx, chromedp.Evaluate(expr, &s)); err != nil {
+		t.Fatalf("%s: %v", expr, err)
+	}
+	return s
+}
+
+func press(t *testing.T, ctx context.Context, keys string) {
+	t.Helper()
+	if err := chromedp.Run(ctx, chromedp.KeyEvent(keys)); err != nil {
+		t.Fatalf("press %q: %v", keys, err)
+	}
+}
+
+func postState(s *staffServer, id string) fold.PostView {
+	var p fold.PostView
+	s.view(func(st *fold.State) { p, _ = st.Post(id) })
+	return p
+}
+
+// A moderator triages the queue from the keyboard alone; a second
+// moderator's page, in another browser context, shows each decision live.
+func TestStaffModeratorKeyboardTriage(t *testing.T) {
+	s := startStaffServer(t)
+	posts := fixturePosts(t, 8)
+	evs := make([]event.Event, len(posts))
+	for i, p := range posts {
+		evs[i] = received(p)
+	}
+	s.add(t, evs...)
+
+	browser := staffBrowser(t)
+	alice := staffTab(t, browser, 60*time.Second)
+	bob := staffTab(t, browser, 60*time.Second)
+	staffLogin(t, alice, s, "moderate", "alice", staffModPass)
+	staffLogin(t, bob, s, "moderate", "bob", staffModPass)
+
+	queueIDs := `JSON.stringify([...document.querySelectorAll("#list .post")].map(n => n.dataset.id))`
+	focusedID := `(document.querySelector("#list .post.focused") || {dataset: {}}).dataset.id || ""`
+	want, _ := json.Marshal(ids(posts))
+	for _, tab := range []context.Context{alice, bob} {
+		jsEventually(t, tab, 5*time.Second, "the queue shows the 8 posts, oldest first", queueIDs+` === `+fmt.Sprintf("%q", want))
+	}
+	if got := jsString(t, alice, focusedID); got != posts[0].ID {
+		t.Fatalf("focus starts on %q, want the oldest post %q", got, posts[0].ID)
+	}
+	// The rule that held each post is shown.
+	jsEventually(t, alice, time.Second, "the rule is shown", `document.querySelector("#list .post .rule").textContent.includes("pre-moderation")`)
+
+	// Each key, then the log's fold, then bob's page.
+	gone := func(id string) string {
+		return fmt.Sprintf(`!document.querySelector('#list .post[data-id=%q]')`, id)
+	}
+	steps := []struct {
+		key   string
+		post  int
+		check func(p fold.PostView) bool
+		what  string
+	}{
+		{"a", 0, func(p fold.PostView) bool { return p.State == fold.StateApproved && p.DecidedBy.Name == "alice" }, "approved by alice"},
+		{"r", 1, func(p fold.PostView) bool { return p.State == fold.StateRejected && p.DecidedBy.Name == "alice" }, "rejected"},
+		{"p", 2, func(p fold.PostView) bool { return p.State == fold.StateApproved && p.Pinned }, "approved and pinned"},
+		{"q", 3, func(p fold.PostView) bool { return p.State == fold.StateApproved && p.Question }, "approved as a question"},
+	}
+	for _, st := range steps {
+		id := posts[st.post].ID
+		if got := jsString(t, alice, focusedID); got != id {
+			t.Fatalf("before %q: focus is on %q, want %q (focus follows the queue)", st.key, got, id)
+		}
+		press(t, alice, st.key)
+		eventually(t, 5*time.Second, fmt.Sprintf("key %q: post %d %s in the log", st.key, st.post, st.what), func() bool { return st.check(postState(s, id)) })
+		jsEventually(t, alice, 2*time.Second, fmt.Sprintf("key %q: post leaves alice's queue", st.key), gone(id))
+		jsEventually(t, bob, 2*time.Second, fmt.Sprintf("key %q: post leaves bob's queue live", st.key), gone(id))
+	}
+	var questions []fold.QuestionView
+	s.view(func(st *fold.State) { questions = st.Questions() })
+	if len(questions) != 1 || questions[0].PostID != posts[3].ID {
+		t.Fatalf("open questions = %+v, want post 3", questions)
+	}
+	// bob sees who decided, in his activity list.
+	jsEventually(t, bob, 2*time.Second, "bob's activity names alice", `document.querySelector("#activity").textContent.includes("alice")`)
+
+	// u takes back alice's last decision (the question): post 3 is pending again and focused.
+	press(t, alice, "u")
+	eventually(t, 5*time.Second, "undo: post 3 pending again", func() bool { return postState(s, posts[3].ID).State == fold.StatePending })
+	jsEventually(t, alice, 2*time.Second, "undo: post 3 back in alice's queue, focused", focusedID+fmt.Sprintf(` === %q`, posts[3].ID))
+	jsEventually(t, bob, 2*time.Second, "undo: post 3 back in bob's queue", `!`+gone(posts[3].ID))
+
+	// Presence: bob sees that alice has post 3 open.
+	jsEventually(t, bob, 8*time.Second, "bob sees alice has post 3 open",
+		fmt.Sprintf(`(document.querySelector('#list .post[data-id=%q] .presence') || {}).textContent === "open by alice"`, posts[3].ID))
+
+	// x selects and moves on; A approves every selected post at once.
+	press(t, alice, "x")
+	press(t, alice, "x")
+	jsEventually(t, alice, time.Second, "two posts selected", `document.querySelectorAll("#list .post.selected").length === 2`)
+	press(t, alice, "A")
+	for _, i := range []int{3, 4} {
+		eventually(t, 5*time.Second, fmt.Sprintf("bulk: post %d approved", i), func() bool { return postState(s, posts[i].ID).State == fold.StateApproved })
+		jsEventually(t, bob, 2*time.Second, fmt.Sprintf("bulk: post %d leaves bob's queue", i), gone(posts[i].ID))
+	}
+
+	// The approved tab (key 2) shows them; undo there (u on a focused approved post) sends one back.
+	press(t, alice, "2")
+	jsEventually(t, alice, time.Second, "the approved tab lists the approved posts",
+		fmt.Sprintf(`document.querySelectorAll("#list .post").length === 4 && !!document.querySelector('#list .post[data-id=%q]')`, posts[0].ID))
+	press(t, alice, "1")
+
+	// b then 3 blocks the focused post's author for good: their posts leave the queue.
+	target := jsString(t, alice, focusedID)
+	press(t, alice, "b")
+	jsEventually(t, alice, time.Second, "the block dialog is open", `!document.querySelector("#block-dialog").classList.contains("hidden")`)
+	press(t, alice, "3")
+	eventually(t, 5*time.Second, "block: the author is blocked", func() bool {
+		var blocks []fold.BlockView
+		s.view(func(st *fold.State) { blocks = st.Blocks(time.Now()) })
+		return len(blocks) == 1 && blocks[0].AuthorID == postState(s, target).Author.ID && blocks[0].Until.IsZero()
+	})
+	eventually(t, 5*time.Second, "block: the post is rejected", func() bool { return postState(s, target).State == fold.StateRejected })
+	jsEventually(t, bob, 2*time.Second, "block: the post leaves bob's queue", gone(target))
+
+	// Both pages agree with the fold on what is left.
+	var left []string
+	s.view(func(st *fold.State) {
+		for _, p := range st.Queue() {
+			left = append(left, p.ID)
+		}
+	})
+	wantLeft, _ := json.Marshal(left)
+	for name, tab := range map[string]context.Context{"alice": alice, "bob": bob} {
+		jsEventually(t, tab, 2*time.Second, name+"'s queue matches the fold", queueIDs+` === `+fmt.Sprintf("%q", wantLeft))
+	}
+}
+
+func ids(ps []event.Post) []string {
+	out := make([]string, len(ps))
+	for i, p := range ps {
+		out[i] = p.ID
+	}
+	return out
+}
+
+// The facilitator reorders by dragging and with the buttons, marks a
+// question "now reading" and then "answered", and sees a stage message.
+func TestStaffFacilitatorQuestions(t *testing.T) {
+	s := startStaffServer(t)
+	fac := event.Actor{Role: event.RoleFacilitator, Name: "seed"}
+	texts := []string{"What comes after the pilot?", "Who pays for the buses?", "Will the slides be shared?"}
+	var evs []event.Event
+	for i, text := range texts {
+		evs = append(evs, event.Event{Kind: event.QuestionAdded, Actor: fac, Question: &event.Question{ID: fmt.Sprintf("q%d", i+1), Text: text}})
+	}
+	s.add(t, evs...)
+	order := func() string {
+		var out []string
+		s.view(func(st *fold.State) {
+			for _, q := range st.Questions() {
+				out = append(out, q.ID)
+			}
+		})
+		return strings.Join(out, ",")
+	}
+
+	browser := staffBrowser(t)
+	tab := staffTab(t, browser, 60*time.Second)
+	if err := chromedp.Run(tab, chromedp.EmulateViewport(390, 844, chromedp.EmulateScale(2))); err != nil {
+		t.Fatal(err)
+	}
+	staffLogin(t, tab, s, "facilitate", "", staffFacPass)
+	shown := `[...document.querySelectorAll("#open > li")].map(n => n.dataset.id).join(",")`
+	jsEventually(t, tab, 5*time.Second, "three open questions in order", shown+` === "q1,q2,q3"`)
+
+	// Tap targets are at least 44 px (the page aims at 48).
+	var small string
+	if err := chromedp.Run(tab, chromedp.Evaluate(`[...document.querySelectorAll("#open button:not(.hidden)")].filter(b => { const r = b.getBoundingClientRect(); return r.width < 44 || r.height < 44 }).map(b => b.textContent).join("|")`, &small)); err != nil {
+		t.Fatal(err)
+	}
+	if small != "" {
+		t.Errorf("buttons smaller than 44px: %s", small)
+	}
+
+	// Drag q3's handle above q1 with pointer events.
+	var from, to struct{ X, Y float64 }
+	if err := chromedp.Run(tab,
+		chromedp.Evaluate(`(() => { const r = document.querySelector('#open li[data-id="q3"] .handle').getBoundingClientRect(); return {X: r.x + r.width/2, Y: r.y + r.height/2}; })()`, &from),
+		chromedp.Evaluate(`(() => { const r = document.querySelector('#open li[data-id="q1"]').getBoundingClientRect(); return {X: r.x + 20, Y: r.y + 4}; })()`, &to),
+	); err != nil {
+		t.Fatal(err)
+	}
+	steps := []chromedp.Action{chromedp.MouseEvent(input.MousePressed, from.X, from.Y, chromedp.ButtonLeft)}
+	for i := 1; i <= 8; i++ {
+		y := from.Y + (to.Y-from.Y)*float64(i)/8
+		steps = append(steps, chromedp.MouseEvent(input.MouseMoved, from.X, y, chromedp.ButtonLeft))
+	}
+	steps = append(steps, chromedp.MouseEvent(input.MouseReleased, from.X, to.Y, chromedp.ButtonLeft))
+	if err := chromedp.Run(tab, steps...); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 5*time.Second, "drag: the log's order is q3,q1,q2", func() bool { return order() == "q3,q1,q2" })
+	jsEventually(t, tab, 2*time.Second, "drag: the page shows q3,q1,q2", shown+` === "q3,q1,q2"`)
+
+	// The accessible alternative: q1's "move down" button.
+	if err := chromedp.Run(tab, chromedp.Click(`#open li[data-id="q1"] button[aria-label="move down"]`, chromedp.ByQuery)); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 5*time.Second, "down: the log's order is q3,q2,q1", func() bool { return order() == "q3,q2,q1" })
+	jsEventually(t, tab, 2*time.Second, "down: the page shows q3,q2,q1", shown+` === "q3,q2,q1"`)
+
+	// Read q2 now: highlighted in the list and in the "now reading" box.
+	if err := chromedp.Run(tab, chromedp.Click(`#open li[data-id="q2"] .btn-primary`, chromedp.ByQuery)); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 5*time.Second, "reading: q2 is being read", func() bool {
+		var w fold.Wall
+		s.view(func(st *fold.State) { w = st.Wall(1) })
+		return w.NowReading != nil && w.NowReading.ID == "q2"
+	})
+	jsEventually(t, tab, 2*time.Second, "reading: q2 highlighted",
+		`document.querySelector('#open li[data-id="q2"]').classList.contains("reading") && !document.querySelector("#now").classList.contains("hidden") && document.querySelector("#now-text").textContent === "Who pays for the buses?"`)
+
+	// A note on q2.
+	if err := chromedp.Run(tab,
+		chromedp.Click(`#open li[data-id="q2"] .q-buttons button:last-child`, chromedp.ByQuery),
+		chromedp.SendKeys(`#note-q2`, "ask the council rep\r", chromedp.ByQuery),
+	); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 5*time.Second, "note: q2 has the note", func() bool {
+		var qs []fold.QuestionView
+		s.view(func(st *fold.State) { qs = st.Questions() })
+		for _, q := range qs {
+			if q.ID == "q2" && len(q.Notes) == 1 && q.Notes[0].Text == "ask the council rep" {
+				return true
+			}
+		}
+		return false
+	})
+
+	// Answered: q2 leaves the open list for the answered one.
+	if err := chromedp.Run(tab, chromedp.Click(`#now-answered`, chromedp.ByID)); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 5*time.Second, "answered: q2 answered", func() bool {
+		var a []fold.QuestionView
+		s.view(func(st *fold.State) { a = st.Answered() })
+		return len(a) == 1 && a[0].ID == "q2"
+	})
+	jsEventually(t, tab, 2*time.Second, "answered: listed apart",
+		shown+` === "q3,q1" && [...document.querySelectorAll("#answered > li")].map(n => n.dataset.id).join(",") === "q2" && document.querySelector("#now").classList.contains("hidden")`)
+
+	// A question heard in the room.
+	if err := chromedp.Run(tab,
+		chromedp.SendKeys(`#add-text`, "Can we have the data openly?", chromedp.ByID),
+		chromedp.SendKeys(`#add-name`, "Row 3", chromedp.ByID),
+		chromedp.Click(`#add-form button[type="submit"]`, chromedp.ByQuery),
+	); err != nil {
+		t.Fatal(err)
+	}
+	jsEventually(t, tab, 5*time.Second, "added: the room's question is listed last",
+		`(document.querySelector("#open > li:last-child .q-text") || {}).textContent === "Can we have the data openly?"`)
+
+	// A stage message from a moderator is shown prominently.
+	s.add(t, event.Event{Kind: event.StageMessage, Actor: event.Actor{Role: event.RoleModerator, Name: "alice"}, Message: "two more questions"})
+	jsEventually(t, tab, 2*time.Second, "stage: the message is shown",
+		`!document.querySelector("#stage").classList.contains("hidden") && document.querySelector("#stage-text").textContent === "two more questions"`)
+}
+
+// A wrong passphrase keeps the browser on the login page with a message;
+// a facilitator cannot use the moderator page.
+func TestStaffLoginRefusals(t *testing.T) {
+	s := startStaffServer(t)
+	browser := staffBrowser(t)
+	tab := staffTab(t, browser, 30*time.Second)
+	err := chromedp.Run(tab,
+		chromedp.Navigate(s.URL+"/e/"+staffSlug+"/moderate"),
+		chromedp.WaitVisible("#login-password", chromedp.ByID),
+		chromedp.SendKeys("#login-password", "not the passphrase\r", chromedp.ByID),
+		chromedp.WaitVisible("#login-error", chromedp.ByID),
+	)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if msg := jsString(t, tab, `document.querySelector("#login-error").textContent`); !strings.Contains(msg, "Wrong") {
+		t.Errorf("login error = %q", msg)
+	}
+	if next := jsString(t, tab, `document.querySelector("#login-next").value`); next != "/e/"+staffSlug+"/moderate" {
+		t.Errorf("next = %q, want the moderate page", next)
+	}
+	if err := chromedp.Run(tab,
+		chromedp.SetValue("#login-password", "", chromedp.ByID),
+		chromedp.SendKeys("#login-password", staffFacPass+"\r", chromedp.ByID),
+	); err != nil {
+		t.Fatal(err)
+	}
+	jsEventually(t, tab, 5*time.Second, "a facilitator on the moderator page is told it needs the moderator role",
+		`location.pathname.endsWith("/moderate") && (document.querySelector("#empty").textContent || "").includes("moderator role")`)
+	if errors.Is(tab.Err(), context.DeadlineExceeded) {
+		t.Fatal("the browser tab timed out")
+	}
+}

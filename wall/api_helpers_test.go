@@ -64,9 +64,10 @@ type staffNode struct {
 	stop  func()
 }
 
-// startNode serves "ev" from store. stop (also registered as cleanup)
+// startNode serves "ev" from store; configure, when not nil, may change
+// the staff options first. stop (also registered as cleanup)
 // stops the HTTP server, the hub and the fold; it does not close store.
-func startNode(t testing.TB, store eventlog.Store, clk *clock, mount func(*wall.Server, *wall.Event)) *staffNode {
+func startNode(t testing.TB, store eventlog.Store, clk *clock, configure func(*wall.StaffOptions, *wall.Event)) *staffNode {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	log, err := store.Log(ctx, "ev")
@@ -108,11 +109,12 @@ func startNode(t testing.TB, store eventlog.Store, clk *clock, mount func(*wall.
 	if err := srv.AddEvent(ev); err != nil {
 		t.Fatal(err)
 	}
-	if err := srv.MountStaff(wall.StaffOptions{Auth: a, Now: clk.Now, PresenceTTL: 30 * time.Second}); err != nil {
-		t.Fatal(err)
+	opts := wall.StaffOptions{Auth: a, Now: clk.Now, PresenceTTL: 30 * time.Second}
+	if configure != nil {
+		configure(&opts, ev)
 	}
-	if mount != nil {
-		mount(srv, ev)
+	if err := srv.MountStaff(opts); err != nil {
+		t.Fatal(err)
 	}
 	hs := httptest.NewServer(srv)
 	var once sync.Once

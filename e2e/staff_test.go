@@ -210,7 +210,7 @@ func staffBrowser(t *testing.T) context.Context {
 	actx, acancel := chromedp.NewExecAllocator(context.Background(), opts...)
 	bctx, bcancel := chromedp.NewContext(actx)
 	// Start the browser now, so tabs in new browser contexts can be made from it.
-	if err := chromedp.Run(bctx); err != nil {
+	if err := chromedp.Do(bctx); err != nil {
 		bcancel()
 		acancel()
 		t.Fatalf("start chromium: %v", err)
@@ -233,18 +233,18 @@ func staffTab(t *testing.T, browser context.Context, timeout time.Duration) cont
 // the keyboard; it returns once page is loaded and wired.
 func staffLogin(t *testing.T, ctx context.Context, s *staffServer, page, name, pass string) {
 	t.Helper()
-	err := chromedp.Run(ctx,
+	err := chromedp.Do(ctx,
 		chromedp.Navigate(s.URL+"/e/"+staffSlug+"/"+page),
-		chromedp.WaitVisible("#login-password", chromedp.ByID),
-		chromedp.SendKeys("#login-name", name, chromedp.ByID),
-		chromedp.SendKeys("#login-password", pass+"\r", chromedp.ByID),
-		chromedp.WaitVisible(`body[data-ready="1"]`, chromedp.ByQuery),
+		chromedp.WaitVisible(chromedp.ID("login-password")),
+		chromedp.SendKeys(chromedp.ID("login-name"), name),
+		chromedp.SendKeys(chromedp.ID("login-password"), pass+"\r"),
+		chromedp.WaitVisible(chromedp.CSS(`body[data-ready="1"]`)),
 	)
 	if err != nil {
 		t.Fatalf("log in to %s as %s: %v", page, name, err)
 	}
-	var path string
-	if err := chromedp.Run(ctx, chromedp.Evaluate(`location.pathname`, &path)); err != nil {
+	path, err := chromedp.Run(ctx, chromedp.Evaluate[string](`location.pathname`))
+	if err != nil {
 		t.Fatal(err)
 	}
 	if path != "/e/"+staffSlug+"/"+page {
@@ -257,16 +257,15 @@ func jsEventually(t *testing.T, ctx context.Context, d time.Duration, what, expr
 	t.Helper()
 	deadline := time.Now().Add(d)
 	for {
-		var ok bool
-		if err := chromedp.Run(ctx, chromedp.Evaluate(expr, &ok)); err != nil {
+		ok, err := chromedp.Run(ctx, chromedp.Evaluate[bool](expr))
+		if err != nil {
 			t.Fatalf("%s: %v", what, err)
 		}
 		if ok {
 			return
 		}
 		if time.Now().After(deadline) {
-			var html string
-			_ = chromedp.Run(ctx, chromedp.Evaluate(`document.querySelector("main") ? document.querySelector("main").innerText.slice(0, 1500) : ""`, &html))
+			html, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`document.querySelector("main") ? document.querySelector("main").innerText.slice(0, 1500) : ""`))
 			t.Fatalf("after %v: %s\npage: %s", d, what, html)
 		}
 		time.Sleep(25 * time.Millisecond) // polling interval, not synchronisation
@@ -275,8 +274,8 @@ func jsEventually(t *testing.T, ctx context.Context, d time.Duration, what, expr
 
 func jsString(t *testing.T, ctx context.Context, expr string) string {
 	t.Helper()
-	var s string
-	if err := chromedp.Run(ctx, chromedp.Evaluate(expr, &s)); err != nil {
+	s, err := chromedp.Run(ctx, chromedp.Evaluate[string](expr))
+	if err != nil {
 		t.Fatalf("%s: %v", expr, err)
 	}
 	return s
@@ -284,7 +283,7 @@ func jsString(t *testing.T, ctx context.Context, expr string) string {
 
 func press(t *testing.T, ctx context.Context, keys string) {
 	t.Helper()
-	if err := chromedp.Run(ctx, chromedp.KeyEvent(keys)); err != nil {
+	if err := chromedp.Do(ctx, chromedp.KeyEvent(keys)); err != nil {
 		t.Fatalf("press %q: %v", keys, err)
 	}
 }
@@ -313,7 +312,7 @@ func TestStaffModeratorKeyboardTriage(t *testing.T) {
 	staffLogin(t, bob, s, "moderate", "bob", staffModPass)
 
 	queueIDs := `JSON.stringify([...document.querySelectorAll("#list .post")].map(n => n.dataset.id))`
-	focusedID := `(document.querySelector("#list .post.focused") || {dataset: {}}).dataset.id || ""`
+	focusedID := `((document.querySelector("#list .post.focused") || {dataset: {}}).dataset.id || "")`
 	want, _ := json.Marshal(ids(posts))
 	for _, tab := range []context.Context{alice, bob} {
 		jsEventually(t, tab, 5*time.Second, "the queue shows the 8 posts, oldest first", queueIDs+` === `+fmt.Sprintf("%q", want))
@@ -382,6 +381,7 @@ func TestStaffModeratorKeyboardTriage(t *testing.T) {
 	jsEventually(t, alice, time.Second, "the approved tab lists the approved posts",
 		fmt.Sprintf(`document.querySelectorAll("#list .post").length === 4 && !!document.querySelector('#list .post[data-id=%q]')`, posts[0].ID))
 	press(t, alice, "1")
+	jsEventually(t, alice, time.Second, "back on the queue tab", `document.querySelector("#list .post.focused").dataset.state === "pending"`)
 
 	// b then 3 blocks the focused post's author for good: their posts leave the queue.
 	target := jsString(t, alice, focusedID)
@@ -440,7 +440,7 @@ func TestStaffFacilitatorQuestions(t *testing.T) {
 
 	browser := staffBrowser(t)
 	tab := staffTab(t, browser, 60*time.Second)
-	if err := chromedp.Run(tab, chromedp.EmulateViewport(390, 844, chromedp.EmulateScale(2))); err != nil {
+	if err := chromedp.Do(tab, chromedp.EmulateViewport(390, 844, chromedp.EmulateScale(2))); err != nil {
 		t.Fatal(err)
 	}
 	staffLogin(t, tab, s, "facilitate", "", staffFacPass)
@@ -448,8 +448,8 @@ func TestStaffFacilitatorQuestions(t *testing.T) {
 	jsEventually(t, tab, 5*time.Second, "three open questions in order", shown+` === "q1,q2,q3"`)
 
 	// Tap targets are at least 44 px (the page aims at 48).
-	var small string
-	if err := chromedp.Run(tab, chromedp.Evaluate(`[...document.querySelectorAll("#open button:not(.hidden)")].filter(b => { const r = b.getBoundingClientRect(); return r.width < 44 || r.height < 44 }).map(b => b.textContent).join("|")`, &small)); err != nil {
+	small, err := chromedp.Run(tab, chromedp.Evaluate[string](`[...document.querySelectorAll("#open button")].filter(b => b.offsetParent !== null).filter(b => { const r = b.getBoundingClientRect(); return r.width < 44 || r.height < 44 }).map(b => b.textContent).join("|")`))
+	if err != nil {
 		t.Fatal(err)
 	}
 	if small != "" {
@@ -457,34 +457,36 @@ func TestStaffFacilitatorQuestions(t *testing.T) {
 	}
 
 	// Drag q3's handle above q1 with pointer events.
-	var from, to struct{ X, Y float64 }
-	if err := chromedp.Run(tab,
-		chromedp.Evaluate(`(() => { const r = document.querySelector('#open li[data-id="q3"] .handle').getBoundingClientRect(); return {X: r.x + r.width/2, Y: r.y + r.height/2}; })()`, &from),
-		chromedp.Evaluate(`(() => { const r = document.querySelector('#open li[data-id="q1"]').getBoundingClientRect(); return {X: r.x + 20, Y: r.y + 4}; })()`, &to),
-	); err != nil {
+	type point struct{ X, Y float64 }
+	from, err := chromedp.Run(tab, chromedp.Evaluate[point](`(() => { const r = document.querySelector('#open li[data-id="q3"] .handle').getBoundingClientRect(); return {X: r.x + r.width/2, Y: r.y + r.height/2}; })()`))
+	if err != nil {
 		t.Fatal(err)
 	}
-	steps := []chromedp.Action{chromedp.MouseEvent(input.MousePressed, from.X, from.Y, chromedp.ButtonLeft)}
+	to, err := chromedp.Run(tab, chromedp.Evaluate[point](`(() => { const r = document.querySelector('#open li[data-id="q1"]').getBoundingClientRect(); return {X: r.x + 20, Y: r.y + 4}; })()`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	steps := []chromedp.Action[chromedp.Void]{chromedp.MouseEvent(input.DispatchMouseEventTypeMousePressed, from.X, from.Y, chromedp.ButtonLeft)}
 	for i := 1; i <= 8; i++ {
 		y := from.Y + (to.Y-from.Y)*float64(i)/8
-		steps = append(steps, chromedp.MouseEvent(input.MouseMoved, from.X, y, chromedp.ButtonLeft))
+		steps = append(steps, chromedp.MouseEvent(input.DispatchMouseEventTypeMouseMoved, from.X, y, chromedp.ButtonLeft))
 	}
-	steps = append(steps, chromedp.MouseEvent(input.MouseReleased, from.X, to.Y, chromedp.ButtonLeft))
-	if err := chromedp.Run(tab, steps...); err != nil {
+	steps = append(steps, chromedp.MouseEvent(input.DispatchMouseEventTypeMouseReleased, from.X, to.Y, chromedp.ButtonLeft))
+	if err := chromedp.Do(tab, steps...); err != nil {
 		t.Fatal(err)
 	}
 	eventually(t, 5*time.Second, "drag: the log's order is q3,q1,q2", func() bool { return order() == "q3,q1,q2" })
 	jsEventually(t, tab, 2*time.Second, "drag: the page shows q3,q1,q2", shown+` === "q3,q1,q2"`)
 
 	// The accessible alternative: q1's "move down" button.
-	if err := chromedp.Run(tab, chromedp.Click(`#open li[data-id="q1"] button[aria-label="move down"]`, chromedp.ByQuery)); err != nil {
+	if err := chromedp.Do(tab, chromedp.Click(chromedp.CSS(`#open li[data-id="q1"] button[aria-label="move down"]`))); err != nil {
 		t.Fatal(err)
 	}
 	eventually(t, 5*time.Second, "down: the log's order is q3,q2,q1", func() bool { return order() == "q3,q2,q1" })
 	jsEventually(t, tab, 2*time.Second, "down: the page shows q3,q2,q1", shown+` === "q3,q2,q1"`)
 
 	// Read q2 now: highlighted in the list and in the "now reading" box.
-	if err := chromedp.Run(tab, chromedp.Click(`#open li[data-id="q2"] .btn-primary`, chromedp.ByQuery)); err != nil {
+	if err := chromedp.Do(tab, chromedp.Click(chromedp.CSS(`#open li[data-id="q2"] .btn-primary`))); err != nil {
 		t.Fatal(err)
 	}
 	eventually(t, 5*time.Second, "reading: q2 is being read", func() bool {
@@ -496,9 +498,9 @@ func TestStaffFacilitatorQuestions(t *testing.T) {
 		`document.querySelector('#open li[data-id="q2"]').classList.contains("reading") && !document.querySelector("#now").classList.contains("hidden") && document.querySelector("#now-text").textContent === "Who pays for the buses?"`)
 
 	// A note on q2.
-	if err := chromedp.Run(tab,
-		chromedp.Click(`#open li[data-id="q2"] .q-buttons button:last-child`, chromedp.ByQuery),
-		chromedp.SendKeys(`#note-q2`, "ask the council rep\r", chromedp.ByQuery),
+	if err := chromedp.Do(tab,
+		chromedp.Click(chromedp.CSS(`#open li[data-id="q2"] .q-buttons button:last-child`)),
+		chromedp.SendKeys(chromedp.ID(`note-q2`), "ask the council rep\r"),
 	); err != nil {
 		t.Fatal(err)
 	}
@@ -514,7 +516,7 @@ func TestStaffFacilitatorQuestions(t *testing.T) {
 	})
 
 	// Answered: q2 leaves the open list for the answered one.
-	if err := chromedp.Run(tab, chromedp.Click(`#now-answered`, chromedp.ByID)); err != nil {
+	if err := chromedp.Do(tab, chromedp.Click(chromedp.ID(`now-answered`))); err != nil {
 		t.Fatal(err)
 	}
 	eventually(t, 5*time.Second, "answered: q2 answered", func() bool {
@@ -526,10 +528,10 @@ func TestStaffFacilitatorQuestions(t *testing.T) {
 		shown+` === "q3,q1" && [...document.querySelectorAll("#answered > li")].map(n => n.dataset.id).join(",") === "q2" && document.querySelector("#now").classList.contains("hidden")`)
 
 	// A question heard in the room.
-	if err := chromedp.Run(tab,
-		chromedp.SendKeys(`#add-text`, "Can we have the data openly?", chromedp.ByID),
-		chromedp.SendKeys(`#add-name`, "Row 3", chromedp.ByID),
-		chromedp.Click(`#add-form button[type="submit"]`, chromedp.ByQuery),
+	if err := chromedp.Do(tab,
+		chromedp.SendKeys(chromedp.ID(`add-text`), "Can we have the data openly?"),
+		chromedp.SendKeys(chromedp.ID(`add-name`), "Row 3"),
+		chromedp.Click(chromedp.CSS(`#add-form button[type="submit"]`)),
 	); err != nil {
 		t.Fatal(err)
 	}
@@ -548,11 +550,11 @@ func TestStaffLoginRefusals(t *testing.T) {
 	s := startStaffServer(t)
 	browser := staffBrowser(t)
 	tab := staffTab(t, browser, 30*time.Second)
-	err := chromedp.Run(tab,
+	err := chromedp.Do(tab,
 		chromedp.Navigate(s.URL+"/e/"+staffSlug+"/moderate"),
-		chromedp.WaitVisible("#login-password", chromedp.ByID),
-		chromedp.SendKeys("#login-password", "not the passphrase\r", chromedp.ByID),
-		chromedp.WaitVisible("#login-error", chromedp.ByID),
+		chromedp.WaitVisible(chromedp.ID("login-password")),
+		chromedp.SendKeys(chromedp.ID("login-password"), "not the passphrase\r"),
+		chromedp.WaitVisible(chromedp.ID("login-error")),
 	)
 	if err != nil {
 		t.Fatal(err)
@@ -563,10 +565,10 @@ func TestStaffLoginRefusals(t *testing.T) {
 	if next := jsString(t, tab, `document.querySelector("#login-next").value`); next != "/e/"+staffSlug+"/moderate" {
 		t.Errorf("next = %q, want the moderate page", next)
 	}
-	if err := chromedp.Run(tab,
-		chromedp.SetValue("#login-password", "", chromedp.ByID),
-		chromedp.SendKeys("#login-password", staffFacPass+"\r", chromedp.ByID),
-	); err != nil {
+	if _, err := chromedp.Run(tab, chromedp.Evaluate[string](`document.querySelector("#login-password").value = ""`)); err != nil {
+		t.Fatal(err)
+	}
+	if err := chromedp.Do(tab, chromedp.SendKeys(chromedp.ID("login-password"), staffFacPass+"\r")); err != nil {
 		t.Fatal(err)
 	}
 	jsEventually(t, tab, 5*time.Second, "a facilitator on the moderator page is told it needs the moderator role",

@@ -15,7 +15,7 @@ let answered = [];
 let nowReading = null;
 let stageSeenPos = Number(sessionStorage.getItem("stage-seen") || 0);
 let latestStage = null;
-let dragging = null; // {li, id, pointerId} while a question is dragged
+let dragging = null; // {li, id, pointerId, handle} while a question is dragged
 
 const $ = (id) => document.getElementById(id);
 
@@ -193,16 +193,25 @@ function startDrag(ev, li, id) {
   if (ev.button !== undefined && ev.button !== 0) return;
   ev.preventDefault();
   const handle = ev.currentTarget;
-  handle.setPointerCapture(ev.pointerId);
-  dragging = { li, id, pointerId: ev.pointerId, handle, moved: false };
+  dragging = { li, id, pointerId: ev.pointerId, handle };
   li.classList.add("dragging");
-  handle.addEventListener("pointermove", onDragMove);
-  handle.addEventListener("pointerup", endDrag);
-  handle.addEventListener("pointercancel", endDrag);
+  capture();
+  // On the document, not the handle: moving the item in the DOM releases pointer capture, and
+  // the events that follow go to whatever is under the pointer; they all bubble up to here.
+  document.addEventListener("pointermove", onDragMove);
+  document.addEventListener("pointerup", endDrag);
+  document.addEventListener("pointercancel", endDrag);
+}
+
+function capture() {
+  try {
+    dragging.handle.setPointerCapture(dragging.pointerId);
+  } catch (e) { /* the pointer is gone; pointerup or pointercancel follows */ }
 }
 
 function onDragMove(ev) {
   if (!dragging || ev.pointerId !== dragging.pointerId) return;
+  ev.preventDefault();
   const list = $("open");
   const items = [...list.children].filter((n) => n !== dragging.li);
   // The dragged item goes before the first item whose middle is below the pointer.
@@ -216,16 +225,16 @@ function onDragMove(ev) {
   }
   if (before !== dragging.li.nextSibling) {
     list.insertBefore(dragging.li, before);
-    dragging.moved = true;
+    capture();
   }
 }
 
 function endDrag(ev) {
   if (!dragging || ev.pointerId !== dragging.pointerId) return;
   const d = dragging;
-  d.handle.removeEventListener("pointermove", onDragMove);
-  d.handle.removeEventListener("pointerup", endDrag);
-  d.handle.removeEventListener("pointercancel", endDrag);
+  document.removeEventListener("pointermove", onDragMove);
+  document.removeEventListener("pointerup", endDrag);
+  document.removeEventListener("pointercancel", endDrag);
   d.li.classList.remove("dragging");
   dragging = null;
   const ids = [...$("open").children].map((n) => n.dataset.id);

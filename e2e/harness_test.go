@@ -33,7 +33,9 @@ import (
 	"github.com/backchannel/backchannel/eventlog/disklog"
 	"github.com/backchannel/backchannel/fanout"
 	"github.com/backchannel/backchannel/fold"
+	"github.com/backchannel/backchannel/ingest"
 	"github.com/backchannel/backchannel/ingest/mastodon"
+	"github.com/backchannel/backchannel/ingest/webform"
 	"github.com/backchannel/backchannel/wall"
 )
 
@@ -169,7 +171,8 @@ func StartNode(t testing.TB, dir, addr string, mode event.Mode) *Node {
 	cfg := &config.Event{
 		Slug: Slug, Title: "Leaders for Leeds", Hashtags: []string{"Leaders4Leeds", "OurDay"}, Place: "Leeds Town Hall",
 		Moderation: config.Moderation{Mode: mode},
-		Display:    config.Display{Theme: "dark", BrandColour: "#1a7f5a"},
+		Display:       config.Display{Theme: "dark", BrandColour: "#1a7f5a"},
+		PrivacyNotice: "We keep what you send until the end of the event.",
 	}
 	live := fold.NewLive(log, fold.SettingsView{Title: cfg.Title, Moderation: mode, Display: cfg.Display.Map()})
 	foldDone := make(chan struct{})
@@ -191,7 +194,14 @@ func StartNode(t testing.TB, dir, addr string, mode event.Mode) *Node {
 	if err := srv.AddEvent(&wall.Event{Config: cfg, Log: log, Live: live, Hub: hub}); err != nil {
 		t.Fatal(err)
 	}
-	if err := srv.MountStaff(wall.StaffOptions{Auth: a}); err != nil {
+	// The web form appends through a real LogSink with no rules: its posts
+	// wait for a moderator, as every form post does.
+	form := webform.New(webform.Options{Logger: quiet, Rate: auth.Rate{Burst: 100, Every: time.Millisecond}})
+	form.SetEvent(Slug, webform.Event{
+		Sink:   ingest.NewLogSink(log, nil, nil, event.Actor{Role: event.RoleSource, Name: "form"}, nil),
+		Notice: "We keep what you send until the end of the event.",
+	})
+	if err := srv.MountStaff(wall.StaffOptions{Auth: a, Form: form}); err != nil {
 		t.Fatal(err)
 	}
 	mux := http.NewServeMux()

@@ -1,0 +1,138 @@
+package e2e
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/backchannel/backchannel/event"
+	"github.com/backchannel/backchannel/fold"
+)
+
+// On a phone, a participant reads how to take part, sends a question
+// through the web form, it waits for a moderator, and once approved it is
+// on their page.
+func TestParticipantPageForm(t *testing.T) {
+	n := StartNode(t, t.TempDir(), "127.0.0.1:0", event.ModeAuto)
+	seed(t, n)
+	tab := newTab(t, 390, 844)
+	open(t, tab, n.URL()+"/e/"+Slug)
+	WaitJS(t, tab, live, 5*time.Second)
+	WaitJS(t, tab, `document.querySelectorAll("#posts .post").length > 0`, 5*time.Second)
+
+	var page struct {
+		How, Privacy string
+		HoneypotVisible bool
+	}
+	EvalJS(t, tab, `({How: document.querySelector(".how").textContent, Privacy: document.getElementById("privacy").textContent,
+		HoneypotVisible: (() => { const r = document.getElementById("f-website").getBoundingClientRect();
+			return r.right > 0 && r.bottom > 0 && r.left < innerWidth && r.width > 1; })()})`, &page)
+	if !strings.Contains(page.How, "#Leaders4Leeds") || !strings.Contains(page.How, "moderator") {
+		t.Errorf("how to take part says %q", page.How)
+	}
+	if !strings.Contains(page.Privacy, "until the end of the event") {
+		t.Errorf("privacy notice says %q", page.Privacy)
+	}
+	if page.HoneypotVisible {
+		t.Error("the honeypot field is visible")
+	}
+
+	const text = "Will the talks be online afterwards?"
+	if err := chromedp.Do(tab,
+		chromedp.SendKeys(chromedp.CSS("#f-name"), "Sam"),
+		chromedp.SendKeys(chromedp.CSS("#f-text"), text),
+		chromedp.Click(chromedp.CSS("#f-question")),
+		chromedp.Click(chromedp.CSS("#f-send")),
+	); err != nil {
+		t.Fatal(err)
+	}
+	WaitJS(t, tab, `document.getElementById("f-result").classList.contains("ok")`, 5*time.Second)
+	Screenshot(t, tab, "participant-390x844")
+
+	var queued *fold.PostView
+	deadline := time.Now().Add(5 * time.Second)
+	for queued == nil && time.Now().Before(deadline) {
+		n.Live.View(func(s *fold.State) {
+			for _, p := range s.Queue() {
+				if p.Text == text {
+					queued = &p
+				}
+			}
+		})
+		if queued == nil {
+			time.Sleep(20 * time.Millisecond) // polling the fold with a deadline
+		}
+	}
+	if queued == nil {
+		t.Fatal("the form post is not in the moderation queue")
+	}
+	if queued.Source != "form" || !queued.Post.Question || queued.Author.Name != "Sam" {
+		t.Errorf("queued post: source %q asked as a question %v name %q", queued.Source, queued.Post.Question, queued.Author.Name)
+	}
+	var shown bool
+	EvalJS(t, tab, fmt.Sprintf(`!!document.querySelector('[data-id="%s"]')`, queued.ID), &shown)
+	if shown {
+		t.Error("the form post is on the page before a moderator approved it")
+	}
+	n.API(t, "POST", "/api/events/"+Slug+"/posts/"+queued.ID+"/approve", nil)
+	WaitJS(t, tab, fmt.Sprintf(`document.querySelector('#posts .post[data-id="%s"]')`, queued.ID), 2*time.Second)
+}
+
+// The overlay is transparent, shows the question being read as a lower
+// third (and nothing when none is), and a ticker with ?ticker=1.
+func TestOverlay(t *testing.T) {
+	n := StartNode(t, t.TempDir(), "127.0.0.1:0", event.ModeAuto)
+	var last uint64
+	for _, p := range FixturePosts(t)[:5] {
+		last = Receive(t, n.Log, p, true)
+	}
+	waitFold(t, n, last)
+	tab := newTab(t, 1920, 1080)
+	open(t, tab, n.URL()+"/e/"+Slug+"/overlay?ticker=1")
+	WaitJS(t, tab, `document.querySelectorAll(".ticker-item").length === 5`, 5*time.Second)
+	var bg struct {
+		HTML, Body string
+		Off        bool
+	}
+	EvalJS(t, tab, `({HTML: getComputedStyle(document.documentElement).backgroundColor, Body: getComputedStyle(document.body).backgroundColor,
+		Off: document.getElementById("lower-third").classList.contains("off")})`, &bg)
+	if bg.HTML != "rgba(0, 0, 0, 0)" || bg.Body != "rgba(0, 0, 0, 0)" {
+		t.Errorf("overlay background is %q / %q, want transparent", bg.HTML, bg.Body)
+	}
+	if !bg.Off {
+		t.Error("the lower third shows with no question being read")
+	}
+	fac := event.Actor{Role: event.RoleFacilitator, Name: "fran"}
+	Append(t, n.Log, event.Event{Kind: event.QuestionAdded, Actor: fac, Question: &event.Question{ID: "q9", Text: "What happens to the old market hall?", Name: "Jo"}})
+	start := time.Now()
+	Append(t, n.Log, event.Event{Kind: event.QuestionReading, Actor: fac, QuestionID: "q9"})
+	WaitJS(t, tab, `!document.getElementById("lower-third").classList.contains("off") && document.getElementById("lt-text").textContent.includes("old market hall")`, time.Second)
+	t.Logf("lower third up %v after the question was marked as being read", time.Since(start))
+	Screenshot(t, tab, "overlay-1920x1080")
+	Append(t, n.Log, event.Event{Kind: event.QuestionAnswered, Actor: fac, QuestionID: "q9"})
+	WaitJS(t, tab, `document.getElementById("lower-third").classList.contains("off")`, 2*time.Second)
+}
+
+// The index lists the event with its place and hashtags, linking its pages.
+func TestIndex(t *testing.T) {
+	n := StartNode(t, t.TempDir(), "127.0.0.1:0", event.ModeAuto)
+	tab := newTab(t, 1280, 720)
+	open(t, tab, n.URL()+"/")
+	var got struct {
+		Title, Text string
+		Links       []string
+	}
+	EvalJS(t, tab, `({Title: document.querySelector(".event h2").textContent, Text: document.querySelector(".event").textContent,
+		Links: [...document.querySelectorAll(".event a")].map(a => a.getAttribute("href"))})`, &got)
+	if got.Title != "Leaders for Leeds" || !strings.Contains(got.Text, "Leeds Town Hall") || !strings.Contains(got.Text, "#OurDay") || !strings.Contains(got.Text, "Live") {
+		t.Errorf("index entry: %q / %q", got.Title, got.Text)
+	}
+	want := "/e/" + Slug + ",/e/" + Slug + ",/e/" + Slug + "/wall,/e/" + Slug + "/overlay"
+	if strings.Join(got.Links, ",") != want {
+		t.Errorf("links %v, want %s", got.Links, want)
+	}
+	Screenshot(t, tab, "index-1280x720")
+}

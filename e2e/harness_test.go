@@ -170,7 +170,7 @@ func StartNode(t testing.TB, dir, addr string, mode event.Mode) *Node {
 	}
 	cfg := &config.Event{
 		Slug: Slug, Title: "Leaders for Leeds", Hashtags: []string{"Leaders4Leeds", "OurDay"}, Place: "Leeds Town Hall",
-		Moderation: config.Moderation{Mode: mode},
+		Moderation:    config.Moderation{Mode: mode},
 		Display:       config.Display{Theme: "dark", BrandColour: "#1a7f5a"},
 		PrivacyNotice: "We keep what you send until the end of the event.",
 	}

@@ -24,7 +24,7 @@ func TestParticipantPageForm(t *testing.T) {
 	WaitJS(t, tab, `document.querySelectorAll("#posts .post").length > 0`, 5*time.Second)
 
 	var page struct {
-		How, Privacy string
+		How, Privacy    string
 		HoneypotVisible bool
 	}
 	EvalJS(t, tab, `({How: document.querySelector(".how").textContent, Privacy: document.getElementById("privacy").textContent,

@@ -229,6 +229,11 @@ func TestQuestionsAndStage(t *testing.T) {
 	if room == nil || room.Text != "Who pays for it?" || room.Name != "Row 3" || room.State != fold.QuestionOpen {
 		t.Fatalf("added question = %+v", res)
 	}
+	var got fold.QuestionView
+	n.call(t, "GET", "/api/events/ev/questions/"+room.ID, fay, nil, 200, &got)
+	if got.ID != room.ID || got.Text != room.Text {
+		t.Errorf("GET question = %+v", got)
+	}
 	n.call(t, "POST", "/api/events/ev/questions", fay, map[string]string{"text": "   "}, 400, nil)
 	n.call(t, "POST", "/api/events/ev/questions", fay, map[string]string{"text": "a\u202Eb"}, 400, nil)
 

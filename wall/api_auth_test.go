@@ -37,6 +37,7 @@ func staffRoutes(slug string) []staffRoute {
 		{"GET", b + "/export/posts.json", mod, nil},
 		{"GET", b + "/ws/staff", fac, nil},
 		{"GET", b + "/questions", fac, nil},
+		{"GET", b + "/questions/nope", fac, nil},
 		{"GET", b + "/stage", fac, nil},
 		{"POST", b + "/posts/approve", mod, map[string]any{"ids": []string{"nope"}}},
 		{"POST", b + "/authors/block", mod, map[string]any{"domain": "troll.example"}},

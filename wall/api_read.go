@@ -26,6 +26,7 @@ func (st *staffAPI) routeReads() {
 	st.handle(base+"sources", event.RoleModerator, st.getSources)
 	st.handle(base+"blocks", event.RoleModerator, st.getBlocks)
 	st.handle(base+"questions", event.RoleFacilitator, st.getQuestions)
+	st.handle(base+"questions/{id}", event.RoleFacilitator, st.getQuestion)
 	st.handle(base+"stage", event.RoleFacilitator, st.getStage)
 }
 
@@ -164,6 +165,20 @@ func (st *staffAPI) getQuestions(w http.ResponseWriter, r *http.Request, e *Even
 	var v QuestionsView
 	e.Live.View(func(s *fold.State) { v = questionsOf(s) })
 	WriteJSON(w, http.StatusOK, v)
+	return nil
+}
+
+func (st *staffAPI) getQuestion(w http.ResponseWriter, r *http.Request, e *Event, _ auth.Identity) error {
+	id := r.PathValue("id")
+	var (
+		q  fold.QuestionView
+		ok bool
+	)
+	e.Live.View(func(s *fold.State) { q, ok = findQuestion(s, id) })
+	if !ok {
+		return event.Errorf(event.ENOTFOUND, "no question %q", id)
+	}
+	WriteJSON(w, http.StatusOK, q)
 	return nil
 }
 

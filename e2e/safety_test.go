@@ -33,7 +33,6 @@ func TestXSSPayloadsRunNothing(t *testing.T) {
 	n := StartNode(t, t.TempDir(), "127.0.0.1:0", event.ModeAuto)
 	base := FixturePosts(t)[0]
 	var ids []string
-	var last uint64
 	for i, payload := range xssPayloads {
 		p := clonePost(base, 5000+i)
 		p.HTML, p.Text = sanitize.HTML(payload, []sanitize.Emoji{{Shortcode: "x", URL: "javascript:window.__pwned=1"}})
@@ -44,7 +43,7 @@ func TestXSSPayloadsRunNothing(t *testing.T) {
 		if i%3 == 0 {
 			p.ContentWarning = payload
 		}
-		last = Receive(t, n.Log, p, true)
+		Receive(t, n.Log, p, true)
 		ids = append(ids, p.ID)
 	}
 	// Defence in depth: one post whose HTML never went through the sanitiser.
@@ -53,11 +52,11 @@ func TestXSSPayloadsRunNothing(t *testing.T) {
 	for _, payload := range xssPayloads {
 		raw.HTML += payload
 	}
-	last = Receive(t, n.Log, raw, true)
+	Receive(t, n.Log, raw, true)
 	ids = append(ids, raw.ID)
 	fac := event.Actor{Role: event.RoleFacilitator}
 	Append(t, n.Log, event.Event{Kind: event.QuestionAdded, Actor: fac, Question: &event.Question{ID: "qx", Text: xssPayloads[0], Name: xssPayloads[7]}})
-	last = Append(t, n.Log, event.Event{Kind: event.QuestionReading, Actor: fac, QuestionID: "qx"})
+	last := Append(t, n.Log, event.Event{Kind: event.QuestionReading, Actor: fac, QuestionID: "qx"})
 	waitFold(t, n, last)
 
 	for _, page := range []string{"/wall", "/wall?layout=ticker", "", "/overlay?ticker=1"} {

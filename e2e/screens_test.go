@@ -18,14 +18,13 @@ import (
 func seed(t *testing.T, n *Node) []event.Post {
 	t.Helper()
 	posts := FixturePosts(t)
-	var last uint64
 	for _, p := range posts {
-		last = Receive(t, n.Log, p, true)
+		Receive(t, n.Log, p, true)
 	}
 	fac := event.Actor{Role: event.RoleFacilitator, Name: "fran"}
 	Append(t, n.Log, event.Event{Kind: event.QuestionAdded, Actor: fac,
 		Question: &event.Question{ID: "q1", Text: "How will the new library be funded after 2027?", Name: "Priya"}})
-	last = Append(t, n.Log, event.Event{Kind: event.QuestionReading, Actor: fac, QuestionID: "q1"})
+	last := Append(t, n.Log, event.Event{Kind: event.QuestionReading, Actor: fac, QuestionID: "q1"})
 	waitFold(t, n, last)
 	return posts
 }

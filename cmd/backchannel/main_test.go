@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/cookiejar"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -17,6 +18,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"gopkg.in/yaml.v3"
 
 	"github.com/backchannel/backchannel/internal/redistest"
 )
@@ -295,16 +298,96 @@ func TestServeRehearsalRestart(t *testing.T) {
 	}
 }
 
-// A first run from flags alone: --tag names the event.
+// A first run from flags alone: --tag names the event; the generated
+// moderator passphrase logs in; a web form post reaches the moderators'
+// queue; the sources' health is served.
 func TestServeFromFlags(t *testing.T) {
-	p := start(t, "serve", "--tag", "Leaders4Leeds", "--rehearse", "--listen", "127.0.0.1:0", "--data", t.TempDir())
+	data := t.TempDir()
+	p := start(t, "serve", "--tag", "Leaders4Leeds", "--rehearse", "--listen", "127.0.0.1:0", "--data", data)
+	base := "http://" + p.addr
 	var list struct{ Events []eventInfo }
 	waitFor(t, "the event listed", 30*time.Second, func() bool {
-		code, err := getJSON("http://"+p.addr+"/api/events", &list)
+		code, err := getJSON(base+"/api/events", &list)
 		return err == nil && code == 200 && len(list.Events) == 1
 	})
 	if e := list.Events[0]; e.Slug != "leaders4leeds" || e.Title != "#Leaders4Leeds" {
 		t.Errorf("event = %+v", e)
+	}
+
+	raw, err := os.ReadFile(filepath.Join(data, "passphrases.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var pass map[string]map[string]string
+	if err := yaml.Unmarshal(raw, &pass); err != nil {
+		t.Fatal(err)
+	}
+	mod := pass["leaders4leeds"]["moderator"]
+	if mod == "" || pass["leaders4leeds"]["facilitator"] == "" {
+		t.Fatalf("passphrases file = %s", raw)
+	}
+
+	post := func(c *http.Client, path, body string) int {
+		t.Helper()
+		res, err := c.Post(base+path, "application/json", strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		return res.StatusCode
+	}
+	if code := post(http.DefaultClient, "/e/leaders4leeds/form", `{"text":"Hello from outside the room"}`); code != 200 {
+		t.Fatalf("web form post = %d", code)
+	}
+	if code, _ := getJSON(base+"/api/events/leaders4leeds/queue", nil); code != 401 {
+		t.Errorf("queue without credentials = %d, want 401", code)
+	}
+	jar, _ := cookiejar.New(nil)
+	staff := &http.Client{Jar: jar, Timeout: 5 * time.Second}
+	if code := post(staff, "/e/leaders4leeds/login", `{"passphrase":"wrong-passphrase"}`); code != 401 {
+		t.Errorf("wrong passphrase = %d, want 401", code)
+	}
+	if code := post(staff, "/e/leaders4leeds/login", fmt.Sprintf(`{"passphrase":%q,"name":"host"}`, mod)); code != 200 {
+		t.Fatalf("login with the generated passphrase = %d", code)
+	}
+	getStaff := func(path string, into any) int {
+		res, err := staff.Get(base + path)
+		if err != nil {
+			return 0
+		}
+		defer res.Body.Close()
+		if into != nil {
+			_ = json.NewDecoder(res.Body).Decode(into)
+		}
+		return res.StatusCode
+	}
+	var queue struct {
+		Posts []struct {
+			Text   string `json:"text"`
+			Source string `json:"source"`
+			Rule   string `json:"rule"`
+		} `json:"posts"`
+	}
+	waitFor(t, "the form post in the queue", 30*time.Second, func() bool {
+		if getStaff("/api/events/leaders4leeds/queue", &queue) != 200 {
+			return false
+		}
+		return slices.ContainsFunc(queue.Posts, func(p struct {
+			Text   string `json:"text"`
+			Source string `json:"source"`
+			Rule   string `json:"rule"`
+		}) bool {
+			return p.Text == "Hello from outside the room" && p.Source == "form"
+		})
+	})
+	var sources struct {
+		Sources []struct {
+			Source string `json:"source"`
+			State  string `json:"state"`
+		} `json:"sources"`
+	}
+	if code := getStaff("/api/events/leaders4leeds/sources", &sources); code != 200 || len(sources.Sources) != 1 || sources.Sources[0].Source != "rehearsal" {
+		t.Errorf("sources = %d %+v", code, sources)
 	}
 	if code := p.stop(t); code != 0 {
 		t.Fatalf("exit code = %d", code)

@@ -26,6 +26,7 @@ import (
 	"github.com/backchannel/backchannel/fanout"
 	"github.com/backchannel/backchannel/fold"
 	"github.com/backchannel/backchannel/ingest"
+	"github.com/backchannel/backchannel/ingest/webform"
 	"github.com/backchannel/backchannel/metrics"
 	"github.com/backchannel/backchannel/wall"
 )
@@ -140,6 +141,17 @@ func runAll(ctx context.Context, cfg *config.Config, logger *slog.Logger, stopSi
 		logger.Warn("no credentials configured for some roles: their passphrases are in this file (readable by you only)", "file", path)
 	}
 
+	if path, generated, err := config.EnsureSessionKey(cfg.Data, cfg); err != nil {
+		return err
+	} else if generated {
+		logger.Info("generated the key that signs login sessions", "file", path)
+	}
+	authn, err := newAuthenticator(cfg, logger)
+	if err != nil {
+		return err
+	}
+	form := webform.New(webform.Options{TrustedProxies: cfg.Proxies, Logger: logger})
+
 	srv := wall.New(wall.Options{Store: store, Gatherer: reg, HTTPMetrics: metrics.NewHTTP(reg), Logger: logger})
 
 	// Folds and sources run under their own contexts, stopped in order at
@@ -182,6 +194,7 @@ func runAll(ctx context.Context, cfg *config.Config, logger *slog.Logger, stopSi
 			return err
 		}
 		sources = append(sources, es)
+		form.SetEvent(ec.Slug, webform.Event{Sink: formSink(log, es.Rules), Notice: ec.PrivacyNotice})
 		hub, err := fanout.New(ctx, fanout.LiveFeed{Live: live}, log, fanout.Options{Event: ec.Slug, Registerer: reg, Logger: logger})
 		if err != nil {
 			return fmt.Errorf("fan-out of %q: %w", ec.Slug, err)
@@ -193,6 +206,10 @@ func runAll(ctx context.Context, cfg *config.Config, logger *slog.Logger, stopSi
 		}
 		logger.Info("serving event", "event", ec.Slug, "title", ec.Title, "hashtags", ec.Hashtags,
 			"sources", len(es.Sources), "moderation", string(ec.Moderation.Mode))
+	}
+
+	if err := srv.MountStaff(wall.StaffOptions{Auth: authn, Form: form}); err != nil {
+		return err
 	}
 
 	runner, err := ingest.NewRunner(ingest.RunnerConfig{Store: store, Registerer: reg, Logger: logger}, sources...)

@@ -1,0 +1,42 @@
+package main
+
+import (
+	"fmt"
+	"log/slog"
+
+	"github.com/backchannel/backchannel/auth"
+	"github.com/backchannel/backchannel/config"
+	"github.com/backchannel/backchannel/event"
+	"github.com/backchannel/backchannel/eventlog"
+	"github.com/backchannel/backchannel/ingest"
+	"github.com/backchannel/backchannel/ingest/webform"
+)
+
+// newAuthenticator checks the staff's credentials for every event, with
+// the config's session key (configured or generated into the data dir).
+func newAuthenticator(cfg *config.Config, logger *slog.Logger) (*auth.Authenticator, error) {
+	creds := make(map[string]auth.EventCredentials, len(cfg.Events))
+	for i := range cfg.Events {
+		ec := &cfg.Events[i]
+		creds[ec.Slug] = auth.EventCredentials{
+			Moderator:   roleCredentials(&ec.Roles.Moderator),
+			Facilitator: roleCredentials(&ec.Roles.Facilitator),
+		}
+	}
+	a, err := auth.New(auth.Options{Key: cfg.SessionKey, Events: creds, TrustedProxies: cfg.Proxies, Logger: logger})
+	if err != nil {
+		return nil, fmt.Errorf("credentials: %w", err)
+	}
+	return a, nil
+}
+
+func roleCredentials(r *config.Role) auth.RoleCredentials {
+	return auth.RoleCredentials{Passphrase: r.Passphrase, Users: r.Users, Tokens: r.Tokens}
+}
+
+// formSink is where an event's web form posts go: its log, through the
+// same rules as every other source (which always hold form posts).
+func formSink(log eventlog.Log, rules ingest.Evaluator) ingest.Sink {
+	return ingest.NewLogSink(log, rules, ingest.NewHealth(webform.Kind, webform.Kind),
+		event.Actor{Role: event.RoleSource, Name: webform.Kind}, nil)
+}

@@ -10,7 +10,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -130,7 +129,7 @@ func (s *staffServer) view(f func(*fold.State)) { s.live.View(f) }
 
 // eventually fails the test unless cond holds within d; it polls, so the
 // wait ends as soon as the state is there.
-func eventually(t *testing.T, d time.Duration, what string, cond func() bool) {
+func staffEventually(t *testing.T, d time.Duration, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(d)
 	for !cond() {
@@ -143,7 +142,7 @@ func eventually(t *testing.T, d time.Duration, what string, cond func() bool) {
 
 // fixturePosts converts the recorded Mastodon timeline into posts. The
 // browser has no network, so avatars and media URLs are dropped.
-func fixturePosts(t *testing.T, n int) []event.Post {
+func staffFixturePosts(t *testing.T, n int) []event.Post {
 	t.Helper()
 	b, err := os.ReadFile(filepath.Join("testdata", "mastodon_public_timeline_2020_tootkit.json"))
 	if err != nil {
@@ -172,60 +171,23 @@ func fixturePosts(t *testing.T, n int) []event.Post {
 	return out
 }
 
-func received(p event.Post) event.Event {
+func staffReceived(p event.Post) event.Event {
 	return event.Event{Kind: event.PostReceived, Actor: event.Actor{Role: event.RoleSource, Name: "mastodon:mastodon.social"},
 		PostID: p.ID, Post: &p, Verdict: &event.Verdict{Decision: event.DecisionHold, Rule: "pre-moderation"}}
 }
 
-// staffBrowser starts headless Chromium, or skips (fails under CI=true)
-// when there is none.
-func staffBrowser(t *testing.T) context.Context {
+// staffTab opens a tab of the package's shared Chromium (harness_test.go)
+// in a browser context of its own: its own cookies, as another person at
+// another laptop. The tab closes at the end of the test; timeout bounds it.
+func staffTab(t *testing.T, w, h int64, timeout time.Duration) context.Context {
 	t.Helper()
-	path := ""
-	for _, p := range []string{os.Getenv("CHROMIUM"), "/usr/bin/chromium", "/usr/bin/chromium-browser", "/usr/bin/google-chrome"} {
-		if p != "" {
-			if _, err := exec.LookPath(p); err == nil {
-				path = p
-				break
-			}
-		}
-	}
-	if path == "" {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("no Chromium found (set CHROMIUM); the browser tests must run in CI")
-		}
-		t.Skip("no Chromium found (set CHROMIUM to its path to run the browser tests)")
-	}
-	opts := []chromedp.ExecAllocatorOption{
-		chromedp.ExecPath(path),
-		chromedp.Flag("headless", true),
-		chromedp.Flag("no-sandbox", true),
-		chromedp.Flag("disable-gpu", true),
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("no-first-run", true),
-		chromedp.Flag("no-default-browser-check", true),
-		chromedp.UserDataDir(t.TempDir()),
-		chromedp.WindowSize(1280, 900),
-	}
-	actx, acancel := chromedp.NewExecAllocator(context.Background(), opts...)
-	bctx, bcancel := chromedp.NewContext(actx)
-	// Start the browser now, so tabs in new browser contexts can be made from it.
-	if err := chromedp.Do(bctx); err != nil {
-		bcancel()
-		acancel()
-		t.Fatalf("start chromium: %v", err)
-	}
-	t.Cleanup(func() { bcancel(); acancel() })
-	return bctx
-}
-
-// staffTab opens a tab in a browser context of its own (its own cookies:
-// another person at another laptop), bounded by timeout.
-func staffTab(t *testing.T, browser context.Context, timeout time.Duration) context.Context {
-	t.Helper()
-	ctx, cancel := chromedp.NewContext(browser, chromedp.WithNewBrowserContext())
+	newTab(t, w, h) // starts the shared browser, or skips without one
+	ctx, cancel := chromedp.NewContext(browserCtx, chromedp.WithNewBrowserContext())
 	ctx, tcancel := context.WithTimeout(ctx, timeout)
 	t.Cleanup(func() { tcancel(); cancel() })
+	if err := chromedp.Do(ctx, chromedp.EmulateViewport(w, h)); err != nil {
+		t.Fatalf("open tab: %v", err)
+	}
 	return ctx
 }
 
@@ -253,7 +215,7 @@ func staffLogin(t *testing.T, ctx context.Context, s *staffServer, page, name, p
 }
 
 // jsEventually waits until the page's expression is true.
-func jsEventually(t *testing.T, ctx context.Context, d time.Duration, what, expr string) {
+func staffJSEventually(t *testing.T, ctx context.Context, d time.Duration, what, expr string) {
 	t.Helper()
 	deadline := time.Now().Add(d)
 	for {
@@ -272,7 +234,7 @@ func jsEventually(t *testing.T, ctx context.Context, d time.Duration, what, expr
 	}
 }
 
-func jsString(t *testing.T, ctx context.Context, expr string) string {
+func staffJSString(t *testing.T, ctx context.Context, expr string) string {
 	t.Helper()
 	s, err := chromedp.Run(ctx, chromedp.Evaluate[string](expr))
 	if err != nil {
@@ -281,14 +243,14 @@ func jsString(t *testing.T, ctx context.Context, expr string) string {
 	return s
 }
 
-func press(t *testing.T, ctx context.Context, keys string) {
+func staffPress(t *testing.T, ctx context.Context, keys string) {
 	t.Helper()
 	if err := chromedp.Do(ctx, chromedp.KeyEvent(keys)); err != nil {
 		t.Fatalf("press %q: %v", keys, err)
 	}
 }
 
-func postState(s *staffServer, id string) fold.PostView {
+func staffPostState(s *staffServer, id string) fold.PostView {
 	var p fold.PostView
 	s.view(func(st *fold.State) { p, _ = st.Post(id) })
 	return p
@@ -298,30 +260,29 @@ func postState(s *staffServer, id string) fold.PostView {
 // moderator's page, in another browser context, shows each decision live.
 func TestStaffModeratorKeyboardTriage(t *testing.T) {
 	s := startStaffServer(t)
-	posts := fixturePosts(t, 8)
+	posts := staffFixturePosts(t, 8)
 	evs := make([]event.Event, len(posts))
 	for i, p := range posts {
-		evs[i] = received(p)
+		evs[i] = staffReceived(p)
 	}
 	s.add(t, evs...)
 
-	browser := staffBrowser(t)
-	alice := staffTab(t, browser, 60*time.Second)
-	bob := staffTab(t, browser, 60*time.Second)
+	alice := staffTab(t, 1280, 900, 60*time.Second)
+	bob := staffTab(t, 1280, 900, 60*time.Second)
 	staffLogin(t, alice, s, "moderate", "alice", staffModPass)
 	staffLogin(t, bob, s, "moderate", "bob", staffModPass)
 
 	queueIDs := `JSON.stringify([...document.querySelectorAll("#list .post")].map(n => n.dataset.id))`
 	focusedID := `((document.querySelector("#list .post.focused") || {dataset: {}}).dataset.id || "")`
-	want, _ := json.Marshal(ids(posts))
+	want, _ := json.Marshal(staffIDs(posts))
 	for _, tab := range []context.Context{alice, bob} {
-		jsEventually(t, tab, 5*time.Second, "the queue shows the 8 posts, oldest first", queueIDs+` === `+fmt.Sprintf("%q", want))
+		staffJSEventually(t, tab, 5*time.Second, "the queue shows the 8 posts, oldest first", queueIDs+` === `+fmt.Sprintf("%q", want))
 	}
-	if got := jsString(t, alice, focusedID); got != posts[0].ID {
+	if got := staffJSString(t, alice, focusedID); got != posts[0].ID {
 		t.Fatalf("focus starts on %q, want the oldest post %q", got, posts[0].ID)
 	}
 	// The rule that held each post is shown.
-	jsEventually(t, alice, time.Second, "the rule is shown", `document.querySelector("#list .post .rule").textContent.includes("pre-moderation")`)
+	staffJSEventually(t, alice, time.Second, "the rule is shown", `document.querySelector("#list .post .rule").textContent.includes("pre-moderation")`)
 
 	// Each key, then the log's fold, then bob's page.
 	gone := func(id string) string {
@@ -340,13 +301,13 @@ func TestStaffModeratorKeyboardTriage(t *testing.T) {
 	}
 	for _, st := range steps {
 		id := posts[st.post].ID
-		if got := jsString(t, alice, focusedID); got != id {
+		if got := staffJSString(t, alice, focusedID); got != id {
 			t.Fatalf("before %q: focus is on %q, want %q (focus follows the queue)", st.key, got, id)
 		}
-		press(t, alice, st.key)
-		eventually(t, 5*time.Second, fmt.Sprintf("key %q: post %d %s in the log", st.key, st.post, st.what), func() bool { return st.check(postState(s, id)) })
-		jsEventually(t, alice, 2*time.Second, fmt.Sprintf("key %q: post leaves alice's queue", st.key), gone(id))
-		jsEventually(t, bob, 2*time.Second, fmt.Sprintf("key %q: post leaves bob's queue live", st.key), gone(id))
+		staffPress(t, alice, st.key)
+		staffEventually(t, 5*time.Second, fmt.Sprintf("key %q: post %d %s in the log", st.key, st.post, st.what), func() bool { return st.check(staffPostState(s, id)) })
+		staffJSEventually(t, alice, 2*time.Second, fmt.Sprintf("key %q: post leaves alice's queue", st.key), gone(id))
+		staffJSEventually(t, bob, 2*time.Second, fmt.Sprintf("key %q: post leaves bob's queue live", st.key), gone(id))
 	}
 	var questions []fold.QuestionView
 	s.view(func(st *fold.State) { questions = st.Questions() })
@@ -354,47 +315,47 @@ func TestStaffModeratorKeyboardTriage(t *testing.T) {
 		t.Fatalf("open questions = %+v, want post 3", questions)
 	}
 	// bob sees who decided, in his activity list.
-	jsEventually(t, bob, 2*time.Second, "bob's activity names alice", `document.querySelector("#activity").textContent.includes("alice")`)
+	staffJSEventually(t, bob, 2*time.Second, "bob's activity names alice", `document.querySelector("#activity").textContent.includes("alice")`)
 
 	// u takes back alice's last decision (the question): post 3 is pending again and focused.
-	press(t, alice, "u")
-	eventually(t, 5*time.Second, "undo: post 3 pending again", func() bool { return postState(s, posts[3].ID).State == fold.StatePending })
-	jsEventually(t, alice, 2*time.Second, "undo: post 3 back in alice's queue, focused", focusedID+fmt.Sprintf(` === %q`, posts[3].ID))
-	jsEventually(t, bob, 2*time.Second, "undo: post 3 back in bob's queue", `!`+gone(posts[3].ID))
+	staffPress(t, alice, "u")
+	staffEventually(t, 5*time.Second, "undo: post 3 pending again", func() bool { return staffPostState(s, posts[3].ID).State == fold.StatePending })
+	staffJSEventually(t, alice, 2*time.Second, "undo: post 3 back in alice's queue, focused", focusedID+fmt.Sprintf(` === %q`, posts[3].ID))
+	staffJSEventually(t, bob, 2*time.Second, "undo: post 3 back in bob's queue", `!`+gone(posts[3].ID))
 
 	// Presence: bob sees that alice has post 3 open.
-	jsEventually(t, bob, 8*time.Second, "bob sees alice has post 3 open",
+	staffJSEventually(t, bob, 8*time.Second, "bob sees alice has post 3 open",
 		fmt.Sprintf(`(document.querySelector('#list .post[data-id=%q] .presence') || {}).textContent === "open by alice"`, posts[3].ID))
 
 	// x selects and moves on; A approves every selected post at once.
-	press(t, alice, "x")
-	press(t, alice, "x")
-	jsEventually(t, alice, time.Second, "two posts selected", `document.querySelectorAll("#list .post.selected").length === 2`)
-	press(t, alice, "A")
+	staffPress(t, alice, "x")
+	staffPress(t, alice, "x")
+	staffJSEventually(t, alice, time.Second, "two posts selected", `document.querySelectorAll("#list .post.selected").length === 2`)
+	staffPress(t, alice, "A")
 	for _, i := range []int{3, 4} {
-		eventually(t, 5*time.Second, fmt.Sprintf("bulk: post %d approved", i), func() bool { return postState(s, posts[i].ID).State == fold.StateApproved })
-		jsEventually(t, bob, 2*time.Second, fmt.Sprintf("bulk: post %d leaves bob's queue", i), gone(posts[i].ID))
+		staffEventually(t, 5*time.Second, fmt.Sprintf("bulk: post %d approved", i), func() bool { return staffPostState(s, posts[i].ID).State == fold.StateApproved })
+		staffJSEventually(t, bob, 2*time.Second, fmt.Sprintf("bulk: post %d leaves bob's queue", i), gone(posts[i].ID))
 	}
 
 	// The approved tab (key 2) shows them; undo there (u on a focused approved post) sends one back.
-	press(t, alice, "2")
-	jsEventually(t, alice, time.Second, "the approved tab lists the approved posts",
+	staffPress(t, alice, "2")
+	staffJSEventually(t, alice, time.Second, "the approved tab lists the approved posts",
 		fmt.Sprintf(`document.querySelectorAll("#list .post").length === 4 && !!document.querySelector('#list .post[data-id=%q]')`, posts[0].ID))
-	press(t, alice, "1")
-	jsEventually(t, alice, time.Second, "back on the queue tab", `document.querySelector("#list .post.focused").dataset.state === "pending"`)
+	staffPress(t, alice, "1")
+	staffJSEventually(t, alice, time.Second, "back on the queue tab", `document.querySelector("#list .post.focused").dataset.state === "pending"`)
 
 	// b then 3 blocks the focused post's author for good: their posts leave the queue.
-	target := jsString(t, alice, focusedID)
-	press(t, alice, "b")
-	jsEventually(t, alice, time.Second, "the block dialog is open", `!document.querySelector("#block-dialog").classList.contains("hidden")`)
-	press(t, alice, "3")
-	eventually(t, 5*time.Second, "block: the author is blocked", func() bool {
+	target := staffJSString(t, alice, focusedID)
+	staffPress(t, alice, "b")
+	staffJSEventually(t, alice, time.Second, "the block dialog is open", `!document.querySelector("#block-dialog").classList.contains("hidden")`)
+	staffPress(t, alice, "3")
+	staffEventually(t, 5*time.Second, "block: the author is blocked", func() bool {
 		var blocks []fold.BlockView
 		s.view(func(st *fold.State) { blocks = st.Blocks(time.Now()) })
-		return len(blocks) == 1 && blocks[0].AuthorID == postState(s, target).Author.ID && blocks[0].Until.IsZero()
+		return len(blocks) == 1 && blocks[0].AuthorID == staffPostState(s, target).Author.ID && blocks[0].Until.IsZero()
 	})
-	eventually(t, 5*time.Second, "block: the post is rejected", func() bool { return postState(s, target).State == fold.StateRejected })
-	jsEventually(t, bob, 2*time.Second, "block: the post leaves bob's queue", gone(target))
+	staffEventually(t, 5*time.Second, "block: the post is rejected", func() bool { return staffPostState(s, target).State == fold.StateRejected })
+	staffJSEventually(t, bob, 2*time.Second, "block: the post leaves bob's queue", gone(target))
 
 	// Both pages agree with the fold on what is left.
 	var left []string
@@ -405,11 +366,11 @@ func TestStaffModeratorKeyboardTriage(t *testing.T) {
 	})
 	wantLeft, _ := json.Marshal(left)
 	for name, tab := range map[string]context.Context{"alice": alice, "bob": bob} {
-		jsEventually(t, tab, 2*time.Second, name+"'s queue matches the fold", queueIDs+` === `+fmt.Sprintf("%q", wantLeft))
+		staffJSEventually(t, tab, 2*time.Second, name+"'s queue matches the fold", queueIDs+` === `+fmt.Sprintf("%q", wantLeft))
 	}
 }
 
-func ids(ps []event.Post) []string {
+func staffIDs(ps []event.Post) []string {
 	out := make([]string, len(ps))
 	for i, p := range ps {
 		out[i] = p.ID
@@ -438,14 +399,10 @@ func TestStaffFacilitatorQuestions(t *testing.T) {
 		return strings.Join(out, ",")
 	}
 
-	browser := staffBrowser(t)
-	tab := staffTab(t, browser, 60*time.Second)
-	if err := chromedp.Do(tab, chromedp.EmulateViewport(390, 844, chromedp.EmulateScale(2))); err != nil {
-		t.Fatal(err)
-	}
+	tab := staffTab(t, 390, 844, 60*time.Second) // a phone
 	staffLogin(t, tab, s, "facilitate", "", staffFacPass)
 	shown := `[...document.querySelectorAll("#open > li")].map(n => n.dataset.id).join(",")`
-	jsEventually(t, tab, 5*time.Second, "three open questions in order", shown+` === "q1,q2,q3"`)
+	staffJSEventually(t, tab, 5*time.Second, "three open questions in order", shown+` === "q1,q2,q3"`)
 
 	// Tap targets are at least 44 px (the page aims at 48).
 	small, err := chromedp.Run(tab, chromedp.Evaluate[string](`[...document.querySelectorAll("#open button")].filter(b => b.offsetParent !== null).filter(b => { const r = b.getBoundingClientRect(); return r.width < 44 || r.height < 44 }).map(b => b.textContent).join("|")`))
@@ -475,26 +432,26 @@ func TestStaffFacilitatorQuestions(t *testing.T) {
 	if err := chromedp.Do(tab, steps...); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 5*time.Second, "drag: the log's order is q3,q1,q2", func() bool { return order() == "q3,q1,q2" })
-	jsEventually(t, tab, 2*time.Second, "drag: the page shows q3,q1,q2", shown+` === "q3,q1,q2"`)
+	staffEventually(t, 5*time.Second, "drag: the log's order is q3,q1,q2", func() bool { return order() == "q3,q1,q2" })
+	staffJSEventually(t, tab, 2*time.Second, "drag: the page shows q3,q1,q2", shown+` === "q3,q1,q2"`)
 
 	// The accessible alternative: q1's "move down" button.
 	if err := chromedp.Do(tab, chromedp.Click(chromedp.CSS(`#open li[data-id="q1"] button[aria-label="move down"]`))); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 5*time.Second, "down: the log's order is q3,q2,q1", func() bool { return order() == "q3,q2,q1" })
-	jsEventually(t, tab, 2*time.Second, "down: the page shows q3,q2,q1", shown+` === "q3,q2,q1"`)
+	staffEventually(t, 5*time.Second, "down: the log's order is q3,q2,q1", func() bool { return order() == "q3,q2,q1" })
+	staffJSEventually(t, tab, 2*time.Second, "down: the page shows q3,q2,q1", shown+` === "q3,q2,q1"`)
 
 	// Read q2 now: highlighted in the list and in the "now reading" box.
 	if err := chromedp.Do(tab, chromedp.Click(chromedp.CSS(`#open li[data-id="q2"] .btn-primary`))); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 5*time.Second, "reading: q2 is being read", func() bool {
+	staffEventually(t, 5*time.Second, "reading: q2 is being read", func() bool {
 		var w fold.Wall
 		s.view(func(st *fold.State) { w = st.Wall(1) })
 		return w.NowReading != nil && w.NowReading.ID == "q2"
 	})
-	jsEventually(t, tab, 2*time.Second, "reading: q2 highlighted",
+	staffJSEventually(t, tab, 2*time.Second, "reading: q2 highlighted",
 		`document.querySelector('#open li[data-id="q2"]').classList.contains("reading") && !document.querySelector("#now").classList.contains("hidden") && document.querySelector("#now-text").textContent === "Who pays for the buses?"`)
 
 	// A note on q2.
@@ -504,7 +461,7 @@ func TestStaffFacilitatorQuestions(t *testing.T) {
 	); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 5*time.Second, "note: q2 has the note", func() bool {
+	staffEventually(t, 5*time.Second, "note: q2 has the note", func() bool {
 		var qs []fold.QuestionView
 		s.view(func(st *fold.State) { qs = st.Questions() })
 		for _, q := range qs {
@@ -519,12 +476,12 @@ func TestStaffFacilitatorQuestions(t *testing.T) {
 	if err := chromedp.Do(tab, chromedp.Click(chromedp.ID(`now-answered`))); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 5*time.Second, "answered: q2 answered", func() bool {
+	staffEventually(t, 5*time.Second, "answered: q2 answered", func() bool {
 		var a []fold.QuestionView
 		s.view(func(st *fold.State) { a = st.Answered() })
 		return len(a) == 1 && a[0].ID == "q2"
 	})
-	jsEventually(t, tab, 2*time.Second, "answered: listed apart",
+	staffJSEventually(t, tab, 2*time.Second, "answered: listed apart",
 		shown+` === "q3,q1" && [...document.querySelectorAll("#answered > li")].map(n => n.dataset.id).join(",") === "q2" && document.querySelector("#now").classList.contains("hidden")`)
 
 	// A question heard in the room.
@@ -535,12 +492,12 @@ func TestStaffFacilitatorQuestions(t *testing.T) {
 	); err != nil {
 		t.Fatal(err)
 	}
-	jsEventually(t, tab, 5*time.Second, "added: the room's question is listed last",
+	staffJSEventually(t, tab, 5*time.Second, "added: the room's question is listed last",
 		`(document.querySelector("#open > li:last-child .q-text") || {}).textContent === "Can we have the data openly?"`)
 
 	// A stage message from a moderator is shown prominently.
 	s.add(t, event.Event{Kind: event.StageMessage, Actor: event.Actor{Role: event.RoleModerator, Name: "alice"}, Message: "two more questions"})
-	jsEventually(t, tab, 2*time.Second, "stage: the message is shown",
+	staffJSEventually(t, tab, 2*time.Second, "stage: the message is shown",
 		`!document.querySelector("#stage").classList.contains("hidden") && document.querySelector("#stage-text").textContent === "two more questions"`)
 }
 
@@ -548,8 +505,7 @@ func TestStaffFacilitatorQuestions(t *testing.T) {
 // a facilitator cannot use the moderator page.
 func TestStaffLoginRefusals(t *testing.T) {
 	s := startStaffServer(t)
-	browser := staffBrowser(t)
-	tab := staffTab(t, browser, 30*time.Second)
+	tab := staffTab(t, 1280, 900, 30*time.Second)
 	err := chromedp.Do(tab,
 		chromedp.Navigate(s.URL+"/e/"+staffSlug+"/moderate"),
 		chromedp.WaitVisible(chromedp.ID("login-password")),
@@ -559,10 +515,10 @@ func TestStaffLoginRefusals(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if msg := jsString(t, tab, `document.querySelector("#login-error").textContent`); !strings.Contains(msg, "Wrong") {
+	if msg := staffJSString(t, tab, `document.querySelector("#login-error").textContent`); !strings.Contains(msg, "Wrong") {
 		t.Errorf("login error = %q", msg)
 	}
-	if next := jsString(t, tab, `document.querySelector("#login-next").value`); next != "/e/"+staffSlug+"/moderate" {
+	if next := staffJSString(t, tab, `document.querySelector("#login-next").value`); next != "/e/"+staffSlug+"/moderate" {
 		t.Errorf("next = %q, want the moderate page", next)
 	}
 	if _, err := chromedp.Run(tab, chromedp.Evaluate[string](`document.querySelector("#login-password").value = ""`)); err != nil {
@@ -571,8 +527,8 @@ func TestStaffLoginRefusals(t *testing.T) {
 	if err := chromedp.Do(tab, chromedp.SendKeys(chromedp.ID("login-password"), staffFacPass+"\r")); err != nil {
 		t.Fatal(err)
 	}
-	jsEventually(t, tab, 5*time.Second, "a facilitator on the moderator page is told it needs the moderator role",
-		`location.pathname.endsWith("/moderate") && (document.querySelector("#empty").textContent || "").includes("moderator role")`)
+	staffJSEventually(t, tab, 5*time.Second, "a facilitator on the moderator page is told it needs the moderator role",
+		`location.pathname.endsWith("/moderate") && ((document.querySelector("#empty") || {}).textContent || "").includes("moderator role")`)
 	if errors.Is(tab.Err(), context.DeadlineExceeded) {
 		t.Fatal("the browser tab timed out")
 	}

@@ -100,13 +100,21 @@ func (e *Event) Live(now time.Time) bool {
 // Source types.
 const (
 	SourceMastodon  = "mastodon"
+	SourceBluesky   = "bluesky"
 	SourceRehearsal = "rehearsal"
 )
+
+// DefaultJetstream are the public Jetstream hosts a bluesky source reads
+// when the file names none, tried in turn.
+var DefaultJetstream = []string{
+	"wss://jetstream1.us-east.bsky.network",
+	"wss://jetstream2.us-east.bsky.network",
+}
 
 // Source is one place posts come from. Type says which fields apply; the
 // others must be empty. New types (bluesky, rss) add their own fields here.
 type Source struct {
-	// Type is "mastodon" or "rehearsal".
+	// Type is "mastodon", "bluesky" or "rehearsal".
 	Type string `yaml:"type"`
 
 	// Server is the Mastodon server's base URL (mastodon).
@@ -118,11 +126,22 @@ type Source struct {
 	// on when a token is configured, off otherwise.
 	Stream *bool `yaml:"stream"`
 
+	// Jetstream are the Jetstream websocket URLs to follow, tried in turn
+	// (bluesky); default DefaultJetstream.
+	Jetstream []string `yaml:"jetstream"`
+	// Handle is a Bluesky account used to search for posts older than
+	// Jetstream can replay (bluesky, optional); PasswordEnv names the
+	// environment variable holding its app password.
+	Handle      string `yaml:"handle"`
+	PasswordEnv string `yaml:"password_env"`
+
 	// Rate is posts per minute (rehearsal); default DefaultRehearsalRate.
 	Rate float64 `yaml:"rate"`
 
 	// Token is the token read from TokenEnv when the config was loaded.
 	Token string `yaml:"-"`
+	// Password is the app password read from PasswordEnv.
+	Password string `yaml:"-"`
 }
 
 // Name is the source's name within its event, as ingest.Source.Name gives

@@ -21,6 +21,7 @@ var exampleEnv = map[string]string{
 	"L4L_MODERATOR_PASSPHRASE":   "back of the room",
 	"L4L_FACILITATOR_PASSPHRASE": "on the stage now",
 	"L4L_FACILITATOR_TOKENS":     "token-one-0123456789, token-two-0123456789,",
+	"L4L_BSKY_PASSWORD":          "abcd-efgh-ijkl-mnop",
 	"L4L_SESSION_KEY":            "0123456789abcdef0123456789abcdef-shared-by-nodes",
 }
 
@@ -41,6 +42,9 @@ func TestExampleFileLoads(t *testing.T) {
 	}
 	if e.Sources[1].Streaming() {
 		t.Errorf("source without token streams by default")
+	}
+	if b := e.Sources[2]; b.Name() != "bluesky" || len(b.Jetstream) != 2 || b.Password != "abcd-efgh-ijkl-mnop" || b.Handle != "leeds.example.org" {
+		t.Errorf("bluesky source = %+v", b)
 	}
 	if got := e.Sources[0].Name(); got != "mastodon:mastodon.social" {
 		t.Errorf("Name = %q", got)
@@ -165,6 +169,9 @@ func TestParseBad(t *testing.T) {
 		{"lead-in without start", "events:\n  - slug: ev\n    hashtags: [T]\n    lead_in: 1h\n", nil, `events.yaml:4: events[0].lead_in: needs a start time`},
 		{"unknown source type", "events:\n  - slug: ev\n    hashtags: [T]\n    sources:\n      - type: twitter\n", nil, `events.yaml:5: events[0].sources[0].type: unknown source type "twitter"`},
 		{"source twice", "events:\n  - slug: ev\n    hashtags: [T]\n    sources:\n      - {type: mastodon, server: 'https://a.example'}\n      - {type: mastodon, server: 'https://A.example/'}\n", nil, `events.yaml:6: events[0].sources[1]: source mastodon:a.example is already`},
+		{"bluesky jetstream URL", "events:\n  - slug: ev\n    hashtags: [T]\n    sources:\n      - type: bluesky\n        jetstream: [https://jetstream.example]\n", nil, `events.yaml:6: events[0].sources[0].jetstream[0]: not a websocket URL`},
+		{"bluesky handle without password", "events:\n  - slug: ev\n    hashtags: [T]\n    sources:\n      - type: bluesky\n        handle: ada.bsky.social\n", nil, `events.yaml:6: events[0].sources[0].handle: handle and password_env go together`},
+		{"field of another type", "events:\n  - slug: ev\n    hashtags: [T]\n    sources:\n      - type: bluesky\n        server: https://bsky.social\n", nil, `events.yaml:6: events[0].sources[0].server: a bluesky source has no server (that is for mastodon)`},
 		{"rehearsal rate", "events:\n  - slug: ev\n    hashtags: [T]\n    sources:\n      - type: rehearsal\n        rate: -1\n", nil, `events.yaml:6: events[0].sources[0].rate: posts per minute`},
 		{"token env unset", "events:\n  - slug: ev\n    hashtags: [T]\n    sources:\n      - type: mastodon\n        server: https://m.example\n        token_env: NOPE\n", nil, `events.yaml:7: events[0].sources[0].token_env: environment variable NOPE is not set`},
 		{"moderation mode", "events:\n  - slug: ev\n    hashtags: [T]\n    moderation:\n      mode: post\n", nil, `events.yaml:5: events[0].moderation.mode: must be pre or auto, not "post"`},
@@ -220,7 +227,7 @@ func buildFlags(t *testing.T, args []string, env map[string]string) (*Config, er
 }
 
 func TestFlagsFirstRun(t *testing.T) {
-	c, err := buildFlags(t, []string{"--tag", "Leaders4Leeds", "--mastodon", "https://mastodon.social", "--mastodon", "hachyderm.io", "--rehearse"}, nil)
+	c, err := buildFlags(t, []string{"--tag", "Leaders4Leeds", "--mastodon", "https://mastodon.social", "--mastodon", "hachyderm.io", "--bluesky", "--rehearse"}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -235,7 +242,7 @@ func TestFlagsFirstRun(t *testing.T) {
 	for _, s := range e.Sources {
 		names = append(names, s.Name())
 	}
-	if strings.Join(names, " ") != "mastodon:mastodon.social mastodon:hachyderm.io rehearsal" {
+	if strings.Join(names, " ") != "mastodon:mastodon.social mastodon:hachyderm.io bluesky rehearsal" {
 		t.Errorf("sources = %v", names)
 	}
 	if c.Listen != ":8080" || c.Data != "./data" || c.Redis != "" {
@@ -307,7 +314,7 @@ func TestFlagsBad(t *testing.T) {
 		want string
 	}{
 		{nil, nil, "--tag: nothing to serve"},
-		{[]string{"--mastodon", "https://m.example"}, nil, "--tag: --mastodon and --rehearse add sources"},
+		{[]string{"--mastodon", "https://m.example"}, nil, "--tag: --mastodon, --bluesky and --rehearse add sources"},
 		{[]string{"--tag", "a b"}, nil, `--tag: "a b" is not a hashtag`},
 		{[]string{"--tag", "T", "--mastodon", "https://m.example/path"}, nil, "--mastodon: give the server's base URL only"},
 		{[]string{"--tag", "T", "--moderation", "post"}, nil, `--moderation: must be pre or auto`},

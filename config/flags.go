@@ -24,6 +24,7 @@ type Flags struct {
 	// first names it); Mastodon and Rehearse give that event its sources.
 	Tags     []string
 	Mastodon []string
+	Bluesky  bool
 	Rehearse bool
 
 	fs *flag.FlagSet
@@ -60,6 +61,7 @@ func (f *Flags) Register(fs *flag.FlagSet) {
 	fs.StringVar(&f.LogFormat, "log-format", "", "log format: text (default) or json (env BACKCHANNEL_LOG_FORMAT)")
 	fs.Var(listFlag{&f.Tags}, "tag", "hashtag to follow, without '#'; repeatable; makes one event named after the first (env BACKCHANNEL_TAG, comma-separated)")
 	fs.Var(listFlag{&f.Mastodon}, "mastodon", "Mastodon server to search, e.g. https://mastodon.social; repeatable (env BACKCHANNEL_MASTODON)")
+	fs.BoolVar(&f.Bluesky, "bluesky", false, "follow the hashtags on Bluesky too, through the public Jetstream (env BACKCHANNEL_BLUESKY)")
 	fs.BoolVar(&f.Rehearse, "rehearse", false, "add a rehearsal source that makes up posts, to try the screens (env BACKCHANNEL_REHEARSE)")
 }
 
@@ -100,8 +102,8 @@ func (f *Flags) Build(getenv func(string) string) (*Config, error) {
 	if f.LogFormat != "" {
 		c.LogFormat = f.LogFormat
 	}
-	if len(f.Tags) == 0 && (len(f.Mastodon) > 0 || f.Rehearse) {
-		return nil, &Error{Path: "--tag", Msg: "--mastodon and --rehearse add sources to the event --tag makes: give --tag too"}
+	if len(f.Tags) == 0 && (len(f.Mastodon) > 0 || f.Bluesky || f.Rehearse) {
+		return nil, &Error{Path: "--tag", Msg: "--mastodon, --bluesky and --rehearse add sources to the event --tag makes: give --tag too"}
 	}
 	if len(f.Tags) > 0 {
 		e, err := f.event()
@@ -156,6 +158,9 @@ func (f *Flags) event() (Event, error) {
 		}
 		e.Sources = append(e.Sources, s)
 	}
+	if f.Bluesky {
+		e.Sources = append(e.Sources, Source{Type: SourceBluesky, Jetstream: append([]string(nil), DefaultJetstream...)})
+	}
 	if f.Rehearse {
 		e.Sources = append(e.Sources, Source{Type: SourceRehearsal, Rate: DefaultRehearsalRate})
 	}
@@ -188,12 +193,17 @@ func (f *Flags) applyEnv(getenv func(string) string) error {
 			_ = listFlag{l.v}.Set(v)
 		}
 	}
-	if v := getenv(EnvName("rehearse")); v != "" && !set["rehearse"] {
-		b, err := strconv.ParseBool(v)
-		if err != nil {
-			return &Error{Path: EnvName("rehearse"), Msg: fmt.Sprintf("%q is not true or false", v)}
+	for _, b := range []struct {
+		name string
+		v    *bool
+	}{{"bluesky", &f.Bluesky}, {"rehearse", &f.Rehearse}} {
+		if v := getenv(EnvName(b.name)); v != "" && !set[b.name] {
+			on, err := strconv.ParseBool(v)
+			if err != nil {
+				return &Error{Path: EnvName(b.name), Msg: fmt.Sprintf("%q is not true or false", v)}
+			}
+			*b.v = on
 		}
-		f.Rehearse = b
 	}
 	return nil
 }

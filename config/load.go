@@ -280,6 +280,9 @@ func (c *Config) defaults() {
 			if s.Type == SourceMastodon {
 				s.Server = strings.TrimRight(s.Server, "/")
 			}
+			if s.Type == SourceBluesky && len(s.Jetstream) == 0 {
+				s.Jetstream = append([]string(nil), DefaultJetstream...)
+			}
 		}
 	}
 }
@@ -312,6 +315,7 @@ func (c *Config) resolve(getenv func(string) string) error {
 		for j := range e.Sources {
 			s := &e.Sources[j]
 			s.Token = need(fmt.Sprintf("%s.sources[%d].token_env", p, j), s.TokenEnv)
+			s.Password = need(fmt.Sprintf("%s.sources[%d].password_env", p, j), s.PasswordEnv)
 		}
 		for _, r := range []struct {
 			name string

@@ -170,23 +170,51 @@ func (c *Config) validateSource(sp string, s *Source) []error {
 		if s.Rate != 0 {
 			bad(sp+".rate", "only a rehearsal source has a rate")
 		}
+		errs = append(errs, c.onlyFor(sp, s, SourceMastodon)...)
+	case SourceBluesky:
+		for k, h := range s.Jetstream {
+			u, err := url.Parse(h)
+			if err != nil || (u.Scheme != "wss" && u.Scheme != "ws") || u.Host == "" {
+				bad(fmt.Sprintf("%s.jetstream[%d]", sp, k), "not a websocket URL: %q (write it as wss://jetstream1.us-east.bsky.network)", h)
+			}
+		}
+		if (s.Handle == "") != (s.PasswordEnv == "") {
+			bad(sp+".handle", "handle and password_env go together: the account searches for posts older than Jetstream replays")
+		}
+		errs = append(errs, c.onlyFor(sp, s, SourceBluesky)...)
 	case SourceRehearsal:
 		if s.Rate <= 0 || s.Rate > 6000 {
 			bad(sp+".rate", "posts per minute must be above 0 and at most 6000, not %g", s.Rate)
 		}
-		if s.Server != "" {
-			bad(sp+".server", "a rehearsal source has no server")
-		}
-		if s.TokenEnv != "" {
-			bad(sp+".token_env", "a rehearsal source has no token")
-		}
-		if s.Stream != nil {
-			bad(sp+".stream", "a rehearsal source does not stream")
-		}
+		errs = append(errs, c.onlyFor(sp, s, SourceRehearsal)...)
 	case "":
-		bad(sp+".type", "required: %s or %s", SourceMastodon, SourceRehearsal)
+		bad(sp+".type", "required: %s", sourceTypes)
 	default:
-		bad(sp+".type", "unknown source type %q: use %s or %s", s.Type, SourceMastodon, SourceRehearsal)
+		bad(sp+".type", "unknown source type %q: use %s", s.Type, sourceTypes)
+	}
+	return errs
+}
+
+var sourceTypes = strings.Join([]string{SourceMastodon, SourceBluesky, SourceRehearsal}, ", ")
+
+// onlyFor refuses the fields of other source types than typ, so a field
+// written under the wrong type is not silently ignored.
+func (c *Config) onlyFor(sp string, s *Source, typ string) []error {
+	var errs []error
+	for _, f := range []struct {
+		name, owner string
+		set         bool
+	}{
+		{"server", SourceMastodon, s.Server != ""},
+		{"token_env", SourceMastodon, s.TokenEnv != ""},
+		{"stream", SourceMastodon, s.Stream != nil},
+		{"jetstream", SourceBluesky, len(s.Jetstream) > 0},
+		{"handle", SourceBluesky, s.Handle != ""},
+		{"password_env", SourceBluesky, s.PasswordEnv != ""},
+	} {
+		if f.set && f.owner != typ {
+			errs = append(errs, c.errAt(sp+"."+f.name, fmt.Sprintf("a %s source has no %s (that is for %s)", typ, f.name, f.owner)))
+		}
 	}
 	return errs
 }

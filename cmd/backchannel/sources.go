@@ -7,6 +7,7 @@ import (
 	"github.com/backchannel/backchannel/config"
 	"github.com/backchannel/backchannel/eventlog"
 	"github.com/backchannel/backchannel/ingest"
+	"github.com/backchannel/backchannel/ingest/bluesky"
 	"github.com/backchannel/backchannel/ingest/mastodon"
 	"github.com/backchannel/backchannel/ingest/rehearsal"
 	"github.com/backchannel/backchannel/moderation"
@@ -33,6 +34,16 @@ func eventSources(ec *config.Event, log eventlog.Log, logger *slog.Logger) (inge
 				Server: sc.Server, Tags: ec.Hashtags, Token: sc.Token, Start: ec.Start, Stream: sc.Streaming(),
 				Logger: logger,
 			})
+		case config.SourceBluesky:
+			bc := bluesky.Config{Hosts: sc.Jetstream, Tags: ec.Hashtags, Logger: logger}
+			if sc.Handle != "" {
+				since := ec.Start
+				if !since.IsZero() {
+					since = since.Add(-ec.LeadIn)
+				}
+				bc.Backfill = &bluesky.BackfillConfig{Identifier: sc.Handle, Password: sc.Password, Since: since}
+			}
+			src, err = bluesky.New(bc)
 		case config.SourceRehearsal:
 			src = rehearsal.New(rehearsal.Config{Tags: ec.Hashtags, Rate: sc.Rate, Logger: logger})
 		default:

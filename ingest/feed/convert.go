@@ -93,18 +93,7 @@ func (s *Source) convert(f *gofeed.Feed, it *gofeed.Item, mastodon bool, fetched
 	}
 	p.HTML, p.Text = sanitize.HTML(body, nil)
 
-	switch {
-	case it.PublishedParsed != nil:
-		p.CreatedAt = it.PublishedParsed.UTC()
-		if it.UpdatedParsed != nil && it.UpdatedParsed.After(*it.PublishedParsed) {
-			p.EditedAt = it.UpdatedParsed.UTC()
-		}
-	case it.UpdatedParsed != nil:
-		p.CreatedAt = it.UpdatedParsed.UTC()
-	default:
-		// No date at all: when we first saw it is the best we know.
-		p.CreatedAt = fetched
-	}
+	p.CreatedAt, p.EditedAt = dates(it, fetched)
 
 	p.Author = s.author(f, it, mastodon)
 	p.Media, p.Sensitive = media(it)
@@ -113,6 +102,24 @@ func (s *Source) convert(f *gofeed.Feed, it *gofeed.Item, mastodon bool, fetched
 		return event.Post{}, false
 	}
 	return p, true
+}
+
+// dates returns when the item was published and, if it says it was
+// updated later, when it was edited (zero otherwise).
+func dates(it *gofeed.Item, fetched time.Time) (created, edited time.Time) {
+	switch {
+	case it.PublishedParsed != nil:
+		created = it.PublishedParsed.UTC()
+		if it.UpdatedParsed != nil && it.UpdatedParsed.After(*it.PublishedParsed) {
+			edited = it.UpdatedParsed.UTC()
+		}
+	case it.UpdatedParsed != nil:
+		created = it.UpdatedParsed.UTC()
+	default:
+		// No date at all: when we first saw it is the best we know.
+		created = fetched
+	}
+	return created, edited
 }
 
 // author is who wrote the item: from a Mastodon status link, else the

@@ -34,6 +34,7 @@ import (
 	"github.com/mmcdole/gofeed"
 
 	"github.com/backchannel/backchannel/event"
+	"github.com/backchannel/backchannel/eventlog"
 	"github.com/backchannel/backchannel/ingest"
 )
 
@@ -258,6 +259,9 @@ type state struct {
 	// time is skipped, a later time is an edit. Only the current document's
 	// items are kept, so it stays the size of the feed.
 	Seen map[string]int64 `json:"seen,omitempty"`
+	// Dropped is the same for items not kept (no tag of the event, nothing
+	// to show) at that edit time, so they are not converted again.
+	Dropped map[string]int64 `json:"dropped,omitempty"`
 }
 
 func (s *Source) loadState(ctx context.Context, sink ingest.Sink) (state, error) {
@@ -298,35 +302,40 @@ func (s *Source) poll(ctx context.Context, sink ingest.Sink) error {
 	if err != nil {
 		return fmt.Errorf("%w: %w", ErrParse, err)
 	}
-	posts := s.posts(f)
-	next := state{ETag: etag, LastModified: lastMod, Seen: make(map[string]int64, len(posts))}
+	next := state{ETag: etag, LastModified: lastMod, Seen: map[string]int64{}, Dropped: map[string]int64{}}
+	mastodon := s.tagFeed || strings.HasPrefix(f.Generator, "Mastodon")
+	filter := len(s.tags) > 0 && !s.tagFeed
+	fetched := s.now().UTC()
 	appended := 0
-	for _, it := range posts {
-		p := it.post
-		ver := int64(0)
-		if !p.EditedAt.IsZero() {
-			ver = p.EditedAt.Unix()
+	for _, c := range s.candidates(f, mastodon, fetched) {
+		prev, seen := st.Seen[c.id]
+		if seen && c.ver <= prev {
+			// Unchanged: no sanitising, no round trip to the log.
+			next.Seen[c.id] = prev
+			continue
 		}
-		prev, seen := st.Seen[p.ID]
-		switch {
-		case !seen:
-			res, err := sink.Post(ctx, p)
-			if err != nil {
-				return fmt.Errorf("feed: post %s: %w", p.URI, err)
-			}
-			if !res.Duplicate {
-				appended++
-			}
-		case ver > prev:
-			res, err := sink.Edit(ctx, p)
-			if err != nil {
-				return fmt.Errorf("feed: edit %s: %w", p.URI, err)
-			}
-			if !res.Duplicate {
-				appended++
-			}
+		if d, dropped := st.Dropped[c.id]; dropped && c.ver <= d {
+			next.Dropped[c.id] = d
+			continue
 		}
-		next.Seen[p.ID] = max(prev, ver)
+		p, ok := s.convert(f, c.item, mastodon, fetched)
+		if !ok || (filter && !carriesTag(p, c.item.Title, s.tags)) {
+			next.Dropped[c.id] = c.ver
+			continue
+		}
+		var res eventlog.Appended
+		if seen {
+			res, err = sink.Edit(ctx, p)
+		} else {
+			res, err = sink.Post(ctx, p)
+		}
+		if err != nil {
+			return fmt.Errorf("feed: %s: %w", p.URI, err)
+		}
+		if !res.Duplicate {
+			appended++
+		}
+		next.Seen[c.id] = c.ver
 	}
 	// Stored only now: validators saved before every item was appended
 	// would turn the next poll into a 304 and lose the rest.
@@ -403,35 +412,44 @@ func retryAfter(v string, now time.Time) time.Time {
 	return time.Time{}
 }
 
-// item is one feed item converted, with its place for ordering.
-type item struct {
-	post event.Post
-	idx  int
+// candidate is one feed item with its identity worked out, before the
+// (costlier) conversion that only new and edited items need.
+type candidate struct {
+	item    *gofeed.Item
+	id      string
+	ver     int64 // edit time, Unix seconds; 0 if never edited
+	created time.Time
+	idx     int
 }
 
-// posts converts the document's items that are kept, oldest first, so the
-// log reads in the order they were published.
-func (s *Source) posts(f *gofeed.Feed) []item {
-	fetched := s.now().UTC()
-	mastodon := s.tagFeed || strings.HasPrefix(f.Generator, "Mastodon")
-	filter := len(s.tags) > 0 && !s.tagFeed
-	out := make([]item, 0, len(f.Items))
+// candidates returns the items that have an identity, each once, oldest
+// first, so the log reads in the order they were published.
+func (s *Source) candidates(f *gofeed.Feed, mastodon bool, fetched time.Time) []candidate {
+	out := make([]candidate, 0, len(f.Items))
 	seen := make(map[string]bool, len(f.Items))
 	for i, it := range f.Items {
-		p, ok := s.convert(f, it, mastodon, fetched)
-		if !ok || seen[p.ID] {
+		if it == nil {
 			continue
 		}
-		if filter && !carriesTag(p, it.Title, s.tags) {
+		uri := s.PostURI(it.GUID, it.Link, mastodon)
+		if uri == "" {
 			continue
 		}
-		seen[p.ID] = true
-		out = append(out, item{post: p, idx: i})
+		id := event.PostID(uri)
+		if seen[id] {
+			continue
+		}
+		seen[id] = true
+		created, edited := dates(it, fetched)
+		c := candidate{item: it, id: id, created: created, idx: i}
+		if !edited.IsZero() {
+			c.ver = edited.Unix()
+		}
+		out = append(out, c)
 	}
 	sort.SliceStable(out, func(a, b int) bool {
-		ta, tb := out[a].post.CreatedAt, out[b].post.CreatedAt
-		if !ta.Equal(tb) {
-			return ta.Before(tb)
+		if !out[a].created.Equal(out[b].created) {
+			return out[a].created.Before(out[b].created)
 		}
 		// Feeds list newest first: for equal times, later in the document is older.
 		return out[a].idx > out[b].idx

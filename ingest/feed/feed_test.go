@@ -17,7 +17,9 @@ import (
 	"github.com/backchannel/backchannel/ingest"
 )
 
-func fixture(t *testing.T, name string) string {
+func fixture(t *testing.T, name string) string { return fixtureB(t, name) }
+
+func fixtureB(t testing.TB, name string) string {
 	t.Helper()
 	b, err := os.ReadFile(filepath.Join("testdata", name))
 	if err != nil {
@@ -50,9 +52,15 @@ type feedServer struct {
 
 func newFeedServer(t *testing.T, doc string) *feedServer {
 	fs := &feedServer{doc: doc, etag: `"v1"`, lastMod: "Fri, 08 Dec 2023 12:52:54 GMT"}
+	newBenchServer(t, fs)
+	return fs
+}
+
+// newBenchServer starts fs on loopback and returns its URL.
+func newBenchServer(t testing.TB, fs *feedServer) string {
 	fs.Server = httptest.NewServer(http.HandlerFunc(fs.serve))
 	t.Cleanup(fs.Close)
-	return fs
+	return fs.URL
 }
 
 func (fs *feedServer) serve(w http.ResponseWriter, r *http.Request) {
@@ -671,4 +679,35 @@ func Example() {
 	}
 	fmt.Println(src.Name(), src.Kind())
 	// Output: rss:mastodon.example/tags/OurDay.rss rss
+}
+
+// An item left out for carrying none of the event's tags is remembered as
+// dropped (not converted again), and looked at again when it is edited:
+// an organiser who adds the tag to a post later gets it on the wall.
+func TestDroppedItemReconsideredWhenEdited(t *testing.T) {
+	orig := fixture(t, "github_commits.atom")
+	v1 := strings.Replace(orig, "<updated>2024-03-12T05:30:27Z</updated>\n    <media",
+		"<published>2024-03-12T05:30:27Z</published>\n    <updated>2024-03-12T05:30:27Z</updated>\n    <media", 1)
+	v2 := strings.Replace(v1, "<updated>2024-03-12T05:30:27Z</updated>\n    <media", "<updated>2024-03-12T07:00:00Z</updated>\n    <media", 1)
+	v2 = strings.Replace(v2, "Parse podcast categories&lt;/pre&gt;", "Parse podcast categories, live at #OurDay&lt;/pre&gt;", 1)
+
+	fs := newFeedServer(t, v1)
+	cfg := Config{URL: fs.URL + "/commits.atom", Tags: []string{"OurDay"}}
+	sink := newMemSink()
+	ctx := context.Background()
+	if err := newSource(t, cfg).poll(ctx, sink); err != nil {
+		t.Fatal(err)
+	}
+	c, _ := sink.Cursor(ctx, cursorKey)
+	if len(sink.snapshot()) != 0 || strings.Count(c, `"`+event.PostID(newSource(t, cfg).urnSpace+":tag:github.com,2008:Grit::Commit/6d97f8b4582414b6ce69467656824690057d4793")+`":0`) != 1 {
+		t.Fatalf("first poll: %d events, cursor %s", len(sink.snapshot()), c)
+	}
+	fs.set(v2, `"v2"`)
+	if err := newSource(t, cfg).poll(ctx, sink); err != nil {
+		t.Fatal(err)
+	}
+	got := sink.snapshot()
+	if len(got) != 1 || got[0].Kind != event.PostReceived || !strings.Contains(got[0].Post.Text, "#OurDay") {
+		t.Fatalf("after the edit: %v", got)
+	}
 }

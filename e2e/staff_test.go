@@ -357,6 +357,15 @@ func TestStaffModeratorKeyboardTriage(t *testing.T) {
 	staffEventually(t, 5*time.Second, "block: the post is rejected", func() bool { return staffPostState(s, target).State == fold.StateRejected })
 	staffJSEventually(t, bob, 2*time.Second, "block: the post leaves bob's queue", gone(target))
 
+	// The counts follow the fold.
+	var c fold.Counts
+	s.view(func(st *fold.State) { c = st.Counts() })
+	wantCounts := fmt.Sprintf("%d waiting · %d approved · %d rejected", c.Pending, c.Approved, c.Rejected)
+	for name, tab := range map[string]context.Context{"alice": alice, "bob": bob} {
+		staffJSEventually(t, tab, 3*time.Second, name+"'s counts read "+wantCounts, fmt.Sprintf(`document.querySelector("#counts").textContent.startsWith(%q)`, wantCounts))
+	}
+	Screenshot(t, alice, "staff-moderate-1280x900")
+
 	// Both pages agree with the fold on what is left.
 	var left []string
 	s.view(func(st *fold.State) {
@@ -368,6 +377,30 @@ func TestStaffModeratorKeyboardTriage(t *testing.T) {
 	for name, tab := range map[string]context.Context{"alice": alice, "bob": bob} {
 		staffJSEventually(t, tab, 2*time.Second, name+"'s queue matches the fold", queueIDs+` === `+fmt.Sprintf("%q", wantLeft))
 	}
+
+	// The audit lists every decision, newest first, and follows live.
+	if err := chromedp.Do(alice, chromedp.Navigate(s.URL+"/e/"+staffSlug+"/audit"), chromedp.WaitVisible(chromedp.CSS(`body[data-ready="1"]`))); err != nil {
+		t.Fatal(err)
+	}
+	var audit []fold.AuditEntry
+	s.view(func(st *fold.State) { audit = st.Audit(0) })
+	auditPos := `JSON.stringify([...document.querySelectorAll("#audit tr")].map(r => Number(r.dataset.pos)))`
+	var wantPos []uint64
+	for _, a := range audit {
+		wantPos = append(wantPos, a.Pos)
+	}
+	wp, _ := json.Marshal(wantPos)
+	staffJSEventually(t, alice, 3*time.Second, "the audit page lists the fold's audit, newest first", auditPos+` === `+fmt.Sprintf("%q", wp))
+	staffJSEventually(t, alice, time.Second, "the audit names alice", `document.querySelector("#audit").textContent.includes("alice (moderator)")`)
+	staffPress(t, bob, "a") // bob approves the post focused on his page
+	staffEventually(t, 5*time.Second, "bob's approval is in the log", func() bool {
+		var a []fold.AuditEntry
+		s.view(func(st *fold.State) { a = st.Audit(1) })
+		return len(a) == 1 && a[0].Actor.Name == "bob"
+	})
+	staffJSEventually(t, alice, 3*time.Second, "bob's approval appears at the top of the audit, live",
+		`(document.querySelector("#audit tr td.a-who") || {}).textContent === "bob (moderator)"`)
+	Screenshot(t, alice, "staff-audit-1280x900")
 }
 
 func staffIDs(ps []event.Post) []string {
@@ -415,7 +448,7 @@ func TestStaffFacilitatorQuestions(t *testing.T) {
 
 	// Drag q3's handle above q1 with pointer events.
 	type point struct{ X, Y float64 }
-	from, err := chromedp.Run(tab, chromedp.Evaluate[point](`(() => { const r = document.querySelector('#open li[data-id="q3"] .handle').getBoundingClientRect(); return {X: r.x + r.width/2, Y: r.y + r.height/2}; })()`))
+	from, err := chromedp.Run(tab, chromedp.Evaluate[point](`(() => { const r = document.querySelector('#open li[data-id="q3"] .drag-handle').getBoundingClientRect(); return {X: r.x + r.width/2, Y: r.y + r.height/2}; })()`))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -499,6 +532,13 @@ func TestStaffFacilitatorQuestions(t *testing.T) {
 	s.add(t, event.Event{Kind: event.StageMessage, Actor: event.Actor{Role: event.RoleModerator, Name: "alice"}, Message: "two more questions"})
 	staffJSEventually(t, tab, 2*time.Second, "stage: the message is shown",
 		`!document.querySelector("#stage").classList.contains("hidden") && document.querySelector("#stage-text").textContent === "two more questions"`)
+	staffJSEventually(t, tab, time.Second, "stage: the banner is in view though the page is scrolled down",
+		`window.scrollY > 0 && document.querySelector("#stage").getBoundingClientRect().top >= 0 && document.querySelector("#stage").getBoundingClientRect().top < 10`)
+	Screenshot(t, tab, "staff-facilitate-390x844-scrolled")
+	if _, err := chromedp.Run(tab, chromedp.Evaluate[bool](`window.scrollTo(0, 0); true`)); err != nil {
+		t.Fatal(err)
+	}
+	Screenshot(t, tab, "staff-facilitate-390x844")
 }
 
 // A wrong passphrase keeps the browser on the login page with a message;

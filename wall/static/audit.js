@@ -16,11 +16,11 @@ const $ = (id) => document.getElementById(id);
 
 function row(a, fresh) {
   const tr = el("tr", { class: (a.applied === false ? "noop" : "") + (fresh ? " new" : ""), dataset: { pos: String(a.pos), kind: a.kind, role: (a.actor && a.actor.role) || "" } },
-    el("td", { class: "pos", text: String(a.pos) }),
-    el("td", { class: "time" }, el("time", { datetime: a.time, title: new Date(a.time).toString(), text: clock(a.time) })),
-    el("td", { class: "who", text: actorName(a.actor) }),
-    el("td", { class: "what", text: a.summary || a.kind }),
-    el("td", { class: "on", text: a.post_id ? "post " + a.post_id.slice(0, 8) : a.question_id ? "question " + a.question_id.slice(0, 8) : "" }));
+    el("td", { class: "a-pos", text: String(a.pos) }),
+    el("td", { class: "a-time" }, el("time", { datetime: a.time, title: new Date(a.time).toString(), text: clock(a.time) })),
+    el("td", { class: "a-who", text: actorName(a.actor) }),
+    el("td", { class: "a-what", text: a.summary || a.kind }),
+    el("td", { class: "a-on", text: a.post_id ? "post " + a.post_id.slice(0, 8) : a.question_id ? "question " + a.question_id.slice(0, 8) : "" }));
   if (a.applied === false) tr.title = "changed nothing (already so, or the post was gone)";
   return tr;
 }

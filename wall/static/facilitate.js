@@ -30,7 +30,7 @@ function whoLine(q) {
 function renderQuestion(q, i, n) {
   const li = el("li", { class: "q" + (q.state === "reading" ? " reading" : ""), dataset: { id: q.id, state: q.state } });
   if (q.state !== "answered") {
-    const handle = el("button", { type: "button", class: "handle", "aria-label": "drag to reorder", title: "drag to reorder", text: "⠿" });
+    const handle = el("button", { type: "button", class: "drag-handle", "aria-label": "drag to reorder", title: "drag to reorder", text: "⠿" });
     handle.addEventListener("pointerdown", (ev) => startDrag(ev, li, q.id));
     li.append(handle);
   }

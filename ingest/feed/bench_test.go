@@ -3,6 +3,7 @@ package feed
 import (
 	"bytes"
 	"context"
+	"log/slog"
 	"testing"
 	"time"
 
@@ -43,7 +44,7 @@ func BenchmarkParseConvert(b *testing.B) {
 func BenchmarkPollUnchanged(b *testing.B) {
 	fs := &feedServer{doc: fixtureB(b, "mastodon_tag_kubernetes.rss"), etag: `"v1"`, ignore: true}
 	srv := newBenchServer(b, fs)
-	s, err := New(Config{URL: srv + "/tags/kubernetes.rss"})
+	s, err := New(Config{URL: srv + "/tags/kubernetes.rss", Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		b.Fatal(err)
 	}

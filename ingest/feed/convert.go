@@ -93,7 +93,7 @@ func (s *Source) convert(f *gofeed.Feed, it *gofeed.Item, mastodon bool, fetched
 	}
 	p.HTML, p.Text = sanitize.HTML(body, nil)
 
-	p.CreatedAt, p.EditedAt = dates(it, fetched)
+	p.CreatedAt, p.EditedAt = dates(it, f.FeedType == "atom", fetched)
 
 	p.Author = s.author(f, it, mastodon)
 	p.Media, p.Sensitive = media(it)
@@ -104,13 +104,16 @@ func (s *Source) convert(f *gofeed.Feed, it *gofeed.Item, mastodon bool, fetched
 	return p, true
 }
 
-// dates returns when the item was published and, if it says it was
-// updated later, when it was edited (zero otherwise).
-func dates(it *gofeed.Item, fetched time.Time) (created, edited time.Time) {
+// dates returns when the item was published and, in an Atom feed whose
+// entry says it was updated later, when it was edited (zero otherwise).
+// RSS has no update element: gofeed fills "updated" from dc:date, which
+// many generators set to whatever time they like, and taking it as an edit
+// time could append an edit on every poll.
+func dates(it *gofeed.Item, atom bool, fetched time.Time) (created, edited time.Time) {
 	switch {
 	case it.PublishedParsed != nil:
 		created = it.PublishedParsed.UTC()
-		if it.UpdatedParsed != nil && it.UpdatedParsed.After(*it.PublishedParsed) {
+		if atom && it.UpdatedParsed != nil && it.UpdatedParsed.After(*it.PublishedParsed) {
 			edited = it.UpdatedParsed.UTC()
 		}
 	case it.UpdatedParsed != nil:

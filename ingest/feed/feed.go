@@ -440,7 +440,7 @@ func (s *Source) candidates(f *gofeed.Feed, mastodon bool, fetched time.Time) []
 			continue
 		}
 		seen[id] = true
-		created, edited := dates(it, fetched)
+		created, edited := dates(it, f.FeedType == "atom", fetched)
 		c := candidate{item: it, id: id, created: created, idx: i}
 		if !edited.IsZero() {
 			c.ver = edited.Unix()

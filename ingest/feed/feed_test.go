@@ -711,3 +711,28 @@ func TestDroppedItemReconsideredWhenEdited(t *testing.T) {
 		t.Fatalf("after the edit: %v", got)
 	}
 }
+
+// RSS has no update element: a dc:date that moves (some generators write
+// the build time there) must not become an edit on every poll.
+func TestRSSDateChangeIsNotAnEdit(t *testing.T) {
+	orig := fixture(t, "tagesschau.rss")
+	fs := newFeedServer(t, strings.Replace(orig, "<dc:date>2023-12-12T14:20:21Z</dc:date>", "<dc:date>2023-12-12T18:00:00Z</dc:date>", 1))
+	cfg := Config{URL: fs.URL + "/feed"}
+	sink := newMemSink()
+	ctx := context.Background()
+	if err := newSource(t, cfg).poll(ctx, sink); err != nil {
+		t.Fatal(err)
+	}
+	fs.set(strings.Replace(orig, "<dc:date>2023-12-12T14:20:21Z</dc:date>", "<dc:date>2023-12-12T19:00:00Z</dc:date>", 1), `"v2"`)
+	if err := newSource(t, cfg).poll(ctx, sink); err != nil {
+		t.Fatal(err)
+	}
+	if n, e := sink.count(event.PostReceived), sink.count(event.PostEdited); n != 3 || e != 0 {
+		t.Errorf("received %d edited %d, want 3 and 0", n, e)
+	}
+	for _, p := range posts(sink) {
+		if !p.EditedAt.IsZero() {
+			t.Errorf("%s has edited_at %v", p.URI, p.EditedAt)
+		}
+	}
+}

@@ -1,6 +1,10 @@
 package wall_test
 
 import (
+	"context"
+	"encoding/json"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -338,4 +342,86 @@ func TestPresence(t *testing.T) {
 		t.Errorf("presence wrote to the log")
 	}
 	n.call(t, "POST", "/api/events/ev/posts/0000/open", a, nil, 404, nil)
+}
+
+// TestConcurrentModerators has moderators approve and reject one post at
+// the same moment. Every answer reflects at least its own write, and the
+// post ends in the state of the decision the log holds last.
+func TestConcurrentModerators(t *testing.T) {
+	n := newDiskNode(t)
+	ids := n.receive(t, textPost("https://a.example/1", "contested", "@ada@a.example"))
+	type answer struct {
+		status int
+		res    wall.ActionResult
+	}
+	const each = 8
+	answers := make(chan answer, 2*each)
+	var wg sync.WaitGroup
+	for i := range 2 * each {
+		action := "approve"
+		if i%2 == 1 {
+			action = "reject"
+		}
+		wg.Go(func() {
+			status, body := n.do(t, "POST", "/api/events/ev/posts/"+ids[0]+"/"+action, modCred, nil)
+			var res wall.ActionResult
+			if err := json.Unmarshal(body, &res); err != nil {
+				t.Errorf("%s: %v in %s", action, err, body)
+			}
+			answers <- answer{status, res}
+		})
+	}
+	wg.Wait()
+	close(answers)
+	var lastPos uint64
+	var lastState fold.PostState
+	for a := range answers {
+		if a.status != 200 && a.status != 409 {
+			t.Errorf("status %d: %+v", a.status, a.res)
+			continue
+		}
+		if a.res.Post == nil || a.res.Post.LastPos < a.res.Pos && a.res.Applied {
+			t.Errorf("an answer that does not reflect its own write: %+v", a.res)
+		}
+		if a.res.Applied && a.res.Pos > lastPos {
+			lastPos, lastState = a.res.Pos, a.res.Post.State
+		}
+	}
+	var p fold.PostView
+	n.call(t, "GET", "/api/events/ev/posts/"+ids[0], modCred, nil, 200, &p)
+	if p.State != lastState {
+		t.Errorf("final state %s, but the last applied decision (pos %d) said %s", p.State, lastPos, lastState)
+	}
+	var audit wall.AuditView
+	n.call(t, "GET", "/api/events/ev/audit?limit=100", modCred, nil, 200, &audit)
+	if len(audit.Entries) != 2*each {
+		t.Errorf("%d audit entries, want one per request (%d)", len(audit.Entries), 2*each)
+	}
+}
+
+// TestDeletedPostAndDeadLog: a post deleted at its source is gone for
+// the API (404, nothing appended), and a log that cannot be reached
+// answers 503 without claiming the action happened.
+func TestDeletedPostAndDeadLog(t *testing.T) {
+	n := newDiskNode(t)
+	ids := n.receive(t, textPost("https://a.example/1", "deleted soon", "@ada@a.example"), textPost("https://a.example/2", "kept", "@ada@a.example"))
+	a, err := n.log.Append(context.Background(), "", event.Event{Kind: event.PostDeleted, Actor: event.Actor{Role: event.RoleSource, Name: "test"}, PostID: ids[0]})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n.waitPos(t, a.Pos)
+	before := n.head(t)
+	n.call(t, "POST", "/api/events/ev/posts/"+ids[0]+"/approve", modCred, nil, 404, nil)
+	if n.head(t) != before {
+		t.Errorf("approving a deleted post appended")
+	}
+
+	if err := n.store.Close(); err != nil {
+		t.Fatal(err)
+	}
+	var eb wall.ErrorBody
+	n.call(t, "POST", "/api/events/ev/posts/"+ids[1]+"/approve", modCred, nil, 503, &eb)
+	if eb.Error.Code != event.EUNAVAILABLE || !strings.Contains(eb.Error.Message, "not recorded") {
+		t.Errorf("approve with the log closed = %+v", eb)
+	}
 }

@@ -419,8 +419,15 @@ func TestCommands(t *testing.T) {
 		t.Errorf("unknown command: %d %q", code, errb.String())
 	}
 	errb.Reset()
-	if code := run(context.Background(), []string{"serve", "--tag", "T", "--role", "fanout"}, &out, &errb, func(string) string { return "" }); code != 2 || !strings.Contains(errb.String(), "--role") {
-		t.Errorf("--role fanout: %d %q", code, errb.String())
+	for _, c := range []struct{ role, want string }{
+		{"fanout", "--role fanout needs --redis"},
+		{"ingest", "--role ingest needs --redis"},
+		{"everything", `--role "everything": use all, ingest or fanout`},
+	} {
+		errb.Reset()
+		if code := run(context.Background(), []string{"serve", "--tag", "T", "--role", c.role}, &out, &errb, func(string) string { return "" }); code != 2 || !strings.Contains(errb.String(), c.want) {
+			t.Errorf("--role %s: %d %q", c.role, code, errb.String())
+		}
 	}
 }
 
@@ -450,5 +457,45 @@ func TestServeOnRedis(t *testing.T) {
 	waitFor(t, "/readyz 200 with Redis back", 30*time.Second, ready(200))
 	if code := p.stop(t); code != 0 {
 		t.Fatalf("exit code = %d", code)
+	}
+}
+
+// The scaled-out shape: an ingest process runs the sources, a fan-out
+// process serves the screens, both over one Redis: what one appends, the
+// other shows.
+func TestServeRolesShareRedis(t *testing.T) {
+	rs := redistest.Start(t)
+	common := []string{"serve", "--tag", "OurDay", "--rehearse", "--moderation", "auto", "--redis", rs.URL, "--listen", "127.0.0.1:0"}
+	ingestData, fanoutData := t.TempDir(), t.TempDir()
+	in := start(t, append(common, "--role", "ingest", "--data", ingestData)...)
+	out := start(t, append(common, "--role", "fanout", "--data", fanoutData)...)
+
+	var info eventInfo
+	waitFor(t, "the fan-out node to show posts the ingest node appended", 30*time.Second, func() bool {
+		code, err := getJSON("http://"+out.addr+"/api/events/ourday", &info)
+		return err == nil && code == 200 && info.Pos >= 1
+	})
+	var list struct{ Events []eventInfo }
+	if code, err := getJSON("http://"+in.addr+"/api/events", &list); err != nil || code != 200 || len(list.Events) != 0 {
+		t.Errorf("ingest node serves events: %d %v %+v", code, err, list)
+	}
+	if code, _ := getJSON("http://"+in.addr+"/readyz", nil); code != 200 {
+		t.Errorf("ingest node /readyz = %d", code)
+	}
+	// Only the fan-out node has staff: only it generates passphrases.
+	if _, err := os.Stat(filepath.Join(ingestData, "passphrases.yaml")); !os.IsNotExist(err) {
+		t.Errorf("ingest node wrote passphrases: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(fanoutData, "passphrases.yaml")); err != nil {
+		t.Errorf("fan-out node has no passphrases: %v", err)
+	}
+	// The fan-out node ran no source: its log of the run says so.
+	if out.logged("source lease taken: running it here") {
+		t.Error("the fan-out node ran a source")
+	}
+	for _, p := range []*proc{out, in} {
+		if code := p.stop(t); code != 0 {
+			t.Errorf("exit code = %d", code)
+		}
 	}
 }

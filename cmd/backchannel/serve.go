@@ -19,6 +19,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
+	"github.com/backchannel/backchannel/auth"
 	"github.com/backchannel/backchannel/config"
 	"github.com/backchannel/backchannel/eventlog"
 	"github.com/backchannel/backchannel/eventlog/disklog"
@@ -35,16 +36,22 @@ import (
 // long to finish, then sources and folds stop and the log is closed.
 const shutdownTimeout = 10 * time.Second
 
-// Roles a process can take. Only "all" exists yet; "ingest" (sources only)
-// and "fanout" (screens only) will split it for running at scale.
-const roleAll = "all"
+// Roles a process can take. "ingest" and "fanout" split "all" for running
+// at scale: any number of ingest processes (the sources' leases make each
+// source run in one of them) and fan-out processes (the screens, the API
+// and the sockets) share one Redis.
+const (
+	roleAll    = "all"
+	roleIngest = "ingest"
+	roleFanout = "fanout"
+)
 
 func serve(ctx context.Context, args []string, stderr io.Writer, getenv func(string) string) int {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var flags config.Flags
 	flags.Register(fs)
-	role := fs.String("role", roleAll, "what this process runs: all (sources, log, screens and API in one process)")
+	role := fs.String("role", roleAll, "what this process runs: all (sources, screens and API), ingest (the sources only) or fanout (screens, API and sockets only); ingest and fanout need --redis (env BACKCHANNEL_ROLE)")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error (env BACKCHANNEL_LOG_LEVEL)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -69,8 +76,18 @@ func serve(ctx context.Context, args []string, stderr io.Writer, getenv func(str
 		fmt.Fprintf(stderr, "backchannel: --log-level: %v\n", err)
 		return 2
 	}
-	if *role != roleAll {
-		fmt.Fprintf(stderr, "backchannel: --role %q: only %q exists in this version\n", *role, roleAll)
+	if v := getenv("BACKCHANNEL_ROLE"); v != "" && !flagSet(fs, "role") {
+		*role = v
+	}
+	switch *role {
+	case roleAll:
+	case roleIngest, roleFanout:
+		if cfg.Redis == "" {
+			fmt.Fprintf(stderr, "backchannel: --role %s needs --redis: the embedded log serves one process only\n", *role)
+			return 2
+		}
+	default:
+		fmt.Fprintf(stderr, "backchannel: --role %q: use %s, %s or %s\n", *role, roleAll, roleIngest, roleFanout)
 		return 2
 	}
 	logger := newLogger(cfg.LogFormat, stderr, level)
@@ -78,7 +95,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer, getenv func(str
 
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
-	if err := runAll(ctx, cfg, logger, stop); err != nil {
+	if err := runAll(ctx, cfg, *role, logger, stop); err != nil {
 		logger.Error("backchannel stopped with an error", "err", err)
 		return 1
 	}
@@ -117,7 +134,8 @@ func openStore(ctx context.Context, cfg *config.Config) (eventlog.Store, string,
 // acknowledged append durable).
 //
 // stopSignals restores the default handling of SIGINT and SIGTERM.
-func runAll(ctx context.Context, cfg *config.Config, logger *slog.Logger, stopSignals func()) error {
+func runAll(ctx context.Context, cfg *config.Config, role string, logger *slog.Logger, stopSignals func()) error {
+	screens, sourcesOn := role != roleIngest, role != roleFanout
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	m := metrics.New(reg, buildVersion())
@@ -135,22 +153,26 @@ func runAll(ctx context.Context, cfg *config.Config, logger *slog.Logger, stopSi
 	store := m.Store(raw)
 	logger.Info("event log open", "engine", engine, "data", cfg.Data, "redis", redacted(cfg.Redis))
 
-	if path, generated, err := config.EnsurePassphrases(cfg.Data, cfg); err != nil {
-		return err
-	} else if generated {
-		logger.Warn("no credentials configured for some roles: their passphrases are in this file (readable by you only)", "file", path)
+	var (
+		authn *auth.Authenticator
+		form  *webform.Handler
+	)
+	if screens {
+		if path, generated, err := config.EnsurePassphrases(cfg.Data, cfg); err != nil {
+			return err
+		} else if generated {
+			logger.Warn("no credentials configured for some roles: their passphrases are in this file (readable by you only)", "file", path)
+		}
+		if path, generated, err := config.EnsureSessionKey(cfg.Data, cfg); err != nil {
+			return err
+		} else if generated {
+			logger.Info("generated the key that signs login sessions", "file", path)
+		}
+		if authn, err = newAuthenticator(cfg, logger); err != nil {
+			return err
+		}
+		form = webform.New(webform.Options{TrustedProxies: cfg.Proxies, Logger: logger})
 	}
-
-	if path, generated, err := config.EnsureSessionKey(cfg.Data, cfg); err != nil {
-		return err
-	} else if generated {
-		logger.Info("generated the key that signs login sessions", "file", path)
-	}
-	authn, err := newAuthenticator(cfg, logger)
-	if err != nil {
-		return err
-	}
-	form := webform.New(webform.Options{TrustedProxies: cfg.Proxies, Logger: logger})
 
 	srv := wall.New(wall.Options{Store: store, Gatherer: reg, HTTPMetrics: metrics.NewHTTP(reg), Logger: logger})
 
@@ -183,17 +205,23 @@ func runAll(ctx context.Context, cfg *config.Config, logger *slog.Logger, stopSi
 		if err != nil {
 			return fmt.Errorf("open the log of %q: %w", ec.Slug, err)
 		}
+		es, err := eventSources(ec, log, logger)
+		if err != nil {
+			return err
+		}
+		if sourcesOn {
+			sources = append(sources, es)
+		}
+		if !screens {
+			logger.Info("running the sources of event", "event", ec.Slug, "sources", len(es.Sources))
+			continue
+		}
 		live := fold.NewLive(log, fold.SettingsView{Title: ec.Title, Moderation: ec.Moderation.Mode, Display: ec.Display.Map()})
 		folds.Go(func() {
 			if err := live.Run(foldCtx); err != nil {
 				fail(fmt.Errorf("fold of %q: %w", ec.Slug, err))
 			}
 		})
-		es, err := eventSources(ec, log, logger)
-		if err != nil {
-			return err
-		}
-		sources = append(sources, es)
 		form.SetEvent(ec.Slug, webform.Event{Sink: formSink(log, es.Rules), Notice: ec.PrivacyNotice})
 		hub, err := fanout.New(ctx, fanout.LiveFeed{Live: live}, log, fanout.Options{Event: ec.Slug, Registerer: reg, Logger: logger})
 		if err != nil {
@@ -205,30 +233,36 @@ func runAll(ctx context.Context, cfg *config.Config, logger *slog.Logger, stopSi
 			return err
 		}
 		logger.Info("serving event", "event", ec.Slug, "title", ec.Title, "hashtags", ec.Hashtags,
-			"sources", len(es.Sources), "moderation", string(ec.Moderation.Mode))
+			"sources", len(es.Sources), "sources_here", sourcesOn, "moderation", string(ec.Moderation.Mode))
 	}
 
-	if err := srv.MountStaff(wall.StaffOptions{Auth: authn, Form: form}); err != nil {
-		return err
+	if screens {
+		if err := srv.MountStaff(wall.StaffOptions{Auth: authn, Form: form}); err != nil {
+			return err
+		}
 	}
 
-	runner, err := ingest.NewRunner(ingest.RunnerConfig{Store: store, Registerer: reg, Logger: logger}, sources...)
-	if err != nil {
-		return fmt.Errorf("sources: %w", err)
-	}
-	for _, we := range srv.Events() {
-		slug := we.Slug()
-		we.Health = func() []ingest.HealthSnapshot { return runner.Health(slug) }
-	}
 	sourceCtx, stopSources := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopSources()
 	sourcesDone := make(chan struct{})
-	go func() {
-		defer close(sourcesDone)
-		if err := runner.Run(sourceCtx); err != nil {
-			fail(fmt.Errorf("sources: %w", err))
+	if sourcesOn {
+		runner, err := ingest.NewRunner(ingest.RunnerConfig{Store: store, Registerer: reg, Logger: logger}, sources...)
+		if err != nil {
+			return fmt.Errorf("sources: %w", err)
 		}
-	}()
+		for _, we := range srv.Events() {
+			slug := we.Slug()
+			we.Health = func() []ingest.HealthSnapshot { return runner.Health(slug) }
+		}
+		go func() {
+			defer close(sourcesDone)
+			if err := runner.Run(sourceCtx); err != nil {
+				fail(fmt.Errorf("sources: %w", err))
+			}
+		}()
+	} else {
+		close(sourcesDone)
+	}
 
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
@@ -245,7 +279,7 @@ func runAll(ctx context.Context, cfg *config.Config, logger *slog.Logger, stopSi
 			fail(fmt.Errorf("http: %w", err))
 		}
 	}()
-	logger.Info("listening", "addr", ln.Addr().String(), "version", buildVersion())
+	logger.Info("listening", "addr", ln.Addr().String(), "role", role, "version", buildVersion())
 
 	var runErr error
 	select {

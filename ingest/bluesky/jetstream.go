@@ -385,22 +385,15 @@ func (s *Source) commit(ctx context.Context, sink ingest.Sink, f *frame) error {
 		s.log.Debug("profile not resolved; showing the DID", slog.String("did", f.Did), slog.Any("err", err))
 	}
 	p := s.conv.post(f.Did, f.Commit.Rkey, &rec, prof)
-	var dup bool
+	// The sink counts what it appends on the source's health.
 	if f.Commit.Operation == "update" && s.known.has(uri) {
 		p.EditedAt = time.UnixMicro(f.TimeUS).UTC()
-		a, err := sink.Edit(ctx, p)
-		if err != nil {
+		if _, err := sink.Edit(ctx, p); err != nil {
 			return fmt.Errorf("append edit %s: %w", uri, err)
 		}
-		dup = a.Duplicate
-	} else {
-		a, err := sink.Post(ctx, p)
-		if err != nil {
-			return fmt.Errorf("append %s: %w", uri, err)
-		}
-		dup = a.Duplicate
+	} else if _, err := sink.Post(ctx, p); err != nil {
+		return fmt.Errorf("append %s: %w", uri, err)
 	}
-	sink.Health().Counted(dup, p.CreatedAt, s.cfg.Now())
 	if s.known.add(uri, f.Did) {
 		if err := sink.SetCursor(ctx, knownKey, s.known.dump()); err != nil {
 			s.log.Warn("could not store known posts", slog.Any("err", err))
@@ -410,12 +403,10 @@ func (s *Source) commit(ctx context.Context, sink ingest.Sink, f *frame) error {
 }
 
 func (s *Source) delete(ctx context.Context, sink ingest.Sink, uri string) error {
-	a, err := sink.Delete(ctx, uri)
-	if err != nil {
+	if _, err := sink.Delete(ctx, uri); err != nil {
 		return fmt.Errorf("append delete %s: %w", uri, err)
 	}
 	s.Stats.Deletes.Add(1)
-	sink.Health().Counted(a.Duplicate, time.Time{}, s.cfg.Now())
 	s.known.remove(uri)
 	if err := sink.SetCursor(ctx, knownKey, s.known.dump()); err != nil {
 		s.log.Warn("could not store known posts", slog.Any("err", err))

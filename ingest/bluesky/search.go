@@ -121,11 +121,9 @@ func (s *Source) search(ctx context.Context, sink ingest.Sink, since time.Time) 
 					continue
 				}
 				p := s.conv.post(did, rkey, &rec, pv.Author)
-				a, err := sink.Post(ctx, p)
-				if err != nil {
+				if _, err := sink.Post(ctx, p); err != nil {
 					return n, err
 				}
-				sink.Health().Counted(a.Duplicate, p.CreatedAt, s.cfg.Now())
 				s.known.add(p.URI, did)
 				n++
 			}

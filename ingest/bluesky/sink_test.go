@@ -32,9 +32,16 @@ func (m *memSink) append(e event.Event) (eventlog.Appended, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	key := e.IdempotencyKey()
+	var published time.Time
+	if e.Post != nil {
+		published = e.Post.CreatedAt
+	}
+	// Count like the runner's LogSink does, so tests can read the health.
 	if pos, ok := m.keys[key]; ok && key != "" {
+		m.health.Counted(true, published, time.Now())
 		return eventlog.Appended{Pos: pos, Duplicate: true}, nil
 	}
+	m.health.Counted(false, published, time.Now())
 	e.Pos = uint64(len(m.events) + 1)
 	m.events = append(m.events, e)
 	m.keys[key] = e.Pos

@@ -64,6 +64,11 @@ func BenchmarkBroadcast(b *testing.B) {
 			b.Fatal(err)
 		}
 		defer ws.Close()
+		// The upgrade answers before the hub attaches the socket: wait for
+		// the snapshot, or the first events would be in it, not counted.
+		if _, _, err := ws.ReadMessage(); err != nil {
+			b.Fatal(err)
+		}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()

@@ -6,6 +6,7 @@ package config
 
 import (
 	"net/netip"
+	"net/url"
 	"time"
 
 	"github.com/backchannel/backchannel/event"
@@ -101,6 +102,7 @@ func (e *Event) Live(now time.Time) bool {
 const (
 	SourceMastodon  = "mastodon"
 	SourceBluesky   = "bluesky"
+	SourceRSS       = "rss"
 	SourceRehearsal = "rehearsal"
 )
 
@@ -114,7 +116,7 @@ var DefaultJetstream = []string{
 // Source is one place posts come from. Type says which fields apply; the
 // others must be empty. New types (bluesky, rss) add their own fields here.
 type Source struct {
-	// Type is "mastodon", "bluesky" or "rehearsal".
+	// Type is "mastodon", "bluesky", "rss" or "rehearsal".
 	Type string `yaml:"type"`
 
 	// Server is the Mastodon server's base URL (mastodon).
@@ -135,6 +137,10 @@ type Source struct {
 	Handle      string `yaml:"handle"`
 	PasswordEnv string `yaml:"password_env"`
 
+	// URL is the RSS or Atom feed (rss): a Mastodon hashtag feed
+	// (https://server/tags/Tag.rss) or an organiser's blog feed.
+	URL string `yaml:"url"`
+
 	// Rate is posts per minute (rehearsal); default DefaultRehearsalRate.
 	Rate float64 `yaml:"rate"`
 
@@ -150,6 +156,11 @@ func (s *Source) Name() string {
 	switch s.Type {
 	case SourceMastodon:
 		return "mastodon:" + hostOf(s.Server)
+	case SourceRSS:
+		if u, err := url.Parse(s.URL); err == nil && u.Host != "" {
+			return "rss:" + u.Host + u.Path // as ingest/feed names it
+		}
+		return "rss:" + s.URL
 	default:
 		return s.Type
 	}

@@ -43,6 +43,9 @@ func TestExampleFileLoads(t *testing.T) {
 	if e.Sources[1].Streaming() {
 		t.Errorf("source without token streams by default")
 	}
+	if r := e.Sources[3]; r.Name() != "rss:mastodon.social/tags/Leaders4Leeds.rss" {
+		t.Errorf("rss source name = %q", r.Name())
+	}
 	if b := e.Sources[2]; b.Name() != "bluesky" || len(b.Jetstream) != 2 || b.Password != "abcd-efgh-ijkl-mnop" || b.Handle != "leeds.example.org" {
 		t.Errorf("bluesky source = %+v", b)
 	}
@@ -172,6 +175,7 @@ func TestParseBad(t *testing.T) {
 		{"bluesky jetstream URL", "events:\n  - slug: ev\n    hashtags: [T]\n    sources:\n      - type: bluesky\n        jetstream: [https://jetstream.example]\n", nil, `events.yaml:6: events[0].sources[0].jetstream[0]: not a websocket URL`},
 		{"bluesky handle without password", "events:\n  - slug: ev\n    hashtags: [T]\n    sources:\n      - type: bluesky\n        handle: ada.bsky.social\n", nil, `events.yaml:6: events[0].sources[0].handle: handle and password_env go together`},
 		{"field of another type", "events:\n  - slug: ev\n    hashtags: [T]\n    sources:\n      - type: bluesky\n        server: https://bsky.social\n", nil, `events.yaml:6: events[0].sources[0].server: a bluesky source has no server (that is for mastodon)`},
+		{"rss URL", "events:\n  - slug: ev\n    hashtags: [T]\n    sources:\n      - type: rss\n        url: blog.example.org/feed\n", nil, `events.yaml:6: events[0].sources[0].url: not a URL`},
 		{"rehearsal rate", "events:\n  - slug: ev\n    hashtags: [T]\n    sources:\n      - type: rehearsal\n        rate: -1\n", nil, `events.yaml:6: events[0].sources[0].rate: posts per minute`},
 		{"token env unset", "events:\n  - slug: ev\n    hashtags: [T]\n    sources:\n      - type: mastodon\n        server: https://m.example\n        token_env: NOPE\n", nil, `events.yaml:7: events[0].sources[0].token_env: environment variable NOPE is not set`},
 		{"moderation mode", "events:\n  - slug: ev\n    hashtags: [T]\n    moderation:\n      mode: post\n", nil, `events.yaml:5: events[0].moderation.mode: must be pre or auto, not "post"`},

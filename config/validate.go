@@ -182,6 +182,15 @@ func (c *Config) validateSource(sp string, s *Source) []error {
 			bad(sp+".handle", "handle and password_env go together: the account searches for posts older than Jetstream replays")
 		}
 		errs = append(errs, c.onlyFor(sp, s, SourceBluesky)...)
+	case SourceRSS:
+		u, err := url.Parse(s.URL)
+		switch {
+		case s.URL == "":
+			bad(sp+".url", "required for an rss source")
+		case err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "":
+			bad(sp+".url", "not a URL: %q (write it as https://blog.example.org/feed/)", s.URL)
+		}
+		errs = append(errs, c.onlyFor(sp, s, SourceRSS)...)
 	case SourceRehearsal:
 		if s.Rate <= 0 || s.Rate > 6000 {
 			bad(sp+".rate", "posts per minute must be above 0 and at most 6000, not %g", s.Rate)
@@ -195,7 +204,7 @@ func (c *Config) validateSource(sp string, s *Source) []error {
 	return errs
 }
 
-var sourceTypes = strings.Join([]string{SourceMastodon, SourceBluesky, SourceRehearsal}, ", ")
+var sourceTypes = strings.Join([]string{SourceMastodon, SourceBluesky, SourceRSS, SourceRehearsal}, ", ")
 
 // onlyFor refuses the fields of other source types than typ, so a field
 // written under the wrong type is not silently ignored.
@@ -211,6 +220,7 @@ func (c *Config) onlyFor(sp string, s *Source, typ string) []error {
 		{"jetstream", SourceBluesky, len(s.Jetstream) > 0},
 		{"handle", SourceBluesky, s.Handle != ""},
 		{"password_env", SourceBluesky, s.PasswordEnv != ""},
+		{"url", SourceRSS, s.URL != ""},
 	} {
 		if f.set && f.owner != typ {
 			errs = append(errs, c.errAt(sp+"."+f.name, fmt.Sprintf("a %s source has no %s (that is for %s)", typ, f.name, f.owner)))

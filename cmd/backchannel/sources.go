@@ -8,6 +8,7 @@ import (
 	"github.com/backchannel/backchannel/eventlog"
 	"github.com/backchannel/backchannel/ingest"
 	"github.com/backchannel/backchannel/ingest/bluesky"
+	"github.com/backchannel/backchannel/ingest/feed"
 	"github.com/backchannel/backchannel/ingest/mastodon"
 	"github.com/backchannel/backchannel/ingest/rehearsal"
 	"github.com/backchannel/backchannel/moderation"
@@ -44,6 +45,8 @@ func eventSources(ec *config.Event, log eventlog.Log, logger *slog.Logger) (inge
 				bc.Backfill = &bluesky.BackfillConfig{Identifier: sc.Handle, Password: sc.Password, Since: since}
 			}
 			src, err = bluesky.New(bc)
+		case config.SourceRSS:
+			src, err = feed.New(feed.Config{URL: sc.URL, Tags: ec.Hashtags, Logger: logger})
 		case config.SourceRehearsal:
 			src = rehearsal.New(rehearsal.Config{Tags: ec.Hashtags, Rate: sc.Rate, Logger: logger})
 		default:

@@ -21,6 +21,7 @@ func TestEventSources(t *testing.T) {
     sources:
       - {type: mastodon, server: "https://mastodon.social"}
       - {type: bluesky, handle: ada.bsky.social, password_env: PW}
+      - {type: rss, url: "https://blog.example.org/feed/"}
       - {type: rehearsal, rate: 60}
     moderation:
       mode: auto
@@ -38,7 +39,12 @@ func TestEventSources(t *testing.T) {
 	for _, s := range es.Sources {
 		names = append(names, s.Name()+"/"+s.Kind())
 	}
-	want := []string{"mastodon:mastodon.social/mastodon", "bluesky/bluesky", "rehearsal/rehearsal"}
+	want := []string{"mastodon:mastodon.social/mastodon", "bluesky/bluesky", "rss:blog.example.org/feed//rss", "rehearsal/rehearsal"}
+	for i := range ec.Sources {
+		if got := es.Sources[i].Name(); got != ec.Sources[i].Name() {
+			t.Errorf("source %d: config names it %q, ingest %q", i, ec.Sources[i].Name(), got)
+		}
+	}
 	if len(names) != len(want) {
 		t.Fatalf("sources = %v, want %v", names, want)
 	}

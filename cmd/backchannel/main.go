@@ -4,6 +4,7 @@
 //	backchannel serve --tag Leaders4Leeds --mastodon https://mastodon.social
 //	backchannel serve --config events.yaml
 //	backchannel version
+//	backchannel healthcheck http://127.0.0.1:8080/readyz
 package main
 
 import (
@@ -28,6 +29,7 @@ const usage = `backchannel: voices from outside the room, on the wall inside it.
 Usage:
   backchannel serve [flags]   run the service (see: backchannel serve -h)
   backchannel version         print the version
+  backchannel healthcheck URL exit 0 if URL answers 2xx (the container's HEALTHCHECK)
 
 A first run needs only a hashtag and a server:
   backchannel serve --tag Leaders4Leeds --mastodon https://mastodon.social
@@ -42,6 +44,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 	switch args[0] {
 	case "serve":
 		return serve(ctx, args[1:], stderr, getenv)
+	case "healthcheck":
+		return healthcheck(ctx, args[1:], stdout, stderr)
 	case "version", "--version", "-version":
 		fmt.Fprintf(stdout, "backchannel %s %s %s/%s\n", buildVersion(), runtime.Version(), runtime.GOOS, runtime.GOARCH)
 		return 0

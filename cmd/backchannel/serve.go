@@ -241,6 +241,9 @@ func runAll(ctx context.Context, cfg *config.Config, role string, logger *slog.L
 			return err
 		}
 	}
+	if err := registerViewMetrics(reg, store, srv.Events()); err != nil {
+		return err
+	}
 
 	sourceCtx, stopSources := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopSources()
@@ -269,7 +272,7 @@ func runAll(ctx context.Context, cfg *config.Config, role string, logger *slog.L
 		return fmt.Errorf("listen: %w", err)
 	}
 	httpSrv := &http.Server{
-		Handler:           srv,
+		Handler:           roleHandler(role, srv),
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),

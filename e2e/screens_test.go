@@ -133,6 +133,21 @@ func TestWallLayoutsAndThemes(t *testing.T) {
 	}
 }
 
+// At 4K the wall scales up rather than filling with tiny cards.
+func TestWall4K(t *testing.T) {
+	n := StartNode(t, t.TempDir(), "127.0.0.1:0", event.ModeAuto)
+	posts := seed(t, n)
+	tab := newTab(t, 3840, 2160)
+	open(t, tab, n.URL()+"/e/"+Slug+"/wall")
+	WaitJS(t, tab, fmt.Sprintf(`document.querySelectorAll("#posts .post").length === %d`, len(posts)), 5*time.Second)
+	var size float64
+	EvalJS(t, tab, `Math.min(...[...document.querySelectorAll("#posts .post-body")].filter(e => e.getClientRects().length).map(e => parseFloat(getComputedStyle(e).fontSize)))`, &size)
+	Screenshot(t, tab, "wall-3840x2160-grid-dark")
+	if size < 56 {
+		t.Errorf("post text at 4K is %.1fpx, want at least 56px (twice 1080p's 28px)", size)
+	}
+}
+
 // A post approved through the moderators' API is on an open wall within
 // one second, and a held post never is.
 func TestApprovedPostAppearsWithinOneSecond(t *testing.T) {

@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"context"
 	"fmt"
 	"strings"
 	"testing"
@@ -135,4 +136,29 @@ func TestIndex(t *testing.T) {
 		t.Errorf("links %v, want %s", got.Links, want)
 	}
 	Screenshot(t, tab, "index-1280x720")
+}
+
+// A moderator's change of title and display options reaches an open wall
+// live; a theme chosen in the URL stays put.
+func TestWallFollowsDisplaySettings(t *testing.T) {
+	n := StartNode(t, t.TempDir(), "127.0.0.1:0", event.ModeAuto)
+	posts := seed(t, n)
+	free := newTab(t, 1280, 720)
+	open(t, free, n.URL()+"/e/"+Slug+"/wall")
+	locked := newTab(t, 1280, 720)
+	open(t, locked, n.URL()+"/e/"+Slug+"/wall?theme=contrast")
+	for _, tab := range []context.Context{free, locked} {
+		WaitJS(t, tab, fmt.Sprintf(`document.querySelectorAll("#posts .post").length === %d && document.querySelector("#posts .avatar")`, len(posts)), 5*time.Second)
+	}
+	title := "Leeds: the afternoon"
+	Append(t, n.Log, event.Event{Kind: event.SettingsChanged, Actor: event.Actor{Role: event.RoleModerator, Name: "mo"},
+		Settings: &event.Settings{Title: &title, Display: map[string]string{"theme": "light", "layout": "column", "show_avatars": "false"}}})
+	WaitJS(t, free, `document.documentElement.dataset.theme === "light" && document.body.dataset.layout === "column" &&
+		!document.querySelector("#posts .avatar") && document.getElementById("title").textContent === "Leeds: the afternoon"`, 2*time.Second)
+	WaitJS(t, locked, `document.body.dataset.layout === "column" && !document.querySelector("#posts .avatar")`, 2*time.Second)
+	var theme string
+	EvalJS(t, locked, `document.documentElement.dataset.theme`, &theme)
+	if theme != "contrast" {
+		t.Errorf("the URL's theme was overridden: %q", theme)
+	}
 }

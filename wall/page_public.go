@@ -144,8 +144,9 @@ type PageData struct {
 	PrivacyNotice string
 	// JoinURL is the participant page's absolute URL (what the QR code holds).
 	JoinURL string
-	// JoinText is JoinURL without its scheme, for reading off a projector.
-	JoinText string
+	// JoinText is JoinURL without its scheme, for reading off a projector;
+	// JoinHost and JoinPath are its two halves, so it wraps between them.
+	JoinText, JoinHost, JoinPath string
 	WSPath   string
 	FormPath string
 	QRPath   string
@@ -197,6 +198,7 @@ func (s *Server) pageData(r *http.Request, e *Event) PageData {
 	}
 	d.JoinURL = baseURL(r) + "/e/" + e.Slug()
 	d.JoinText = strings.TrimPrefix(strings.TrimPrefix(d.JoinURL, "https://"), "http://")
+	d.JoinHost, d.JoinPath = r.Host, "/e/"+e.Slug()
 	return d
 }
 

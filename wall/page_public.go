@@ -147,9 +147,9 @@ type PageData struct {
 	// JoinText is JoinURL without its scheme, for reading off a projector;
 	// JoinHost and JoinPath are its two halves, so it wraps between them.
 	JoinText, JoinHost, JoinPath string
-	WSPath   string
-	FormPath string
-	QRPath   string
+	WSPath                       string
+	FormPath                     string
+	QRPath                       string
 }
 
 func (s *Server) pageData(r *http.Request, e *Event) PageData {

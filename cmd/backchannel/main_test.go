@@ -475,12 +475,29 @@ func TestServeRolesShareRedis(t *testing.T) {
 		code, err := getJSON("http://"+out.addr+"/api/events/ourday", &info)
 		return err == nil && code == 200 && info.Pos >= 1
 	})
-	var list struct{ Events []eventInfo }
-	if code, err := getJSON("http://"+in.addr+"/api/events", &list); err != nil || code != 200 || len(list.Events) != 0 {
-		t.Errorf("ingest node serves events: %d %v %+v", code, err, list)
+	// An ingest node serves health and metrics only (roles.go).
+	if code, _ := getJSON("http://"+in.addr+"/api/events", nil); code != 404 {
+		t.Errorf("ingest node GET /api/events = %d, want 404", code)
 	}
 	if code, _ := getJSON("http://"+in.addr+"/readyz", nil); code != 200 {
 		t.Errorf("ingest node /readyz = %d", code)
+	}
+	res, err := http.Get("http://" + out.addr + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	for _, want := range []string{`backchannel_fold_position{event="ourday"}`, `backchannel_moderation_queue_depth{event="ourday"}`, "backchannel_ready 1"} {
+		if !strings.Contains(string(m), want) {
+			t.Errorf("fan-out /metrics lacks %s", want)
+		}
+	}
+	// The container image's health check: 0 for a node that answers, 1
+	// for one that does not (checked after the stop below).
+	var discard bytes.Buffer
+	if code := run(context.Background(), []string{"healthcheck", "http://" + in.addr + "/readyz"}, &discard, &discard, os.Getenv); code != 0 {
+		t.Errorf("healthcheck of a ready node = %d: %s", code, discard.String())
 	}
 	// Only the fan-out node has staff: only it generates passphrases.
 	if _, err := os.Stat(filepath.Join(ingestData, "passphrases.yaml")); !os.IsNotExist(err) {
@@ -497,5 +514,8 @@ func TestServeRolesShareRedis(t *testing.T) {
 		if code := p.stop(t); code != 0 {
 			t.Errorf("exit code = %d", code)
 		}
+	}
+	if code := run(context.Background(), []string{"healthcheck", "http://" + in.addr + "/readyz"}, &discard, &discard, os.Getenv); code != 1 {
+		t.Errorf("healthcheck of a stopped node = %d, want 1", code)
 	}
 }

@@ -82,15 +82,18 @@ func (l *Live) apply(e event.Event) {
 	}
 	e.Pos = pos
 
+	// Subscribers first, then waiters: once WaitFor(pos) returns, every
+	// subscriber (the fan-out) has been told of pos, so an API caller that
+	// read its own write knows the sockets have it too.
+	for _, fn := range l.subscribers() {
+		fn(e, eff)
+	}
+
 	l.posMu.Lock()
 	l.pos = pos
 	close(l.advanced)
 	l.advanced = make(chan struct{})
 	l.posMu.Unlock()
-
-	for _, fn := range l.subscribers() {
-		fn(e, eff)
-	}
 }
 
 func (l *Live) subscribers() []func(event.Event, Effect) {
@@ -141,7 +144,8 @@ func (l *Live) Subscribe(fn func(e event.Event, eff Effect)) (cancel func()) {
 }
 
 // WaitFor returns nil once the state reflects position pos (so an API call
-// that appended an event can answer with a view that includes it), or
+// that appended an event can answer with a view that includes it) and every
+// subscriber has been told of it, or
 // ctx's error if ctx ends first.
 func (l *Live) WaitFor(ctx context.Context, pos uint64) error {
 	for {

@@ -72,7 +72,11 @@ func (c *conn) drain() {
 		}
 		select {
 		case f := <-c.q:
-			if err := c.write(f); err != nil {
+			err := c.write(f)
+			if f.tick != nil {
+				f.tick.Add(-1)
+			}
+			if err != nil {
 				// Leave writing set: no writer starts again on a dead connection.
 				c.kill()
 				return

@@ -19,6 +19,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -42,6 +43,9 @@ type frame struct {
 	msgs int       // messages in the frame
 	at   time.Time // the oldest event's time; zero when none
 	ping bool      // a ping control frame instead of pm
+	// tick counts the connections that have not yet written this shared
+	// frame (nil for frames built for one connection).
+	tick *atomic.Int64
 }
 
 var (
@@ -98,9 +102,15 @@ type audState struct {
 	pending  []msg  // messages after flushed, for the next frame
 	synced   []*conn
 	ahead    map[*conn]struct{} // clients whose position is past flushed
-	snapMu   sync.Mutex
-	snapPos  uint64
-	snapData []byte
+	// lastTick and lastTickN are the previous shared frame's unwritten
+	// count and how many connections it was queued for; deferredFor is how
+	// long the current flush has been put off waiting for them.
+	lastTick    *atomic.Int64
+	lastTickN   int64
+	deferredFor time.Duration
+	snapMu      sync.Mutex
+	snapPos     uint64
+	snapData    []byte
 }
 
 func (s *audState) push(m msg) {
@@ -339,9 +349,13 @@ func (h *Hub) flushLocked(s *audState) {
 		return
 	}
 	f := buildFrame(nil, s.pending)
+	f.tick = new(atomic.Int64)
+	f.tick.Store(int64(len(s.synced)))
+	s.lastTick, s.lastTickN = f.tick, int64(len(s.synced))
 	var cut []*conn
 	for _, c := range s.synced {
 		if !c.enqueue(f) {
+			f.tick.Add(-1)
 			cut = append(cut, c)
 		}
 	}
@@ -385,12 +399,25 @@ func (h *Hub) flushLoop(s *audState) {
 			return
 		case <-t.C:
 			h.mu.Lock()
+			conns := len(s.synced) + len(s.ahead)
+			iv := h.interval(s, conns)
+			// Backpressure: while more than a tenth of the connections
+			// have not yet written the previous frame (the node is short
+			// of CPU), put the flush off, up to four intervals, so the
+			// next frame carries more and the node writes fewer frames
+			// rather than falling behind until every queue overflows.
+			if s.lastTick != nil && s.lastTick.Load() > s.lastTickN/10 && s.deferredFor < 4*iv {
+				s.deferredFor += iv / 4
+				h.mu.Unlock()
+				t.Reset(iv / 4)
+				continue
+			}
+			s.deferredFor = 0
 			if !h.closed {
 				h.flushLocked(s)
 			}
-			conns := len(s.synced) + len(s.ahead)
 			h.mu.Unlock()
-			t.Reset(h.interval(s, conns))
+			t.Reset(iv)
 		}
 	}
 }

@@ -195,40 +195,38 @@ func staffTab(t *testing.T, w, h int64, timeout time.Duration) context.Context {
 // the keyboard; it returns once page is loaded and wired.
 func staffLogin(t *testing.T, ctx context.Context, s *staffServer, page, name, pass string) {
 	t.Helper()
-	err := chromedp.Do(ctx,
-		chromedp.Navigate(s.URL+"/e/"+staffSlug+"/"+page),
-		chromedp.WaitVisible(chromedp.ID("login-password")),
+	step := func(what string, actions ...chromedp.Action[chromedp.Void]) {
+		t.Helper()
+		// Each step has its own bound, so a stuck one leaves the tab alive to say where it is.
+		sctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		defer cancel()
+		if err := chromedp.Do(sctx, actions...); err != nil {
+			where, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`location.href + " | " + document.readyState + " | " + (document.body ? document.body.innerText.slice(0, 300) : "")`))
+			t.Fatalf("log in to %s as %q: %s: %v (page: %s)", page, name, what, err, where)
+		}
+	}
+	step("open the page", chromedp.Navigate(s.URL+"/e/"+staffSlug+"/"+page))
+	staffJSEventually(t, ctx, 10*time.Second, "sent to the login page", `location.pathname.endsWith("/login") && document.readyState === "complete" && !!document.querySelector("#login-next").value`)
+	step("type the credentials",
 		chromedp.SendKeys(chromedp.ID("login-name"), name),
-		chromedp.SendKeys(chromedp.ID("login-password"), pass+"\r"),
-		chromedp.WaitVisible(chromedp.CSS(`body[data-ready="1"]`)),
-	)
-	if err != nil {
-		t.Fatalf("log in to %s as %s: %v", page, name, err)
-	}
-	path, err := chromedp.Run(ctx, chromedp.Evaluate[string](`location.pathname`))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if path != "/e/"+staffSlug+"/"+page {
-		t.Fatalf("after login the browser is at %s, want the %s page", path, page)
-	}
+		chromedp.SendKeys(chromedp.ID("login-password"), pass+"\r"))
+	staffJSEventually(t, ctx, 10*time.Second, "back on the "+page+" page, wired", fmt.Sprintf(`location.pathname === %q && document.body.dataset.ready === "1"`, "/e/"+staffSlug+"/"+page))
 }
 
-// jsEventually waits until the page's expression is true.
+// staffJSEventually waits until the page's expression is true. An
+// evaluation that fails (the page is navigating, an element is not there
+// yet) counts as not yet; the last error is reported if time runs out.
 func staffJSEventually(t *testing.T, ctx context.Context, d time.Duration, what, expr string) {
 	t.Helper()
 	deadline := time.Now().Add(d)
 	for {
-		ok, err := chromedp.Run(ctx, chromedp.Evaluate[bool](expr))
-		if err != nil {
-			t.Fatalf("%s: %v", what, err)
-		}
-		if ok {
+		ok, err := chromedp.Run(ctx, chromedp.Evaluate[bool]("!!("+expr+")"))
+		if err == nil && ok {
 			return
 		}
-		if time.Now().After(deadline) {
-			html, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`document.querySelector("main") ? document.querySelector("main").innerText.slice(0, 1500) : ""`))
-			t.Fatalf("after %v: %s\npage: %s", d, what, html)
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			html, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`location.href + "\n" + (document.querySelector("main") ? document.querySelector("main").innerText.slice(0, 1500) : "")`))
+			t.Fatalf("after %v: %s (last error: %v)\npage: %s", d, what, err, html)
 		}
 		time.Sleep(25 * time.Millisecond) // polling interval, not synchronisation
 	}
@@ -546,15 +544,14 @@ func TestStaffFacilitatorQuestions(t *testing.T) {
 func TestStaffLoginRefusals(t *testing.T) {
 	s := startStaffServer(t)
 	tab := staffTab(t, 1280, 900, 30*time.Second)
-	err := chromedp.Do(tab,
-		chromedp.Navigate(s.URL+"/e/"+staffSlug+"/moderate"),
-		chromedp.WaitVisible(chromedp.ID("login-password")),
-		chromedp.SendKeys(chromedp.ID("login-password"), "not the passphrase\r"),
-		chromedp.WaitVisible(chromedp.ID("login-error")),
-	)
-	if err != nil {
+	if err := chromedp.Do(tab, chromedp.Navigate(s.URL+"/e/"+staffSlug+"/moderate")); err != nil {
 		t.Fatal(err)
 	}
+	staffJSEventually(t, tab, 10*time.Second, "sent to the login page", `location.pathname.endsWith("/login") && document.readyState === "complete" && !!document.querySelector("#login-next").value`)
+	if err := chromedp.Do(tab, chromedp.SendKeys(chromedp.ID("login-password"), "not the passphrase\r")); err != nil {
+		t.Fatal(err)
+	}
+	staffJSEventually(t, tab, 5*time.Second, "the refusal is shown", `!document.querySelector("#login-error").classList.contains("hidden")`)
 	if msg := staffJSString(t, tab, `document.querySelector("#login-error").textContent`); !strings.Contains(msg, "Wrong") {
 		t.Errorf("login error = %q", msg)
 	}
@@ -571,5 +568,101 @@ func TestStaffLoginRefusals(t *testing.T) {
 		`location.pathname.endsWith("/moderate") && ((document.querySelector("#empty") || {}).textContent || "").includes("moderator role")`)
 	if errors.Is(tab.Err(), context.DeadlineExceeded) {
 		t.Fatal("the browser tab timed out")
+	}
+}
+
+// On the moderator page a content warning is shown with the body shut
+// until c opens it, and sensitive media is blurred until hovered.
+func TestStaffModeratorCWAndSensitiveMedia(t *testing.T) {
+	s := startStaffServer(t)
+	all := FixturePosts(t) // the recorded timeline, then the sensitive-media status, then the CW status
+	media, cw := all[len(all)-2], all[len(all)-1]
+	if !media.Sensitive || len(media.Media) == 0 || cw.ContentWarning == "" {
+		t.Fatalf("fixtures changed: media post sensitive=%v with %d media, CW %q", media.Sensitive, len(media.Media), cw.ContentWarning)
+	}
+	for i := range media.Media {
+		media.Media[i].URL, media.Media[i].PreviewURL = "/static/img/mastodon.svg", "/static/img/mastodon.svg" // an image this server has
+	}
+	s.add(t, staffReceived(cw), staffReceived(media))
+
+	tab := staffTab(t, 1280, 900, 30*time.Second)
+	staffLogin(t, tab, s, "moderate", "carol", staffModPass)
+	card := func(id string) string { return fmt.Sprintf(`document.querySelector('#list .post[data-id=%q]')`, id) }
+	staffJSEventually(t, tab, 5*time.Second, "both posts are in the queue", card(cw.ID)+` && `+card(media.ID))
+
+	staffJSEventually(t, tab, time.Second, "the warning is shown and the body is shut",
+		fmt.Sprintf(`%s.querySelector(".cw-text").textContent === %q && getComputedStyle(%s.querySelector(".post-body")).display === "none"`, card(cw.ID), cw.ContentWarning, card(cw.ID)))
+	staffPress(t, tab, "c") // the CW post is the oldest, so focused
+	staffJSEventually(t, tab, time.Second, "c opens the body", fmt.Sprintf(`getComputedStyle(%s.querySelector(".post-body")).display !== "none"`, card(cw.ID)))
+
+	img := card(media.ID) + `.querySelector(".media-item img")`
+	staffJSEventually(t, tab, 3*time.Second, "sensitive media is blurred", `getComputedStyle(`+img+`).filter.includes("blur")`)
+	type point struct{ X, Y float64 }
+	at, err := chromedp.Run(tab, chromedp.Evaluate[point](`(() => { const e = `+img+`; e.scrollIntoView(); const r = e.getBoundingClientRect(); return {X: r.x + r.width/2, Y: r.y + r.height/2}; })()`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := chromedp.Do(tab, chromedp.MouseEvent(input.DispatchMouseEventTypeMouseMoved, at.X, at.Y)); err != nil {
+		t.Fatal(err)
+	}
+	staffJSEventually(t, tab, 2*time.Second, "hovering unblurs it for the moderator", `getComputedStyle(`+img+`).filter === "none"`)
+	staffJSEventually(t, tab, time.Second, "alt text is shown", fmt.Sprintf(`%s.querySelector(".alt").textContent.includes(%q)`, card(media.ID), media.Media[0].Alt))
+}
+
+// Moderators see what nobody has vetted yet: payloads in every field of a
+// pending post, a question and a stage message run nothing on the staff
+// pages, with every content warning opened.
+func TestStaffXSSPayloadsRunNothing(t *testing.T) {
+	s := startStaffServer(t)
+	base := staffFixturePosts(t, 1)[0]
+	var evs []event.Event
+	for i, payload := range xssPayloads {
+		p := clonePost(base, 7000+i)
+		p.HTML, p.Text = payload, payload // raw: as if the sanitiser had been skipped
+		p.Author.Name, p.Author.Handle, p.Author.Avatar = payload, payload, "javascript:window.__pwned=1"
+		p.URL = "javascript:window.__pwned=1"
+		p.Media = []event.Media{{Kind: "image", URL: "javascript:window.__pwned=1", Alt: payload}}
+		if i%2 == 0 {
+			p.ContentWarning = payload
+		}
+		evs = append(evs, staffReceived(p))
+	}
+	fac := event.Actor{Role: event.RoleFacilitator, Name: xssPayloads[0]}
+	evs = append(evs,
+		event.Event{Kind: event.QuestionAdded, Actor: fac, Question: &event.Question{ID: "qx", Text: xssPayloads[1], Name: xssPayloads[7]}},
+		event.Event{Kind: event.QuestionNoted, Actor: fac, QuestionID: "qx", Note: xssPayloads[3]},
+		event.Event{Kind: event.StageMessage, Actor: fac, Message: xssPayloads[0]},
+	)
+	s.add(t, evs...)
+
+	tab := staffTab(t, 1280, 900, 45*time.Second)
+	staffLogin(t, tab, s, "moderate", "dave", staffModPass)
+	for _, page := range []string{"moderate", "facilitate", "audit"} {
+		if err := chromedp.Do(tab, chromedp.Navigate(s.URL+"/e/"+staffSlug+"/"+page), chromedp.WaitVisible(chromedp.CSS(`body[data-ready="1"]`))); err != nil {
+			t.Fatal(err)
+		}
+		switch page {
+		case "moderate":
+			staffJSEventually(t, tab, 5*time.Second, "every post is listed", fmt.Sprintf(`document.querySelectorAll("#list .post").length === %d`, len(xssPayloads)))
+			if _, err := chromedp.Run(tab, chromedp.Evaluate[bool](`document.querySelectorAll(".cw-toggle").forEach(b => b.click()); true`)); err != nil {
+				t.Fatal(err)
+			}
+		case "facilitate":
+			staffJSEventually(t, tab, 5*time.Second, "the question is listed", `document.querySelectorAll("#open > li").length === 1 && !document.querySelector("#stage").classList.contains("hidden")`)
+		case "audit":
+			staffJSEventually(t, tab, 5*time.Second, "the audit is listed", `document.querySelectorAll("#audit tr").length >= 3`)
+		}
+		got, err := chromedp.Run(tab, chromedp.Evaluate[string](`(() => {
+			for (const e of document.querySelectorAll("body *")) for (const ev of ["mouseover", "focus", "toggle", "load", "error"]) { try { e.dispatchEvent(new Event(ev)); } catch (x) {} }
+			const bad = [...document.querySelectorAll("body script, body iframe, body object, body svg, body math, body style")].map(e => e.tagName);
+			const attrs = [...document.querySelectorAll("body *")].filter(e => [...e.attributes].some(a => a.name.startsWith("on") || (["href", "src", "action", "formaction", "data", "srcdoc"].includes(a.name) && /^\s*javascript:/i.test(a.value)))).map(e => e.outerHTML.slice(0, 120));
+			return JSON.stringify({pwned: window.__pwned !== undefined, bad, attrs});
+		})()`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got != `{"pwned":false,"bad":[],"attrs":[]}` {
+			t.Errorf("%s page: %s", page, got)
+		}
 	}
 }

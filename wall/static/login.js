@@ -5,7 +5,10 @@
 //
 // Calls go to the moderator/facilitator API (docs/API.md) with the session cookie and the
 // session's CSRF token in X-CSRF-Token; a 401 sends the browser to the login page, which comes
-// back here afterwards (?next=). Everything but a post's sanitised HTML is inserted as text.
+// back here afterwards (?next=). Everything but a post's sanitised HTML is inserted as text, and
+// that HTML goes through post.js's safeHTML allowlist as on the public screens.
+
+import { safeHTML, safeURL } from "/static/post.js";
 
 /** The event's slug, from the page's path /e/{slug}/<page>. */
 export const slug = decodeURIComponent((location.pathname.match(/^\/e\/([^/]+)\//) || [, ""])[1]);
@@ -151,6 +154,8 @@ export function actorName(a) {
   return a.name ? a.name + " (" + a.role + ")" : a.role;
 }
 
+const SOURCES = ["mastodon", "bluesky", "form", "rss", "rehearsal"]; // icons in /static/img/
+
 /**
  * Renders a post (a fold.PostView or PublicPost) as a card with common.css's classes. The
  * body's HTML was sanitised at ingest, so it is the one thing inserted as HTML. A content
@@ -161,7 +166,7 @@ export function renderPost(p) {
   const a = p.author || {};
   const card = el("article", { class: "post staff-post" + (p.sensitive ? " sensitive" : "") + (p.pinned ? " pinned" : ""), dataset: { id: p.id } });
   const head = el("div", { class: "post-head" });
-  if (a.avatar && /^https:\/\//.test(a.avatar)) {
+  if (safeURL(a.avatar)) {
     head.append(el("img", { class: "avatar", src: a.avatar, alt: "", loading: "lazy", referrerpolicy: "no-referrer" }));
   }
   head.append(el("div", { class: "who" },
@@ -170,14 +175,16 @@ export function renderPost(p) {
   const meta = el("div", { class: "meta" });
   if (p.pinned) meta.append(el("span", { class: "pinned-badge", text: "pinned" }));
   if (p.question) meta.append(el("span", { class: "question-badge", text: "question" }));
+  if (SOURCES.includes(p.source)) meta.append(el("img", { class: "source", src: "/static/img/" + p.source + ".svg", alt: p.source, title: p.source }));
   meta.append(el("span", { class: "source-name", text: p.source_name || p.source || "" }));
   if (p.created_at) meta.append(el("time", { class: "time", datetime: p.created_at, title: new Date(p.created_at).toString(), text: clock(p.created_at) }));
   head.append(meta);
   card.append(head);
 
   const body = el("div", { class: "post-body", lang: p.language || null });
-  body.innerHTML = p.html || ""; // sanitised server-side (ingest/sanitize)
-  if (!p.html && p.text) body.textContent = p.text;
+  // Sanitised server-side (ingest/sanitize); safeHTML keeps only an allowlist on top.
+  if (p.html) body.append(safeHTML(p.html));
+  else body.textContent = p.text || "";
   if (p.content_warning) {
     body.classList.add("collapsed");
     const toggle = el("button", { class: "btn cw-toggle", type: "button", "aria-expanded": "false", text: "show" });
@@ -195,7 +202,7 @@ export function renderPost(p) {
       const src = m.preview_url || m.url;
       const fig = el("figure", { class: "media-item", tabindex: p.sensitive ? "0" : null });
       if (m.kind === "image" || m.kind === "gifv" || m.preview_url) {
-        if (/^https:\/\//.test(src || "")) fig.append(el("img", { src, alt: m.alt || "", loading: "lazy", referrerpolicy: "no-referrer" }));
+        if (safeURL(src)) fig.append(el("img", { src, alt: m.alt || "", loading: "lazy", referrerpolicy: "no-referrer" }));
       }
       fig.append(el("figcaption", { class: "alt", text: m.alt ? "alt: " + m.alt : "no alt text (" + m.kind + ")" }));
       media.append(fig);

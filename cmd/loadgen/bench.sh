@@ -9,7 +9,7 @@ go build -o "$bin" ./cmd/loadgen
 # The log lives on tmpfs: this measures the fan-out, not the fsync of a
 # virtual disk shared with other jobs (10-100+ ms per commit here).
 dir=$(mktemp -d -p /dev/shm)
-taskset -c 0 "$bin" serve -addr 127.0.0.1:$port -dir "$dir" >"$dir/serve.log" 2>&1 &
+GOMAXPROCS=${SERVER_GOMAXPROCS:-1} taskset -c 0 "$bin" serve -addr 127.0.0.1:$port -dir "$dir" >"$dir/serve.log" 2>&1 &
 srv=$!
 trap 'kill $srv 2>/dev/null; wait $srv 2>/dev/null; rm -rf "$dir"' EXIT
 for _ in $(seq 50); do

@@ -12,9 +12,12 @@ STATICCHECK_VERSION=v0.8.2
 say() { printf '\n== %s\n' "$*"; }
 
 # Debian packages the tests use: a real redis-server (eventlog/redislog,
-# internal/redistest) and a real browser (the pages' chromedp tests).
+# internal/redistest), a real browser (the pages' chromedp tests) and
+# promtool from the prometheus package (deploytest checks the Prometheus
+# config and alert rules with it).
 missing=()
 command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
+command -v promtool >/dev/null 2>&1 || missing+=(prometheus)
 if ! command -v chromium >/dev/null 2>&1 && ! command -v chromium-browser >/dev/null 2>&1 \
 	&& ! command -v google-chrome >/dev/null 2>&1; then
 	missing+=(chromium)

@@ -258,7 +258,7 @@ func staffPostState(s *staffServer, id string) fold.PostView {
 // moderator's page, in another browser context, shows each decision live.
 func TestStaffModeratorKeyboardTriage(t *testing.T) {
 	s := startStaffServer(t)
-	posts := staffFixturePosts(t, 8)
+	posts := staffFixturePosts(t, 10)
 	evs := make([]event.Event, len(posts))
 	for i, p := range posts {
 		evs[i] = staffReceived(p)
@@ -274,7 +274,7 @@ func TestStaffModeratorKeyboardTriage(t *testing.T) {
 	focusedID := `((document.querySelector("#list .post.focused") || {dataset: {}}).dataset.id || "")`
 	want, _ := json.Marshal(staffIDs(posts))
 	for _, tab := range []context.Context{alice, bob} {
-		staffJSEventually(t, tab, 5*time.Second, "the queue shows the 8 posts, oldest first", queueIDs+` === `+fmt.Sprintf("%q", want))
+		staffJSEventually(t, tab, 5*time.Second, "the queue shows the 10 posts, oldest first", queueIDs+` === `+fmt.Sprintf("%q", want))
 	}
 	if got := staffJSString(t, alice, focusedID); got != posts[0].ID {
 		t.Fatalf("focus starts on %q, want the oldest post %q", got, posts[0].ID)
@@ -306,6 +306,8 @@ func TestStaffModeratorKeyboardTriage(t *testing.T) {
 		staffEventually(t, 5*time.Second, fmt.Sprintf("key %q: post %d %s in the log", st.key, st.post, st.what), func() bool { return st.check(staffPostState(s, id)) })
 		staffJSEventually(t, alice, 2*time.Second, fmt.Sprintf("key %q: post leaves alice's queue", st.key), gone(id))
 		staffJSEventually(t, bob, 2*time.Second, fmt.Sprintf("key %q: post leaves bob's queue live", st.key), gone(id))
+		// bob never moved: his focus follows his queue as alice's decisions take posts out of it.
+		staffJSEventually(t, bob, time.Second, "bob's focus follows the queue", focusedID+fmt.Sprintf(` === %q`, posts[st.post+1].ID))
 	}
 	var questions []fold.QuestionView
 	s.view(func(st *fold.State) { questions = st.Questions() })
@@ -354,6 +356,36 @@ func TestStaffModeratorKeyboardTriage(t *testing.T) {
 	})
 	staffEventually(t, 5*time.Second, "block: the post is rejected", func() bool { return staffPostState(s, target).State == fold.StateRejected })
 	staffJSEventually(t, bob, 2*time.Second, "block: the post leaves bob's queue", gone(target))
+
+	// Keys faster than the server answers: each acts on the next post.
+	before := map[string]bool{}
+	s.view(func(st *fold.State) {
+		for _, p := range st.Queue() {
+			before[p.ID] = true
+		}
+	})
+	first := staffJSString(t, alice, focusedID)
+	staffPress(t, alice, "aa")
+	staffEventually(t, 5*time.Second, "two quick a's approve two posts", func() bool {
+		n := 0
+		for id := range before {
+			if p := staffPostState(s, id); p.State == fold.StateApproved && p.DecidedBy.Name == "alice" {
+				n++
+			}
+		}
+		return n == 2 && staffPostState(s, first).State == fold.StateApproved
+	})
+
+	// m writes to the stage; Enter sends.
+	staffPress(t, alice, "m")
+	if err := chromedp.Do(alice, chromedp.KeyEvent("two more questions\r")); err != nil {
+		t.Fatal(err)
+	}
+	staffEventually(t, 5*time.Second, "the stage message is in the log", func() bool {
+		var m []fold.StageMessageView
+		s.view(func(st *fold.State) { m = st.StageMessages(1) })
+		return len(m) == 1 && m[0].Text == "two more questions" && m[0].By.Name == "alice"
+	})
 
 	// The counts follow the fold.
 	var c fold.Counts
@@ -607,6 +639,18 @@ func TestStaffModeratorCWAndSensitiveMedia(t *testing.T) {
 	}
 	staffJSEventually(t, tab, 2*time.Second, "hovering unblurs it for the moderator", `getComputedStyle(`+img+`).filter === "none"`)
 	staffJSEventually(t, tab, time.Second, "alt text is shown", fmt.Sprintf(`%s.querySelector(".alt").textContent.includes(%q)`, card(media.ID), media.Media[0].Alt))
+
+	// j moves to the media post; h hides its media from the wall, and h again shows it.
+	staffPress(t, tab, "j")
+	staffJSEventually(t, tab, time.Second, "j moves to the media post", card(media.ID)+`.classList.contains("focused")`)
+	staffPress(t, tab, "h")
+	staffEventually(t, 5*time.Second, "h hides the media", func() bool { return staffPostState(s, media.ID).MediaHidden })
+	staffJSEventually(t, tab, 2*time.Second, "the card says its media is hidden", card(media.ID)+`.querySelector(".media-hidden-note") !== null`)
+	if p := staffPostState(s, media.ID); p.State != fold.StatePending {
+		t.Errorf("hiding media changed the post's state to %s", p.State)
+	}
+	staffPress(t, tab, "h")
+	staffEventually(t, 5*time.Second, "h again shows the media", func() bool { return !staffPostState(s, media.ID).MediaHidden })
 }
 
 // Moderators see what nobody has vetted yet: payloads in every field of a

@@ -24,6 +24,9 @@ const presence = new Map(); // post id -> [moderator names] who have it open (no
 const selected = new Set();
 const undoStack = []; // ids of posts I decided, newest last
 const cards = new Map(); // id -> {card, key} rendered card cache
+// Posts whose decision is on its way to the server: out of the queue at once, so a moderator
+// can press a, a, a without waiting, each key acting on the next post. Back if the call fails.
+const leaving = new Set();
 let counts = null;
 let tab = "queue";
 const focus = { queue: { id: "", idx: 0 }, approved: { id: "", idx: 0 }, rejected: { id: "", idx: 0 }, pinned: { id: "", idx: 0 } };
@@ -47,7 +50,7 @@ function upsert(p) {
 function listOf(name) {
   const out = [];
   for (const p of posts.values()) {
-    if (name === "queue" ? p.state === "pending" : name === "pinned" ? p.state === "approved" && p.pinned : p.state === name) out.push(p);
+    if (name === "queue" ? p.state === "pending" && !leaving.has(p.id) : name === "pinned" ? p.state === "approved" && p.pinned : p.state === name) out.push(p);
   }
   const rp = (p) => p.received_pos || 0;
   if (name === "queue") out.sort((a, b) => rp(a) - rp(b)); // oldest first
@@ -56,10 +59,22 @@ function listOf(name) {
   return out;
 }
 
-function focused() {
+// resolveFocus returns the tab's list with focus[tab] pointing into it. Focus follows the
+// queue: when the focused post left, the one now at its place takes focus.
+function resolveFocus() {
   const list = listOf(tab);
   const f = focus[tab];
-  return list.find((p) => p.id === f.id) || null;
+  let idx = list.findIndex((p) => p.id === f.id);
+  if (idx < 0) idx = Math.min(f.idx, list.length - 1);
+  idx = Math.max(0, idx);
+  f.idx = idx;
+  f.id = list.length ? list[idx].id : "";
+  return list;
+}
+
+function focused() {
+  const list = resolveFocus();
+  return list[focus[tab].idx] || null;
 }
 
 // ---- rendering ----
@@ -93,14 +108,9 @@ function cardFor(p) {
 }
 
 function render() {
-  const list = listOf(tab);
+  const list = resolveFocus();
   const f = focus[tab];
-  // Focus follows the queue: when the focused post left, the one now at its place takes focus.
-  let idx = list.findIndex((p) => p.id === f.id);
-  if (idx < 0) idx = Math.min(f.idx, list.length - 1);
-  idx = Math.max(0, idx);
-  f.idx = idx;
-  f.id = list.length ? list[idx].id : "";
+  const idx = f.idx;
 
   const shown = list.slice(0, Math.max(MAX_RENDERED, idx + 1));
   const nodes = shown.map((p) => {
@@ -159,11 +169,9 @@ function setFocus(id) {
 }
 
 function move(d) {
-  const list = listOf(tab);
+  const list = resolveFocus();
   if (!list.length) return;
-  const f = focus[tab];
-  let i = list.findIndex((p) => p.id === f.id);
-  i = Math.min(list.length - 1, Math.max(0, (i < 0 ? f.idx : i) + d));
+  const i = Math.min(list.length - 1, Math.max(0, focus[tab].idx + d));
   focus[tab] = { id: list[i].id, idx: i };
   scheduleRender();
 }
@@ -196,7 +204,14 @@ async function decide(action) {
   const p = focused();
   if (!p) return;
   const wasPending = p.state === "pending";
+  // Every decision on a pending post takes it out of the queue (pin and question approve it).
+  if (wasPending) {
+    leaving.add(p.id);
+    scheduleRender();
+  }
   const res = await act(p, action);
+  leaving.delete(p.id);
+  scheduleRender();
   if (res && wasPending) {
     undoStack.push(p.id);
     if (undoStack.length > 100) undoStack.shift();
@@ -263,6 +278,8 @@ async function bulkApprove() {
     toast("Select posts with x first.");
     return;
   }
+  for (const id of ids) leaving.add(id);
+  scheduleRender();
   try {
     const res = await api("POST", "posts/approve", { ids });
     for (const it of (res && res.results) || []) if (it.post) upsert(it.post);
@@ -272,6 +289,7 @@ async function bulkApprove() {
   } catch (e) {
     toast("Bulk approve failed: " + e.message, "error");
   }
+  for (const id of ids) leaving.delete(id);
   scheduleRender();
 }
 
@@ -442,6 +460,13 @@ function onMessage(m) {
 
 // ---- keys ----
 
+let focusOnKeyUp = "";
+function onKeyUp() {
+  if (!focusOnKeyUp) return;
+  $(focusOnKeyUp).focus();
+  focusOnKeyUp = "";
+}
+
 function typing(t) {
   return t && (t.tagName === "INPUT" || t.tagName === "TEXTAREA" || t.tagName === "SELECT" || t.isContentEditable);
 }
@@ -468,7 +493,9 @@ function onKey(ev) {
     a: approve, r: reject, p: pin, q: question, b: openBlock, h: hideMedia, u: undo,
     x: toggleSelect, A: bulkApprove,
     c: () => { const p = focused(); const c = p && cards.get(p.id); if (c) toggleCW(c.card); },
-    m: () => $("stage-input").focus(),
+    // Focused on keyup, so the "m" itself is never typed into the field (some input paths
+    // deliver the character after keydown, to whatever has focus by then).
+    m: () => { focusOnKeyUp = "stage-input"; },
     "1": () => setTab("queue"), "2": () => setTab("approved"), "3": () => setTab("rejected"), "4": () => setTab("pinned"),
     Escape: () => { selected.clear(); scheduleRender(); },
     "?": () => $("legend").classList.toggle("hidden"),
@@ -510,6 +537,7 @@ async function main() {
   showIdentity(id);
   loadTitle();
   document.addEventListener("keydown", onKey);
+  document.addEventListener("keyup", onKeyUp);
   $("stage-form").addEventListener("submit", sendStage);
   for (const b of document.querySelectorAll("#tabs .tab")) b.addEventListener("click", () => setTab(b.dataset.tab));
   for (const b of document.querySelectorAll("[data-block]")) b.addEventListener("click", () => block(b.dataset.block));

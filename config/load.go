@@ -142,13 +142,19 @@ func (c *Config) walk(n *yaml.Node, t reflect.Type, path string) error {
 	switch t.Kind() {
 	case reflect.Struct:
 		if t == reflect.TypeFor[time.Time]() {
+			// yaml.v3 reports a bad time without its line, so check it here
+			// where the field and line are known.
+			var tm time.Time
+			if n.Kind != yaml.ScalarNode || n.Decode(&tm) != nil {
+				return c.errAtLine(n.Line, path, fmt.Sprintf("%q is not a time: write it as 2026-03-12T09:30:00Z (RFC 3339, with a zone)", n.Value))
+			}
 			return nil
 		}
 		if n.Kind != yaml.MappingNode {
 			if n.Tag == "!!null" {
 				return nil
 			}
-			return c.errAtLine(n.Line, path, "must be a mapping of fields")
+			return c.errAtLine(n.Line, path, "must be a mapping of fields ("+strings.Join(slices.Sorted(maps.Keys(yamlFields(t))), ", ")+")")
 		}
 		fields := yamlFields(t)
 		for i := 0; i+1 < len(n.Content); i += 2 {
@@ -202,8 +208,29 @@ func (c *Config) walk(n *yaml.Node, t reflect.Type, path string) error {
 		if n.Kind != yaml.ScalarNode {
 			return c.errAtLine(n.Line, path, "must be a single value")
 		}
+		// Decode the value alone, so a value of the wrong type is reported
+		// with its field, which yaml.v3's own message leaves out.
+		if err := n.Decode(reflect.New(t).Interface()); err != nil {
+			return c.errAtLine(n.Line, path, scalarMismatch(n.Value, t))
+		}
 	}
 	return nil
+}
+
+// scalarMismatch says what a field of type t wants, for a value that is not one.
+func scalarMismatch(v string, t reflect.Type) string {
+	want := "a " + t.String()
+	switch {
+	case t == reflect.TypeFor[time.Duration]():
+		want = "a duration such as 90m or 1h"
+	case t.Kind() == reflect.Bool:
+		want = "true or false"
+	case t.Kind() >= reflect.Int && t.Kind() <= reflect.Uint64:
+		want = "a whole number"
+	case t.Kind() == reflect.Float32 || t.Kind() == reflect.Float64:
+		want = "a number"
+	}
+	return fmt.Sprintf("%q is not %s", v, want)
 }
 
 func join(path, key string) string {

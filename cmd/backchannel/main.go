@@ -30,6 +30,10 @@ Usage:
   backchannel serve [flags]   run the service (see: backchannel serve -h)
   backchannel version         print the version
   backchannel healthcheck URL exit 0 if URL answers 2xx (the container's HEALTHCHECK)
+  backchannel export-log --event SLUG [--redis URL|--data DIR] [--file F]
+                              write an event's log as JSON lines (a backup)
+  backchannel import-log --event SLUG [--redis URL|--data DIR] [--file F]
+                              restore such a backup into an empty log
 
 A first run needs only a hashtag and a server:
   backchannel serve --tag Leaders4Leeds --mastodon https://mastodon.social
@@ -46,6 +50,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 		return serve(ctx, args[1:], stderr, getenv)
 	case "healthcheck":
 		return healthcheck(ctx, args[1:], stdout, stderr)
+	case "export-log":
+		return exportLog(ctx, args[1:], stdout, stderr, getenv)
+	case "import-log":
+		return importLog(ctx, args[1:], os.Stdin, stderr, getenv)
 	case "version", "--version", "-version":
 		fmt.Fprintf(stdout, "backchannel %s %s %s/%s\n", buildVersion(), runtime.Version(), runtime.GOOS, runtime.GOARCH)
 		return 0

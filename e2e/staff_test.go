@@ -241,6 +241,14 @@ func staffJSString(t *testing.T, ctx context.Context, expr string) string {
 	return s
 }
 
+// staffTap clicks the element sel names, found and clicked in one step
+// in the page, so a list drawn again in between cannot leave the click on
+// a node that is gone.
+func staffTap(t *testing.T, ctx context.Context, sel string) {
+	t.Helper()
+	staffJSEventually(t, ctx, 3*time.Second, "tap "+sel, fmt.Sprintf(`(() => { const e = document.querySelector(%q); if (!e || e.disabled) return false; e.click(); return true; })()`, sel))
+}
+
 func staffPress(t *testing.T, ctx context.Context, keys string) {
 	t.Helper()
 	if err := chromedp.Do(ctx, chromedp.KeyEvent(keys)); err != nil {
@@ -499,16 +507,12 @@ func TestStaffFacilitatorQuestions(t *testing.T) {
 	staffJSEventually(t, tab, 2*time.Second, "drag: the page shows q3,q1,q2", shown+` === "q3,q1,q2"`)
 
 	// The accessible alternative: q1's "move down" button.
-	if err := chromedp.Do(tab, chromedp.Click(chromedp.CSS(`#open li[data-id="q1"] button[aria-label="move down"]`))); err != nil {
-		t.Fatal(err)
-	}
+	staffTap(t, tab, `#open li[data-id="q1"] button[aria-label="move down"]`)
 	staffEventually(t, 5*time.Second, "down: the log's order is q3,q2,q1", func() bool { return order() == "q3,q2,q1" })
 	staffJSEventually(t, tab, 2*time.Second, "down: the page shows q3,q2,q1", shown+` === "q3,q2,q1"`)
 
 	// Read q2 now: highlighted in the list and in the "now reading" box.
-	if err := chromedp.Do(tab, chromedp.Click(chromedp.CSS(`#open li[data-id="q2"] .btn-primary`))); err != nil {
-		t.Fatal(err)
-	}
+	staffTap(t, tab, `#open li[data-id="q2"] .btn-primary`)
 	staffEventually(t, 5*time.Second, "reading: q2 is being read", func() bool {
 		var w fold.Wall
 		s.view(func(st *fold.State) { w = st.Wall(1) })
@@ -517,11 +521,17 @@ func TestStaffFacilitatorQuestions(t *testing.T) {
 	staffJSEventually(t, tab, 2*time.Second, "reading: q2 highlighted",
 		`document.querySelector('#open li[data-id="q2"]').classList.contains("reading") && !document.querySelector("#now").classList.contains("hidden") && document.querySelector("#now-text").textContent === "Who pays for the buses?"`)
 
-	// A note on q2.
-	if err := chromedp.Do(tab,
-		chromedp.Click(chromedp.CSS(`#open li[data-id="q2"] .q-buttons button:last-child`)),
-		chromedp.SendKeys(chromedp.ID(`note-q2`), "ask the council rep\r"),
-	); err != nil {
+	// A note on q2, typed in two halves with a change from elsewhere in between: the list is
+	// drawn again, and the half-written note and its caret survive it.
+	staffTap(t, tab, `#open li[data-id="q2"] .q-buttons button:last-child`)
+	staffJSEventually(t, tab, time.Second, "note: the field has focus", `document.activeElement && document.activeElement.id === "note-q2"`)
+	if err := chromedp.Do(tab, chromedp.KeyEvent("ask the ")); err != nil {
+		t.Fatal(err)
+	}
+	s.add(t, event.Event{Kind: event.QuestionAdded, Actor: fac, Question: &event.Question{ID: "q4", Text: "Is there a recording?"}})
+	staffJSEventually(t, tab, 2*time.Second, "note: the list is drawn again with q4", shown+` === "q3,q2,q1,q4"`)
+	staffJSEventually(t, tab, time.Second, "note: the draft and focus survived", `document.activeElement.id === "note-q2" && document.activeElement.value === "ask the "`)
+	if err := chromedp.Do(tab, chromedp.KeyEvent("council rep\r")); err != nil {
 		t.Fatal(err)
 	}
 	staffEventually(t, 5*time.Second, "note: q2 has the note", func() bool {
@@ -536,25 +546,23 @@ func TestStaffFacilitatorQuestions(t *testing.T) {
 	})
 
 	// Answered: q2 leaves the open list for the answered one.
-	if err := chromedp.Do(tab, chromedp.Click(chromedp.ID(`now-answered`))); err != nil {
-		t.Fatal(err)
-	}
+	staffTap(t, tab, `#now-answered`)
 	staffEventually(t, 5*time.Second, "answered: q2 answered", func() bool {
 		var a []fold.QuestionView
 		s.view(func(st *fold.State) { a = st.Answered() })
 		return len(a) == 1 && a[0].ID == "q2"
 	})
 	staffJSEventually(t, tab, 2*time.Second, "answered: listed apart",
-		shown+` === "q3,q1" && [...document.querySelectorAll("#answered > li")].map(n => n.dataset.id).join(",") === "q2" && document.querySelector("#now").classList.contains("hidden")`)
+		shown+` === "q3,q1,q4" && [...document.querySelectorAll("#answered > li")].map(n => n.dataset.id).join(",") === "q2" && document.querySelector("#now").classList.contains("hidden")`)
 
 	// A question heard in the room.
 	if err := chromedp.Do(tab,
 		chromedp.SendKeys(chromedp.ID(`add-text`), "Can we have the data openly?"),
 		chromedp.SendKeys(chromedp.ID(`add-name`), "Row 3"),
-		chromedp.Click(chromedp.CSS(`#add-form button[type="submit"]`)),
 	); err != nil {
 		t.Fatal(err)
 	}
+	staffTap(t, tab, `#add-form button[type="submit"]`)
 	staffJSEventually(t, tab, 5*time.Second, "added: the room's question is listed last",
 		`(document.querySelector("#open > li:last-child .q-text") || {}).textContent === "Can we have the data openly?"`)
 

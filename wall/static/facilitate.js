@@ -15,6 +15,7 @@ let answered = [];
 let nowReading = null;
 let stageSeenPos = Number(sessionStorage.getItem("stage-seen") || 0);
 let latestStage = null;
+const noteDrafts = new Map(); // question id -> the note being written
 let dragging = null; // {li, id, pointerId, handle} while a question is dragged
 
 const $ = (id) => document.getElementById(id);
@@ -41,14 +42,22 @@ function renderQuestion(q, i, n) {
   if (q.notes && q.notes.length) {
     body.append(el("ul", { class: "notes" }, ...q.notes.map((n) => el("li", {}, n.text, el("span", { class: "muted", text: " — " + actorName(n.by) + " " + clock(n.at) })))));
   }
-  const note = el("form", { class: "note-form hidden" },
+  // An open note form and its draft live in noteDrafts, so a re-render (any change to the
+  // questions, from anyone) never takes a half-written note away.
+  const drafting = noteDrafts.has(q.id);
+  const input = el("input", { type: "text", id: "note-" + q.id, maxlength: "280", placeholder: "a note on this question", autocomplete: "off" });
+  input.value = noteDrafts.get(q.id) || "";
+  input.addEventListener("input", () => noteDrafts.set(q.id, input.value));
+  const note = el("form", { class: "note-form" + (drafting ? "" : " hidden") },
     el("label", { class: "visually-hidden", for: "note-" + q.id, text: "Note" }),
-    el("input", { type: "text", id: "note-" + q.id, maxlength: "280", placeholder: "a note on this question", autocomplete: "off" }),
+    input,
     el("button", { type: "submit", class: "btn", text: "Save note" }));
   note.addEventListener("submit", (ev) => {
     ev.preventDefault();
-    const text = note.querySelector("input").value.trim();
-    if (text) questionAction(q.id, "note", { note: text });
+    const text = input.value.trim();
+    if (!text) return;
+    noteDrafts.delete(q.id);
+    questionAction(q.id, "note", { note: text });
   });
   body.append(note);
   li.append(body);
@@ -66,8 +75,10 @@ function renderQuestion(q, i, n) {
     }
     btns.append(el("button", {
       type: "button", class: "btn big", text: "Note", onclick: () => {
-        note.classList.toggle("hidden");
-        if (!note.classList.contains("hidden")) note.querySelector("input").focus();
+        if (noteDrafts.has(q.id)) noteDrafts.delete(q.id);
+        else noteDrafts.set(q.id, "");
+        render();
+        if (noteDrafts.has(q.id)) $("note-" + q.id).focus();
       },
     }));
   }
@@ -77,11 +88,19 @@ function renderQuestion(q, i, n) {
 
 function render() {
   if (dragging) return; // never pull the list from under a finger; re-rendered on drop
+  // Keep the caret where it was if the facilitator is typing a note.
+  const active = document.activeElement;
+  const typingIn = active && active.id && active.id.startsWith("note-") ? { id: active.id, start: active.selectionStart, end: active.selectionEnd } : null;
   $("open").replaceChildren(...open.map((q, i) => renderQuestion(q, i, open.length)));
   $("answered").replaceChildren(...answered.map((q, i) => renderQuestion(q, i, answered.length)));
   $("open-n").textContent = "(" + open.length + ")";
   $("answered-n").textContent = "(" + answered.length + ")";
   $("open-empty").classList.toggle("hidden", open.length > 0);
+  if (typingIn && $(typingIn.id)) {
+    const input = $(typingIn.id);
+    input.focus();
+    input.setSelectionRange(typingIn.start, typingIn.end);
+  }
   const now = $("now");
   now.classList.toggle("hidden", !nowReading);
   if (nowReading) {

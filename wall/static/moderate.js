@@ -27,6 +27,7 @@ const cards = new Map(); // id -> {card, key} rendered card cache
 // Posts whose decision is on its way to the server: out of the queue at once, so a moderator
 // can press a, a, a without waiting, each key acting on the next post. Back if the call fails.
 const leaving = new Set();
+const inflight = new Map(); // id -> the promise of its decision's call
 let counts = null;
 let tab = "queue";
 const focus = { queue: { id: "", idx: 0 }, approved: { id: "", idx: 0 }, rejected: { id: "", idx: 0 }, pinned: { id: "", idx: 0 } };
@@ -204,18 +205,26 @@ async function decide(action) {
   const p = focused();
   if (!p) return;
   const wasPending = p.state === "pending";
-  // Every decision on a pending post takes it out of the queue (pin and question approve it).
+  const call = act(p, action);
+  // Every decision on a pending post takes it out of the queue (pin and question approve it),
+  // and is what u takes back next, even before the server has answered.
   if (wasPending) {
     leaving.add(p.id);
-    scheduleRender();
-  }
-  const res = await act(p, action);
-  leaving.delete(p.id);
-  scheduleRender();
-  if (res && wasPending) {
+    inflight.set(p.id, call);
     undoStack.push(p.id);
     if (undoStack.length > 100) undoStack.shift();
+    scheduleRender();
   }
+  const res = await call;
+  if (wasPending) {
+    leaving.delete(p.id);
+    inflight.delete(p.id);
+    if (!res) {
+      const i = undoStack.lastIndexOf(p.id);
+      if (i >= 0) undoStack.splice(i, 1);
+    }
+  }
+  scheduleRender();
 }
 
 function approve() { return decide("approve"); }
@@ -240,17 +249,17 @@ function hideMedia() {
 
 async function undo() {
   let p = focused();
-  // In the queue a post has no decision to undo: take back my last one instead.
+  // In the queue a post has no decision to undo: take back my last one instead, waiting for
+  // it to reach the server if it is still on its way.
   if (!p || p.state === "pending") {
+    p = null;
     let id;
-    while ((id = undoStack.pop())) {
+    while (!p && (id = undoStack.pop())) {
+      if (inflight.has(id)) await inflight.get(id);
       const q = posts.get(id);
-      if (q && q.state !== "pending") {
-        p = q;
-        break;
-      }
+      if (q && q.state !== "pending") p = q;
     }
-    if (!id) {
+    if (!p) {
       toast("Nothing of yours to undo.");
       return;
     }

@@ -27,7 +27,8 @@ function row(a, fresh) {
 
 function render(freshFrom) {
   const hide = $("hide-rules").checked;
-  const shown = entries.filter((a) => !(hide && a.actor && a.actor.role === "system"));
+  // A rule decides as the post arrives (actor: its source) or later as the system (expiries).
+  const shown = entries.filter((a) => !(hide && a.actor && (a.actor.role === "system" || a.actor.role === "source")));
   $("audit").replaceChildren(...shown.map((a) => row(a, freshFrom && a.pos > freshFrom)));
   $("audit-empty").classList.toggle("hidden", shown.length > 0);
 }

@@ -1,17 +1,21 @@
 package fanout
 
 import (
+	"context"
 	"fmt"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/gorilla/websocket"
 
 	"github.com/backchannel/backchannel/event"
+	"github.com/backchannel/backchannel/fold"
 )
 
 // fast makes public flushes quick so tests do not wait on ticks.
@@ -385,5 +389,36 @@ func TestAdaptivePublicInterval(t *testing.T) {
 	}
 	if got := h.interval(&audState{interval: time.Second}, 10000); got != time.Second {
 		t.Errorf("a fixed interval changed to %v", got)
+	}
+}
+
+// A previous frame that never finishes (its sockets died with it queued)
+// delays the next flush by at most a few intervals: backpressure never
+// stalls the wall.
+func TestBackpressureNeverStalls(t *testing.T) {
+	_, l := openLog(t)
+	feed := &stubFeed{}
+	h, err := New(context.Background(), feed, l, Options{PublicInterval: 5 * time.Millisecond, Logger: quiet()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Close()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { h.ServeWS(w, r, Public) }))
+	defer srv.Close()
+	c := dial(t, "ws"+strings.TrimPrefix(srv.URL, "http"), nil)
+	if _, err := c.next(5 * time.Second); err != nil {
+		t.Fatal(err)
+	}
+	h.mu.Lock()
+	stuck := new(atomic.Int64)
+	stuck.Store(1000)
+	h.aud[Public].lastTick, h.aud[Public].lastTickN = stuck, 1000
+	h.mu.Unlock()
+	p := testPost("p", "still shown")
+	feed.emit(event.Event{Pos: 1, Time: time.Now(), Kind: event.PostReceived},
+		fold.Effect{Pos: 1, Applied: true, Wall: &fold.WallDelta{Upsert: []fold.PublicPost{{Post: p}}}})
+	c.readUntil(1)
+	if got := c.events(); !slices.Equal(got, []uint64{1}) {
+		t.Errorf("got %v, want the event at 1", got)
 	}
 }

@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/cdp"
 	"github.com/chromedp/cdproto/input"
 	"github.com/chromedp/chromedp"
 	gomastodon "github.com/mattn/go-mastodon"
@@ -511,6 +512,39 @@ func TestStaffFacilitatorQuestions(t *testing.T) {
 	staffEventually(t, 5*time.Second, "down: the log's order is q3,q2,q1", func() bool { return order() == "q3,q2,q1" })
 	staffJSEventually(t, tab, 2*time.Second, "down: the page shows q3,q2,q1", shown+` === "q3,q2,q1"`)
 
+	// The same drag with a finger: q1's handle to the top.
+	if err := chromedp.Do(tab, chromedp.EmulateViewport(390, 844, chromedp.EmulateTouch, chromedp.EmulateMobile)); err != nil {
+		t.Fatal(err)
+	}
+	from, err = chromedp.Run(tab, chromedp.Evaluate[point](`(() => { const r = document.querySelector('#open li[data-id="q1"] .drag-handle').getBoundingClientRect(); return {X: r.x + r.width/2, Y: r.y + r.height/2}; })()`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	to, err = chromedp.Run(tab, chromedp.Evaluate[point](`(() => { const r = document.querySelector('#open li[data-id="q3"]').getBoundingClientRect(); return {X: r.x + 20, Y: r.y + 4}; })()`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	touch := func(typ input.DispatchTouchEventType, x, y float64) chromedp.Action[chromedp.Void] {
+		return chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+			p := input.DispatchTouchEventParams{Type: typ, TouchPoints: []*input.TouchPoint{}}
+			if typ != input.DispatchTouchEventTypeTouchEnd {
+				p.TouchPoints = []*input.TouchPoint{{X: x, Y: y}}
+			}
+			_, err := cdp.Call(ctx, tg, input.DispatchTouchEvent, p)
+			return err
+		})
+	}
+	fingers := []chromedp.Action[chromedp.Void]{touch(input.DispatchTouchEventTypeTouchStart, from.X, from.Y)}
+	for i := 1; i <= 8; i++ {
+		fingers = append(fingers, touch(input.DispatchTouchEventTypeTouchMove, from.X, from.Y+(to.Y-from.Y)*float64(i)/8))
+	}
+	fingers = append(fingers, touch(input.DispatchTouchEventTypeTouchEnd, 0, 0))
+	if err := chromedp.Do(tab, fingers...); err != nil {
+		t.Fatal(err)
+	}
+	staffEventually(t, 5*time.Second, "touch drag: the log's order is q1,q3,q2", func() bool { return order() == "q1,q3,q2" })
+	staffJSEventually(t, tab, 2*time.Second, "touch drag: the page shows q1,q3,q2", shown+` === "q1,q3,q2"`)
+
 	// Read q2 now: highlighted in the list and in the "now reading" box.
 	staffTap(t, tab, `#open li[data-id="q2"] .btn-primary`)
 	staffEventually(t, 5*time.Second, "reading: q2 is being read", func() bool {
@@ -529,7 +563,7 @@ func TestStaffFacilitatorQuestions(t *testing.T) {
 		t.Fatal(err)
 	}
 	s.add(t, event.Event{Kind: event.QuestionAdded, Actor: fac, Question: &event.Question{ID: "q4", Text: "Is there a recording?"}})
-	staffJSEventually(t, tab, 2*time.Second, "note: the list is drawn again with q4", shown+` === "q3,q2,q1,q4"`)
+	staffJSEventually(t, tab, 2*time.Second, "note: the list is drawn again with q4", shown+` === "q1,q3,q2,q4"`)
 	staffJSEventually(t, tab, time.Second, "note: the draft and focus survived", `document.activeElement.id === "note-q2" && document.activeElement.value === "ask the "`)
 	if err := chromedp.Do(tab, chromedp.KeyEvent("council rep\r")); err != nil {
 		t.Fatal(err)
@@ -553,7 +587,7 @@ func TestStaffFacilitatorQuestions(t *testing.T) {
 		return len(a) == 1 && a[0].ID == "q2"
 	})
 	staffJSEventually(t, tab, 2*time.Second, "answered: listed apart",
-		shown+` === "q3,q1,q4" && [...document.querySelectorAll("#answered > li")].map(n => n.dataset.id).join(",") === "q2" && document.querySelector("#now").classList.contains("hidden")`)
+		shown+` === "q1,q3,q4" && [...document.querySelectorAll("#answered > li")].map(n => n.dataset.id).join(",") === "q2" && document.querySelector("#now").classList.contains("hidden")`)
 
 	// A question heard in the room.
 	if err := chromedp.Do(tab,

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
 	"log/slog"
 	"net/http"
 	"strconv"
@@ -27,7 +28,9 @@ type conn struct {
 	deadline time.Time // the write deadline set on ws; only the writer touches it
 	writing  atomic.Bool
 	dead     atomic.Bool
-	once     sync.Once
+	// lingering: the reader closes the socket itself, after draining it.
+	lingering atomic.Bool
+	once      sync.Once
 	// closeMsg is the close frame to send; set once before dead.
 	closeMsg []byte
 
@@ -72,6 +75,9 @@ func (c *conn) drain() {
 		}
 		select {
 		case f := <-c.q:
+			if c.dead.Load() {
+				continue // the close goes out at the top of the loop
+			}
 			err := c.write(f)
 			if f.tick != nil {
 				f.tick.Add(-1)
@@ -93,9 +99,6 @@ func (c *conn) drain() {
 }
 
 func (c *conn) write(f *frame) error {
-	if c.dead.Load() {
-		return errClosed
-	}
 	now := time.Now()
 	if f.ping {
 		return c.ws.WriteControl(websocket.PingMessage, nil, now.Add(c.h.opts.WriteWait))
@@ -137,7 +140,9 @@ func (c *conn) kill() {
 	c.once.Do(func() {
 		c.dead.Store(true)
 		c.detach()
-		c.ws.Close()
+		if !c.lingering.Load() {
+			c.ws.Close()
+		}
 	})
 }
 
@@ -157,6 +162,30 @@ func (c *conn) closeWith(code int, reason string) {
 
 func (c *conn) finish() {
 	_ = c.ws.WriteControl(websocket.CloseMessage, c.closeMsg, time.Now().Add(c.h.opts.WriteWait))
+	if !c.lingering.Load() {
+		c.ws.Close()
+	}
+}
+
+// lingerFor bounds how long a misbehaving client's leftover bytes are read
+// and dropped after its close frame.
+const lingerFor = 2 * time.Second
+
+// closeReader closes a client the reader found misbehaving. Closing a
+// socket with unread bytes in it (the rest of a flood, the tail of an
+// oversize frame) makes the kernel send a reset, and the client may lose
+// the close frame and its reason; so the reader drops what the client
+// still sends until it closes its side, for at most lingerFor, then closes.
+func (c *conn) closeReader(code int, reason string) {
+	c.lingering.Store(true)
+	if code != 0 {
+		c.closeWith(code, reason)
+	} else {
+		c.kill() // gorilla sent the close frame itself
+	}
+	nc := c.ws.NetConn()
+	_ = nc.SetReadDeadline(time.Now().Add(lingerFor))
+	_, _ = io.CopyN(io.Discard, nc, 1<<20)
 	c.ws.Close()
 }
 
@@ -230,6 +259,7 @@ func (c *conn) readLoop() {
 			if errors.Is(err, websocket.ErrReadLimit) {
 				// gorilla has sent 1009 (message too big) already.
 				c.aud.met.badClient("oversize")
+				c.closeReader(0, "")
 			}
 			return
 		}
@@ -239,14 +269,14 @@ func (c *conn) readLoop() {
 		last = now
 		if tokens < 1 {
 			c.aud.met.badClient("flood")
-			c.closeWith(websocket.ClosePolicyViolation, "flood")
+			c.closeReader(websocket.ClosePolicyViolation, "flood")
 			return
 		}
 		tokens--
 		var m clientMsg
 		if mt != websocket.TextMessage || json.Unmarshal(data, &m) != nil {
 			c.aud.met.badClient("bad_message")
-			c.closeWith(websocket.CloseInvalidFramePayloadData, "bad message")
+			c.closeReader(websocket.CloseInvalidFramePayloadData, "bad message")
 			return
 		}
 		switch m.Type {
@@ -262,7 +292,7 @@ func (c *conn) readLoop() {
 			}
 		default:
 			c.aud.met.badClient("unknown_message")
-			c.closeWith(websocket.ClosePolicyViolation, "unknown message")
+			c.closeReader(websocket.ClosePolicyViolation, "unknown message")
 			return
 		}
 	}

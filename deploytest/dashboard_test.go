@@ -227,12 +227,7 @@ func scrape(addr string) (map[string]bool, error) {
 func startBinary(t *testing.T) string {
 	t.Helper()
 	dir := t.TempDir()
-	bin := filepath.Join(dir, "backchannel")
-	build := exec.Command("go", "build", "-o", bin, "./cmd/backchannel")
-	build.Dir = root
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	bin := staticBinary(t)
 	// The first request fails (a fetch error), the others are throttled.
 	var requests atomic.Int64
 	throttled := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

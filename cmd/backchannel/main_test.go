@@ -460,6 +460,30 @@ func TestServeOnRedis(t *testing.T) {
 	}
 }
 
+// While Redis is away, go-redis's own complaints (failed dials) reach the
+// process's structured log like every other line, not as plain text in the
+// middle of JSON.
+func TestRedisClientLogsAreStructured(t *testing.T) {
+	rs := redistest.Start(t)
+	p := start(t, "serve", "--tag", "OurDay", "--redis", rs.URL, "--listen", "127.0.0.1:0", "--data", t.TempDir())
+	base := "http://" + p.addr
+	waitFor(t, "/readyz 200", 30*time.Second, func() bool { code, _ := getJSON(base+"/readyz", nil); return code == 200 })
+	rs.Kill(t)
+	waitFor(t, "go-redis to report a failed dial", 30*time.Second, func() bool {
+		getJSON(base+"/readyz", nil) // makes the client dial
+		return strings.Contains(p.log(), "failed to dial")
+	})
+	for _, line := range strings.Split(strings.TrimSpace(p.log()), "\n") {
+		if !json.Valid([]byte(line)) {
+			t.Errorf("not a JSON log line: %s", line)
+		}
+	}
+	rs.Restart(t)
+	if code := p.stop(t); code != 0 {
+		t.Fatalf("exit code = %d", code)
+	}
+}
+
 // The scaled-out shape: an ingest process runs the sources, a fan-out
 // process serves the screens, both over one Redis: what one appends, the
 // other shows.

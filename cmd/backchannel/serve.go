@@ -92,6 +92,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer, getenv func(str
 	}
 	logger := newLogger(cfg.LogFormat, stderr, level)
 	slog.SetDefault(logger)
+	routeRedisLogs(logger)
 
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
 	defer stop()

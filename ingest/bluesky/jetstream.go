@@ -68,7 +68,7 @@ type Config struct {
 
 // Stats counts what the filter did, for metrics and benchmarks.
 type Stats struct {
-	Frames   atomic.Int64 // every frame read
+	Frames   atomic.Int64 // every frame read and handled
 	Decoded  atomic.Int64 // frames that passed the byte pre-filter and were decoded
 	Matched  atomic.Int64 // posts that carried a tag
 	Deletes  atomic.Int64 // deletes of posts this source appended
@@ -331,7 +331,8 @@ func frameDid(data []byte) []byte {
 // handle processes one frame. It returns an error only when the log could
 // not take what the frame asked for.
 func (s *Source) handle(ctx context.Context, sink ingest.Sink, data []byte) error {
-	s.Stats.Frames.Add(1)
+	// Counted when done, so a frame counted has reached the sink.
+	defer s.Stats.Frames.Add(1)
 	if !s.matcher.MaybeMatches(data) && !s.known.hasDid(frameDid(data)) {
 		return nil
 	}

@@ -151,7 +151,7 @@ func newTestSource(t *testing.T, hosts []string, appView string) *Source {
 	return s
 }
 
-func run(t *testing.T, s *Source, sink *memSink) (stop func()) {
+func run(t *testing.T, s *Source, sink *testSink) (stop func()) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- s.Run(ctx, sink) }()
@@ -173,7 +173,7 @@ func TestOnlyTaggedPostsAppendedOnce(t *testing.T) {
 	// Every frame twice: Jetstream's replay after a reconnect repeats frames.
 	js := newJetstream(t, append(frames, frames...))
 	av, profileCalls := newAppView(t)
-	sink := newMemSink()
+	sink := newTestSink(t)
 	s := newTestSource(t, []string{js.wsURL()}, av.URL)
 	stop := run(t, s, sink)
 	waitUntil(t, "all frames read", func() bool { return s.Stats.Frames.Load() == int64(2*len(frames)) })
@@ -238,7 +238,7 @@ func TestDeleteRemovesOnlyOurPost(t *testing.T) {
 	)
 	js := newJetstream(t, frames)
 	av, _ := newAppView(t)
-	sink := newMemSink()
+	sink := newTestSink(t)
 	s := newTestSource(t, []string{js.wsURL()}, av.URL)
 	stop := run(t, s, sink)
 	waitUntil(t, "all frames read", func() bool { return s.Stats.Frames.Load() == int64(len(frames)) })
@@ -257,7 +257,7 @@ func TestRestartResumesFromStoredCursor(t *testing.T) {
 	frames := replayFrames(t)
 	js := newJetstream(t, frames[:7]) // up to the first tagged post
 	av, _ := newAppView(t)
-	sink := newMemSink()
+	sink := newTestSink(t)
 	s := newTestSource(t, []string{js.wsURL()}, av.URL)
 	stop := run(t, s, sink)
 	waitUntil(t, "first run read its frames", func() bool { return s.Stats.Frames.Load() == 7 })
@@ -291,7 +291,7 @@ func TestDroppedConnectionFailsOver(t *testing.T) {
 	first.dropAfter = 7 // drops mid-frame after the first tagged post
 	second := newJetstream(t, frames)
 	av, _ := newAppView(t)
-	sink := newMemSink()
+	sink := newTestSink(t)
 	s := newTestSource(t, []string{first.wsURL(), second.wsURL()}, av.URL)
 	stop := run(t, s, sink)
 	waitUntil(t, "both tagged posts", func() bool { return sink.count(event.PostReceived) == 2 })
@@ -323,7 +323,7 @@ func TestAccountTakedownDeletesItsPosts(t *testing.T) {
 	frames = append(frames, b)
 	js := newJetstream(t, frames)
 	av, _ := newAppView(t)
-	sink := newMemSink()
+	sink := newTestSink(t)
 	s := newTestSource(t, []string{js.wsURL()}, av.URL)
 	stop := run(t, s, sink)
 	waitUntil(t, "the takedown handled", func() bool { return sink.count(event.PostDeleted) == 1 })
@@ -361,7 +361,7 @@ func TestBackfillSearchesBeforeTheStream(t *testing.T) {
 	defer pds.Close()
 	js := newJetstream(t, nil) // the stream has nothing: only search can find it
 	av, _ := newAppView(t)
-	sink := newMemSink()
+	sink := newTestSink(t)
 	s, err := New(Config{
 		Hosts: []string{js.wsURL()}, Tags: eventTags, AppView: av.URL, MinBackoff: 5 * time.Millisecond,
 		Backfill: &BackfillConfig{Service: pds.URL, Identifier: "host.example.com", Password: "app-pass", Since: time.Now().Add(-time.Hour)},

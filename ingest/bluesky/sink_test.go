@@ -2,89 +2,52 @@ package bluesky
 
 import (
 	"context"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/backchannel/backchannel/event"
 	"github.com/backchannel/backchannel/eventlog"
+	"github.com/backchannel/backchannel/eventlog/disklog"
 	"github.com/backchannel/backchannel/ingest"
+	"github.com/backchannel/backchannel/moderation"
 )
 
-// memSink is an ingest.Sink over an in-memory idempotent log, the same
-// contract as the runner's sink over a real log: one append per key.
-type memSink struct {
-	mu     sync.Mutex
-	keys   map[string]uint64
-	events []event.Event
-	meta   map[string]string
+// testSink is the runner's real sink (rules, idempotent append, counting on
+// health) over a real embedded log in a temporary directory.
+type testSink struct {
+	*ingest.LogSink
+	log    eventlog.Log
 	health *ingest.Health
 }
 
-func newMemSink() *memSink {
-	return &memSink{keys: map[string]uint64{}, meta: map[string]string{}, health: ingest.NewHealth("bluesky", "bluesky")}
-}
-
-func (m *memSink) append(e event.Event) (eventlog.Appended, error) {
-	if err := e.Validate(); err != nil {
-		return eventlog.Appended{}, err
+func newTestSink(t testing.TB) *testSink {
+	t.Helper()
+	st, err := disklog.Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
 	}
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	key := e.IdempotencyKey()
-	var published time.Time
-	if e.Post != nil {
-		published = e.Post.CreatedAt
+	t.Cleanup(func() { st.Close() })
+	l, err := st.Log(context.Background(), "ev")
+	if err != nil {
+		t.Fatal(err)
 	}
-	// Count like the runner's LogSink does, so tests can read the health.
-	if pos, ok := m.keys[key]; ok && key != "" {
-		m.health.Counted(true, published, time.Now())
-		return eventlog.Appended{Pos: pos, Duplicate: true}, nil
+	rules := moderation.Default()
+	h := ingest.NewHealth("bluesky", "bluesky")
+	return &testSink{LogSink: ingest.NewLogSink(l, &rules, h, event.Actor{Role: event.RoleSource, Name: "bluesky"}, nil), log: l, health: h}
+}
+
+// snapshot returns every event in the log, in order.
+func (s *testSink) snapshot() []event.Event {
+	events, err := s.log.Read(context.Background(), 0, 0)
+	if err != nil {
+		panic(err)
 	}
-	m.health.Counted(false, published, time.Now())
-	e.Pos = uint64(len(m.events) + 1)
-	m.events = append(m.events, e)
-	m.keys[key] = e.Pos
-	return eventlog.Appended{Pos: e.Pos}, nil
+	return events
 }
 
-func (m *memSink) Post(_ context.Context, p event.Post) (eventlog.Appended, error) {
-	return m.append(event.Event{Kind: event.PostReceived, Actor: event.Actor{Role: event.RoleSource}, PostID: p.ID, Post: &p})
-}
-
-func (m *memSink) Edit(_ context.Context, p event.Post) (eventlog.Appended, error) {
-	return m.append(event.Event{Kind: event.PostEdited, Actor: event.Actor{Role: event.RoleSource}, PostID: p.ID, Post: &p})
-}
-
-func (m *memSink) Delete(_ context.Context, uri string) (eventlog.Appended, error) {
-	return m.append(event.Event{Kind: event.PostDeleted, Actor: event.Actor{Role: event.RoleSource}, PostID: event.PostID(uri)})
-}
-
-func (m *memSink) Cursor(_ context.Context, key string) (string, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	return m.meta[key], nil
-}
-
-func (m *memSink) SetCursor(_ context.Context, key, value string) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	m.meta[key] = value
-	return nil
-}
-
-func (m *memSink) Health() *ingest.Health { return m.health }
-
-// kinds returns the kinds and post ids appended, in order.
-func (m *memSink) snapshot() []event.Event {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	return append([]event.Event(nil), m.events...)
-}
-
-func (m *memSink) count(kind event.Kind) int {
+func (s *testSink) count(kind event.Kind) int {
 	n := 0
-	for _, e := range m.snapshot() {
+	for _, e := range s.snapshot() {
 		if e.Kind == kind {
 			n++
 		}

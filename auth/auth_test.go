@@ -18,6 +18,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/backchannel/backchannel/internal/jsonhttp"
+
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/backchannel/backchannel/event"
@@ -139,7 +141,7 @@ func (f *fixture) login(t testing.TB, slug, name, password string) (*http.Cookie
 
 func decodeError(t testing.TB, body string) (code, msg string) {
 	t.Helper()
-	var b errorBody
+	var b jsonhttp.ErrorBody
 	if err := json.Unmarshal([]byte(body), &b); err != nil {
 		t.Fatalf("error body %q: %v", body, err)
 	}

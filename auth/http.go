@@ -11,6 +11,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/backchannel/backchannel/internal/jsonhttp"
+
 	"github.com/backchannel/backchannel/event"
 )
 
@@ -37,20 +39,20 @@ func (a *Authenticator) Require(role event.Role) func(http.Handler) http.Handler
 			id, err := a.Identify(r, slug)
 			if err != nil {
 				w.Header().Set("WWW-Authenticate", `Bearer realm="backchannel"`)
-				writeError(w, http.StatusUnauthorized, event.EUNAUTHORIZED, event.ErrorMessage(err))
+				jsonhttp.Refuse(w, http.StatusUnauthorized, event.EUNAUTHORIZED, event.ErrorMessage(err))
 				return
 			}
 			if !id.Can(role) {
-				writeError(w, http.StatusForbidden, event.EFORBIDDEN, "this needs the "+string(role)+" role")
+				jsonhttp.Refuse(w, http.StatusForbidden, event.EFORBIDDEN, "this needs the "+string(role)+" role")
 				return
 			}
 			if !id.Bearer && changesState(r.Method) {
 				if !a.sameOrigin(r) {
-					writeError(w, http.StatusForbidden, event.EFORBIDDEN, "cross-site request refused")
+					jsonhttp.Refuse(w, http.StatusForbidden, event.EFORBIDDEN, "cross-site request refused")
 					return
 				}
 				if !tokenEqual(r.Header.Get(CSRFHeader), id.CSRFToken) {
-					writeError(w, http.StatusForbidden, event.EFORBIDDEN, "missing or wrong "+CSRFHeader+" header")
+					jsonhttp.Refuse(w, http.StatusForbidden, event.EFORBIDDEN, "missing or wrong "+CSRFHeader+" header")
 					return
 				}
 			}
@@ -124,11 +126,11 @@ func (a *Authenticator) LoginHandler() http.Handler {
 		wantJSON := wantsJSON(r)
 		if r.Method != http.MethodPost {
 			w.Header().Set("Allow", http.MethodPost)
-			writeError(w, http.StatusMethodNotAllowed, event.EINVALID, "log in with POST")
+			jsonhttp.Refuse(w, http.StatusMethodNotAllowed, event.EINVALID, "log in with POST")
 			return
 		}
 		if !a.sameOrigin(r) {
-			writeError(w, http.StatusForbidden, event.EFORBIDDEN, "cross-site login refused")
+			jsonhttp.Refuse(w, http.StatusForbidden, event.EFORBIDDEN, "cross-site login refused")
 			return
 		}
 		addr := ClientAddr(r, a.proxies)
@@ -144,12 +146,12 @@ func (a *Authenticator) LoginHandler() http.Handler {
 		}
 		req, err := readLogin(w, r)
 		if err != nil {
-			writeError(w, http.StatusBadRequest, event.EINVALID, err.Error())
+			jsonhttp.Refuse(w, http.StatusBadRequest, event.EINVALID, err.Error())
 			return
 		}
 		req.Name = strings.TrimSpace(req.Name)
 		if err := checkName(req.Name); err != nil {
-			writeError(w, http.StatusBadRequest, event.EINVALID, err.Error())
+			jsonhttp.Refuse(w, http.StatusBadRequest, event.EINVALID, err.Error())
 			return
 		}
 		ec := a.event(slug)
@@ -163,7 +165,7 @@ func (a *Authenticator) LoginHandler() http.Handler {
 		if !ok {
 			a.log.Warn("login failed", slog.String("event", slug), slog.String("addr", addr.String()), slog.String("name", req.Name))
 			if wantJSON {
-				writeError(w, http.StatusUnauthorized, event.EUNAUTHORIZED, "wrong name or password")
+				jsonhttp.Refuse(w, http.StatusUnauthorized, event.EUNAUTHORIZED, "wrong name or password")
 				return
 			}
 			http.Redirect(w, r, "/e/"+url.PathEscape(slug)+"/login?failed=1", http.StatusSeeOther)
@@ -179,7 +181,7 @@ func (a *Authenticator) LoginHandler() http.Handler {
 		a.log.Info("login", slog.String("event", slug), slog.String("role", string(s.role)),
 			slog.String("name", s.name), slog.String("addr", addr.String()))
 		if wantJSON {
-			writeJSON(w, http.StatusOK, Identity{Role: s.role, Name: s.name, Expires: s.expires, CSRFToken: a.csrfToken(s.nonce)})
+			jsonhttp.WriteJSON(w, http.StatusOK, Identity{Role: s.role, Name: s.name, Expires: s.expires, CSRFToken: a.csrfToken(s.nonce)})
 			return
 		}
 		http.Redirect(w, r, localNext(req.Next, slug), http.StatusSeeOther)
@@ -195,11 +197,11 @@ func (a *Authenticator) LogoutHandler() http.Handler {
 		slug := a.slugFrom(r)
 		if r.Method != http.MethodPost {
 			w.Header().Set("Allow", http.MethodPost)
-			writeError(w, http.StatusMethodNotAllowed, event.EINVALID, "log out with POST")
+			jsonhttp.Refuse(w, http.StatusMethodNotAllowed, event.EINVALID, "log out with POST")
 			return
 		}
 		if !a.sameOrigin(r) {
-			writeError(w, http.StatusForbidden, event.EFORBIDDEN, "cross-site logout refused")
+			jsonhttp.Refuse(w, http.StatusForbidden, event.EFORBIDDEN, "cross-site logout refused")
 			return
 		}
 		http.SetCookie(w, &http.Cookie{Name: CookieName(slug), Value: "", Path: "/", MaxAge: -1,
@@ -219,10 +221,10 @@ func (a *Authenticator) SessionHandler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		id, err := a.Identify(r, a.slugFrom(r))
 		if err != nil {
-			writeError(w, http.StatusUnauthorized, event.EUNAUTHORIZED, event.ErrorMessage(err))
+			jsonhttp.Refuse(w, http.StatusUnauthorized, event.EUNAUTHORIZED, event.ErrorMessage(err))
 			return
 		}
-		writeJSON(w, http.StatusOK, id)
+		jsonhttp.WriteJSON(w, http.StatusOK, id)
 	})
 }
 
@@ -286,26 +288,5 @@ func localNext(next, slug string) string {
 
 func tooMany(w http.ResponseWriter, retry time.Duration) {
 	w.Header().Set("Retry-After", strconv.Itoa(RetryAfterSeconds(retry)))
-	writeError(w, http.StatusTooManyRequests, event.ERATELIMIT, "too many login attempts; try again later")
-}
-
-// errorBody is the JSON shape of every refusal.
-type errorBody struct {
-	Error struct {
-		Code    string `json:"code"`
-		Message string `json:"message"`
-	} `json:"error"`
-}
-
-func writeError(w http.ResponseWriter, status int, code, msg string) {
-	var b errorBody
-	b.Error.Code, b.Error.Message = code, msg
-	writeJSON(w, status, b)
-}
-
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json; charset=utf-8")
-	w.Header().Set("Cache-Control", "no-store")
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(v)
+	jsonhttp.Refuse(w, http.StatusTooManyRequests, event.ERATELIMIT, "too many login attempts; try again later")
 }

@@ -24,6 +24,8 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/backchannel/backchannel/internal/jsonhttp"
+
 	"golang.org/x/text/unicode/norm"
 
 	"github.com/backchannel/backchannel/auth"
@@ -155,17 +157,17 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	ev, ok := h.events[slug]
 	h.mu.RUnlock()
 	if !ok {
-		writeError(w, http.StatusNotFound, event.ENOTFOUND, "no such event")
+		jsonhttp.Refuse(w, http.StatusNotFound, event.ENOTFOUND, "no such event")
 		return
 	}
 	switch r.Method {
 	case http.MethodGet, http.MethodHead:
-		writeJSON(w, http.StatusOK, Info{Notice: ev.Notice, MaxText: h.opts.MaxText, MaxName: h.opts.MaxName, Honeypot: HoneypotField})
+		jsonhttp.WriteJSON(w, http.StatusOK, Info{Notice: ev.Notice, MaxText: h.opts.MaxText, MaxName: h.opts.MaxName, Honeypot: HoneypotField})
 	case http.MethodPost:
 		h.submit(w, r, slug, ev)
 	default:
 		w.Header().Set("Allow", "GET, HEAD, POST")
-		writeError(w, http.StatusMethodNotAllowed, event.EINVALID, "use GET or POST")
+		jsonhttp.Refuse(w, http.StatusMethodNotAllowed, event.EINVALID, "use GET or POST")
 	}
 }
 
@@ -174,22 +176,22 @@ func (h *Handler) submit(w http.ResponseWriter, r *http.Request, slug string, ev
 	addr := auth.ClientAddr(r, h.opts.TrustedProxies)
 	if ok, retry := h.limit.Allow(auth.ClientKey(addr)); !ok {
 		w.Header().Set("Retry-After", strconv.Itoa(auth.RetryAfterSeconds(retry)))
-		writeError(w, http.StatusTooManyRequests, event.ERATELIMIT, "you have posted a lot in a short time; please wait a minute")
+		jsonhttp.Refuse(w, http.StatusTooManyRequests, event.ERATELIMIT, "you have posted a lot in a short time; please wait a minute")
 		return
 	}
 	sub, err := readSubmission(w, r)
 	if err != nil {
-		writeError(w, http.StatusBadRequest, event.EINVALID, err.Error())
+		jsonhttp.Refuse(w, http.StatusBadRequest, event.EINVALID, err.Error())
 		return
 	}
 	if strings.TrimSpace(sub.Website) != "" {
 		log.Info("web form honeypot filled; dropped", slog.String("addr", addr.String()))
-		writeJSON(w, http.StatusOK, Answer{Status: "received", Message: Received})
+		jsonhttp.WriteJSON(w, http.StatusOK, Answer{Status: "received", Message: Received})
 		return
 	}
 	p, err := h.post(sub)
 	if err != nil {
-		writeError(w, http.StatusBadRequest, event.ErrorCode(err), event.ErrorMessage(err))
+		jsonhttp.Refuse(w, http.StatusBadRequest, event.ErrorCode(err), event.ErrorMessage(err))
 		return
 	}
 	now := h.opts.Now()
@@ -200,14 +202,14 @@ func (h *Handler) submit(w http.ResponseWriter, r *http.Request, slug string, ev
 		if health != nil {
 			health.Failed(now, err, time.Time{})
 		}
-		writeError(w, http.StatusServiceUnavailable, event.EUNAVAILABLE, "your post could not be saved; please try again")
+		jsonhttp.Refuse(w, http.StatusServiceUnavailable, event.EUNAVAILABLE, "your post could not be saved; please try again")
 		return
 	}
 	if health != nil {
 		health.Succeeded(now)
 	}
 	log.Info("web form post received", slog.String("post", p.ID), slog.Uint64("pos", res.Pos), slog.Bool("question", p.Question))
-	writeJSON(w, http.StatusOK, Answer{Status: "received", Message: Received})
+	jsonhttp.WriteJSON(w, http.StatusOK, Answer{Status: "received", Message: Received})
 }
 
 // post builds the event.Post of a submission, or an EINVALID error.
@@ -365,24 +367,4 @@ func truthy(s string) bool {
 		return true
 	}
 	return false
-}
-
-type errorBody struct {
-	Error struct {
-		Code    string `json:"code"`
-		Message string `json:"message"`
-	} `json:"error"`
-}
-
-func writeError(w http.ResponseWriter, status int, code, msg string) {
-	var b errorBody
-	b.Error.Code, b.Error.Message = code, msg
-	writeJSON(w, status, b)
-}
-
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json; charset=utf-8")
-	w.Header().Set("Cache-Control", "no-store")
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(v)
 }

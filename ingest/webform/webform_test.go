@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/backchannel/backchannel/internal/jsonhttp"
+
 	"github.com/backchannel/backchannel/auth"
 	"github.com/backchannel/backchannel/event"
 	"github.com/backchannel/backchannel/eventlog"
@@ -153,7 +155,7 @@ func (f *fixture) postJSON(v any, addr string) *httptest.ResponseRecorder {
 
 func errorCode(t *testing.T, rec *httptest.ResponseRecorder) string {
 	t.Helper()
-	var b errorBody
+	var b jsonhttp.ErrorBody
 	if err := json.Unmarshal(rec.Body.Bytes(), &b); err != nil {
 		t.Fatalf("error body %q: %v", rec.Body, err)
 	}

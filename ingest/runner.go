@@ -24,11 +24,13 @@ const (
 	// DefaultLeaseTTL is how long a source's lease lasts unrenewed: a
 	// process that dies stops holding its sources this long after its last
 	// renewal.
-	DefaultLeaseTTL = 10 * time.Second
+	// 7 s leaves the holder three renewals before it lapses.
+	DefaultLeaseTTL = 7 * time.Second
 	// DefaultLeaseRenew is how often the holder renews, and how often a
-	// standing-by process asks for the lease. TTL + Renew (13 s) bounds the
-	// takeover after a holder dies.
-	DefaultLeaseRenew = 3 * time.Second
+	// standing-by process asks for the lease. TTL + Renew with its jitter
+	// (about 9.4 s) bounds the takeover after a holder dies, well inside the
+	// 15 s the operators are promised even on a loaded machine.
+	DefaultLeaseRenew = 2 * time.Second
 	// DefaultBackoffMin and DefaultBackoffMax bound the wait before a
 	// source whose Run failed is started again.
 	DefaultBackoffMin = time.Second

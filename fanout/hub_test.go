@@ -26,8 +26,10 @@ func TestPublicNeverCarriesAPendingPost(t *testing.T) {
 	n := startNode(t, l, fast, nil)
 	pub := dial(t, n.url(Public, ""), nil)
 	modc := dial(t, n.url(Moderator, ""), nil)
-	if _, err := pub.next(5 * time.Second); err != nil {
-		t.Fatal(err)
+	for _, c := range []*client{pub, modc} {
+		if _, err := c.next(5 * time.Second); err != nil {
+			t.Fatal(err)
+		}
 	}
 	if pub.msgs[0].Type != "snapshot" || pub.msgs[0].Epoch != n.hub.Epoch() {
 		t.Fatalf("first message = %+v, want a snapshot with the epoch", pub.msgs[0])
@@ -197,6 +199,15 @@ func TestSlowClientCutOffFastOneKeepsReceiving(t *testing.T) {
 	}
 	defer slow.Close()
 	fastc := dial(t, n.url(Public, ""), nil)
+	// Both are attached (the upgrade answers before the hub attaches a
+	// socket) once their snapshot arrived; after that the slow one reads
+	// nothing until the end.
+	sc := &client{t: t, ws: slow}
+	for _, c := range []*client{sc, fastc} {
+		if _, err := c.next(5 * time.Second); err != nil {
+			t.Fatal(err)
+		}
+	}
 
 	big := strings.Repeat("voices from outside the room ", 150) // ~4 KiB per post
 	var last uint64
@@ -214,7 +225,6 @@ func TestSlowClientCutOffFastOneKeepsReceiving(t *testing.T) {
 
 	// The slow client finds, after what was queued, a close with "slow";
 	// it resumes from its last position and misses nothing.
-	sc := &client{t: t, ws: slow}
 	code, reason := sc.closeCode()
 	if code != CloseSlow || reason != "slow" {
 		t.Fatalf("slow client closed with %d %q, want %d slow", code, reason, CloseSlow)

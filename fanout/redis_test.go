@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/backchannel/backchannel/event"
 	"github.com/backchannel/backchannel/eventlog"
@@ -38,6 +39,11 @@ func TestTwoNodesOverRedis(t *testing.T) {
 	}
 	onB := dial(t, b.url(Public, ""), nil)
 	onA := dial(t, a.url(Public, ""), nil)
+	for _, c := range []*client{onA, onB} {
+		if _, err := c.next(5 * time.Second); err != nil {
+			t.Fatal(err)
+		}
+	}
 
 	appendPost(t, la, "q", "held on A", event.DecisionHold)
 	n := appendDecision(t, la, event.PostApproved, "q")

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/cdproto/input"
 	"github.com/chromedp/chromedp"
 	gomastodon "github.com/mattn/go-mastodon"
@@ -47,7 +48,7 @@ type staffServer struct {
 	live *fold.Live
 }
 
-func startStaffServer(t *testing.T) *staffServer {
+func startStaffServer(t testing.TB) *staffServer {
 	t.Helper()
 	store, err := disklog.Open(t.TempDir())
 	if err != nil {
@@ -105,7 +106,7 @@ func startStaffServer(t *testing.T) *staffServer {
 }
 
 // add appends events and waits until the fold reflects them.
-func (s *staffServer) add(t *testing.T, evs ...event.Event) {
+func (s *staffServer) add(t testing.TB, evs ...event.Event) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
@@ -130,7 +131,7 @@ func (s *staffServer) view(f func(*fold.State)) { s.live.View(f) }
 
 // eventually fails the test unless cond holds within d; it polls, so the
 // wait ends as soon as the state is there.
-func staffEventually(t *testing.T, d time.Duration, what string, cond func() bool) {
+func staffEventually(t testing.TB, d time.Duration, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(d)
 	for !cond() {
@@ -143,7 +144,7 @@ func staffEventually(t *testing.T, d time.Duration, what string, cond func() boo
 
 // fixturePosts converts the recorded Mastodon timeline into posts. The
 // browser has no network, so avatars and media URLs are dropped.
-func staffFixturePosts(t *testing.T, n int) []event.Post {
+func staffFixturePosts(t testing.TB, n int) []event.Post {
 	t.Helper()
 	b, err := os.ReadFile(filepath.Join("testdata", "mastodon_public_timeline_2020_tootkit.json"))
 	if err != nil {
@@ -180,13 +181,19 @@ func staffReceived(p event.Post) event.Event {
 // staffTab opens a tab of the package's shared Chromium (harness_test.go)
 // in a browser context of its own: its own cookies, as another person at
 // another laptop. The tab closes at the end of the test; timeout bounds it.
-func staffTab(t *testing.T, w, h int64, timeout time.Duration) context.Context {
+func staffTab(t testing.TB, w, h int64, timeout time.Duration) context.Context {
 	t.Helper()
 	newTab(t, w, h) // starts the shared browser, or skips without one
 	ctx, cancel := chromedp.NewContext(browserCtx, chromedp.WithNewBrowserContext())
 	ctx, tcancel := context.WithTimeout(ctx, timeout)
 	t.Cleanup(func() { tcancel(); cancel() })
-	if err := chromedp.Do(ctx, chromedp.EmulateViewport(w, h)); err != nil {
+	// Each tab stands for a person at their own screen, so each is treated as focused and
+	// visible: otherwise Chromium deprioritises every tab but one, as a background tab.
+	focus := chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+		_, err := cdp.Call(ctx, tg, emulation.SetFocusEmulationEnabled, emulation.SetFocusEmulationEnabledParams{Enabled: true})
+		return err
+	})
+	if err := chromedp.Do(ctx, chromedp.EmulateViewport(w, h), focus); err != nil {
 		t.Fatalf("open tab: %v", err)
 	}
 	return ctx
@@ -194,7 +201,7 @@ func staffTab(t *testing.T, w, h int64, timeout time.Duration) context.Context {
 
 // staffLogin opens page, is sent to the login page, and logs in there from
 // the keyboard; it returns once page is loaded and wired.
-func staffLogin(t *testing.T, ctx context.Context, s *staffServer, page, name, pass string) {
+func staffLogin(t testing.TB, ctx context.Context, s *staffServer, page, name, pass string) {
 	t.Helper()
 	step := func(what string, actions ...chromedp.Action[chromedp.Void]) {
 		t.Helper()
@@ -217,7 +224,7 @@ func staffLogin(t *testing.T, ctx context.Context, s *staffServer, page, name, p
 // staffJSEventually waits until the page's expression is true. An
 // evaluation that fails (the page is navigating, an element is not there
 // yet) counts as not yet; the last error is reported if time runs out.
-func staffJSEventually(t *testing.T, ctx context.Context, d time.Duration, what, expr string) {
+func staffJSEventually(t testing.TB, ctx context.Context, d time.Duration, what, expr string) {
 	t.Helper()
 	deadline := time.Now().Add(d)
 	for {
@@ -233,7 +240,7 @@ func staffJSEventually(t *testing.T, ctx context.Context, d time.Duration, what,
 	}
 }
 
-func staffJSString(t *testing.T, ctx context.Context, expr string) string {
+func staffJSString(t testing.TB, ctx context.Context, expr string) string {
 	t.Helper()
 	s, err := chromedp.Run(ctx, chromedp.Evaluate[string](expr))
 	if err != nil {
@@ -245,12 +252,12 @@ func staffJSString(t *testing.T, ctx context.Context, expr string) string {
 // staffTap clicks the element sel names, found and clicked in one step
 // in the page, so a list drawn again in between cannot leave the click on
 // a node that is gone.
-func staffTap(t *testing.T, ctx context.Context, sel string) {
+func staffTap(t testing.TB, ctx context.Context, sel string) {
 	t.Helper()
 	staffJSEventually(t, ctx, 3*time.Second, "tap "+sel, fmt.Sprintf(`(() => { const e = document.querySelector(%q); if (!e || e.disabled) return false; e.click(); return true; })()`, sel))
 }
 
-func staffPress(t *testing.T, ctx context.Context, keys string) {
+func staffPress(t testing.TB, ctx context.Context, keys string) {
 	t.Helper()
 	if err := chromedp.Do(ctx, chromedp.KeyEvent(keys)); err != nil {
 		t.Fatalf("press %q: %v", keys, err)
@@ -751,4 +758,78 @@ func TestStaffXSSPayloadsRunNothing(t *testing.T) {
 			t.Errorf("%s page: %s", page, got)
 		}
 	}
+}
+
+// BenchmarkStaffDecisionLive measures, per key press, how long a
+// moderator's decision takes to reach the node's fold and to leave a second
+// moderator's queue in another browser context: keydown, the page's POST,
+// the durable append, the fold, the fan-out, the second page's socket and
+// render. The times are taken where things happen (keydown and the card's
+// removal by the pages' own clocks, the fold by a subscriber), not by
+// polling, and reported as ms-key-to-fold and ms-key-to-other-page;
+// ns/op is the loop, with the test's polling.
+func BenchmarkStaffDecisionLive(b *testing.B) {
+	s := startStaffServer(b)
+	base := staffFixturePosts(b, 1)[0]
+	posts := make([]event.Post, b.N+1)
+	evs := make([]event.Event, len(posts))
+	for i := range posts {
+		posts[i] = clonePost(base, 10000+i)
+		evs[i] = staffReceived(posts[i])
+	}
+	s.add(b, evs...)
+	folded := make(chan int64, b.N)
+	cancel := s.live.Subscribe(func(e event.Event, _ fold.Effect) {
+		if e.Kind == event.PostApproved {
+			folded <- time.Now().UnixMicro()
+		}
+	})
+	defer cancel()
+	alice := staffTab(b, 1280, 900, 10*time.Minute)
+	bob := staffTab(b, 1280, 900, 10*time.Minute)
+	staffLogin(b, alice, s, "moderate", "alice", staffModPass)
+	staffLogin(b, bob, s, "moderate", "bob", staffModPass)
+	staffJSEventually(b, bob, 10*time.Second, "bob's queue is full", fmt.Sprintf(`document.querySelectorAll("#list .post").length === %d`, min(len(posts), 300))) // the page draws 300 cards at most
+	// The pages note when a key goes down (alice) and when a card leaves the queue (bob).
+	staffJSEventually(b, alice, time.Second, "alice's key clock", `(() => { window.__kd = []; document.addEventListener("keydown", () => window.__kd.push(performance.timeOrigin + performance.now()), true); return true; })()`)
+	staffJSEventually(b, bob, time.Second, "bob's removal clock", `(() => {
+		window.__gone = {};
+		const seen = new Set([...document.querySelectorAll("#list .post")].map(n => n.dataset.id));
+		new MutationObserver(() => {
+			const now = performance.timeOrigin + performance.now();
+			const here = new Set([...document.querySelectorAll("#list .post")].map(n => n.dataset.id));
+			for (const id of seen) if (!here.has(id)) { window.__gone[id] = now; seen.delete(id); }
+			for (const id of here) if (!(id in window.__gone)) seen.add(id);
+		}).observe(document.querySelector("#list"), {childList: true});
+		return true; })()`)
+
+	var toFold, toOther float64
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		id := posts[i].ID
+		if err := chromedp.Do(alice, chromedp.KeyEvent("a")); err != nil {
+			b.Fatal(err)
+		}
+		var f int64
+		select {
+		case f = <-folded:
+		case <-time.After(10 * time.Second):
+			b.Fatalf("decision %d never reached the fold", i)
+		}
+		staffJSEventually(b, bob, 10*time.Second, "the card leaves bob's queue", fmt.Sprintf(`window.__gone[%q] !== undefined`, id))
+		type stamps struct{ Key, Gone float64 }
+		st, err := chromedp.Run(bob, chromedp.Evaluate[stamps](fmt.Sprintf(`({Key: 0, Gone: window.__gone[%q]})`, id)))
+		if err != nil {
+			b.Fatal(err)
+		}
+		key, err := chromedp.Run(alice, chromedp.Evaluate[float64](`window.__kd[window.__kd.length - 1]`))
+		if err != nil {
+			b.Fatal(err)
+		}
+		toFold += float64(f)/1000 - key
+		toOther += st.Gone - key
+	}
+	b.StopTimer()
+	b.ReportMetric(toFold/float64(b.N), "ms-key-to-fold")
+	b.ReportMetric(toOther/float64(b.N), "ms-key-to-other-page")
 }

@@ -34,6 +34,7 @@ const focus = { queue: { id: "", idx: 0 }, approved: { id: "", idx: 0 }, rejecte
 let blockFor = null; // the post whose author the block dialog is about
 let renderQueued = false;
 let lastOpened = "";
+let lastScrolled = "";
 
 const $ = (id) => document.getElementById(id);
 
@@ -114,25 +115,27 @@ function render() {
   const idx = f.idx;
 
   const shown = list.slice(0, Math.max(MAX_RENDERED, idx + 1));
+  // Only what changed is written: a card whose state is the same is not touched, so a
+  // decision costs the browser one card's work, not the whole list's.
   const nodes = shown.map((p) => {
     const card = cardFor(p);
     const isFocus = p.id === f.id;
     card.classList.toggle("focused", isFocus);
-    card.setAttribute("aria-current", isFocus ? "true" : "false");
+    setAttr(card, "aria-current", isFocus ? "true" : "false");
     card.classList.toggle("selected", selected.has(p.id));
     const who = presence.get(p.id) || [];
     card.classList.toggle("open-elsewhere", who.length > 0);
     const pr = card.querySelector(".presence");
-    if (pr) pr.textContent = who.length ? "open by " + who.join(", ") : "";
+    setText(pr, who.length ? "open by " + who.join(", ") : "");
     return card;
   });
-  $("list").replaceChildren(...nodes);
+  reconcile($("list"), nodes);
   $("empty").classList.toggle("hidden", list.length > 0);
-  $("empty").textContent = tab === "queue" ? "The queue is empty." : "Nothing here.";
+  setText($("empty"), tab === "queue" ? "The queue is empty." : "Nothing here.");
   // Drop cached cards of posts that are gone, so hours of posts do not pile up.
   for (const id of cards.keys()) if (!posts.has(id)) cards.delete(id);
 
-  for (const b of document.querySelectorAll("#tabs .tab")) b.setAttribute("aria-selected", String(b.dataset.tab === tab));
+  for (const b of document.querySelectorAll("#tabs .tab")) setAttr(b, "aria-selected", String(b.dataset.tab === tab));
   const n = { queue: 0, approved: 0, rejected: 0, pinned: 0 };
   for (const p of posts.values()) {
     if (p.state === "pending") n.queue++;
@@ -147,19 +150,46 @@ function render() {
     n.rejected = Math.max(n.rejected, counts.rejected);
     n.pinned = Math.max(n.pinned, counts.pinned);
   }
-  for (const s of document.querySelectorAll("[data-count]")) s.textContent = String(n[s.dataset.count]);
-  $("counts").textContent = counts
+  for (const s of document.querySelectorAll("[data-count]")) setText(s, String(n[s.dataset.count]));
+  setText($("counts"), counts
     ? `${counts.pending} waiting · ${counts.approved} approved · ${counts.rejected} rejected · ${counts.questions_open} questions open`
-    : "";
+    : "");
   const sel = $("selection");
   sel.classList.toggle("hidden", selected.size === 0);
-  sel.textContent = selected.size + " selected: A approves them all, Esc clears";
+  setText(sel, selected.size + " selected: A approves them all, Esc clears");
 
   const fc = f.id && cards.get(f.id);
   if (fc) {
-    fc.card.scrollIntoView({ block: "nearest" });
+    // Scrolled only when the focus moved, so others' decisions never yank the view away from
+    // where a moderator scrolled with the mouse.
+    if (f.id !== lastScrolled) fc.card.scrollIntoView({ block: "nearest" });
+    lastScrolled = f.id;
     openPresence(f.id);
   }
+}
+
+// reconcile makes parent's children exactly nodes, in order, moving or removing only the
+// children that differ (replaceChildren would re-insert every card and make the browser
+// restyle and lay out the whole list on each decision).
+function reconcile(parent, nodes) {
+  const keep = new Set(nodes);
+  for (const child of [...parent.children]) if (!keep.has(child)) child.remove();
+  let cur = parent.firstElementChild;
+  for (const n of nodes) {
+    if (n === cur) {
+      cur = cur.nextElementSibling;
+      continue;
+    }
+    parent.insertBefore(n, cur);
+  }
+}
+
+function setText(node, text) {
+  if (node && node.textContent !== text) node.textContent = text;
+}
+
+function setAttr(node, name, value) {
+  if (node.getAttribute(name) !== value) node.setAttribute(name, value);
 }
 
 function setFocus(id) {

@@ -25,11 +25,32 @@ function row(a, fresh) {
   return tr;
 }
 
+const rows = new Map(); // pos -> its row: an entry never changes once written, so neither does its row
+
 function render(freshFrom) {
   const hide = $("hide-rules").checked;
   // A rule decides as the post arrives (actor: its source) or later as the system (expiries).
   const shown = entries.filter((a) => !(hide && a.actor && (a.actor.role === "system" || a.actor.role === "source")));
-  $("audit").replaceChildren(...shown.map((a) => row(a, freshFrom && a.pos > freshFrom)));
+  const want = shown.map((a) => {
+    let r = rows.get(a.pos);
+    if (!r) {
+      r = row(a, freshFrom && a.pos > freshFrom);
+      rows.set(a.pos, r);
+    }
+    return r;
+  });
+  // New entries are added at the top and old ones leave at the bottom; the rows in between
+  // stay where they are, so a busy event does not rebuild 500 rows each time.
+  const body = $("audit");
+  const keep = new Set(want);
+  for (const child of [...body.children]) if (!keep.has(child)) child.remove();
+  let cur = body.firstElementChild;
+  for (const r of want) {
+    if (r === cur) cur = cur.nextElementSibling;
+    else body.insertBefore(r, cur);
+  }
+  const held = new Set(entries.map((a) => a.pos));
+  for (const pos of rows.keys()) if (!held.has(pos)) rows.delete(pos);
   $("audit-empty").classList.toggle("hidden", shown.length > 0);
 }
 

@@ -42,15 +42,24 @@ type conn struct {
 // enqueue queues f without blocking; false means the queue is full (the
 // client is slow). Called with Hub.mu held.
 func (c *conn) enqueue(f *frame) bool {
+	ok, kick := c.put(f)
+	if kick {
+		c.kick()
+	}
+	return ok
+}
+
+// put queues f like enqueue but leaves starting the writer to the caller:
+// kick reports that it is needed.
+func (c *conn) put(f *frame) (ok, kick bool) {
 	if c.dead.Load() {
-		return true
+		return true, false
 	}
 	select {
 	case c.q <- f:
-		c.kick()
-		return true
+		return true, !c.writing.Load()
 	default:
-		return false
+		return false, false
 	}
 }
 

@@ -15,6 +15,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"runtime"
 	"slices"
 	"sort"
 	"strings"
@@ -335,8 +336,22 @@ func (h *Hub) applyLocked(e *event.Event, eff *fold.Effect) {
 }
 
 // flushLocked queues what s's clients are owed since the last flush: one
-// frame, built and encoded once, shared by every synced client.
+// frame, built and encoded once, shared by every synced client, and starts
+// their writers.
 func (h *Hub) flushLocked(s *audState) {
+	h.flushInto(s, nil)
+}
+
+// kickBatch is how many writers flushLoop starts before letting the rest of
+// the process run: ten thousand writers started at once would queue every
+// other goroutine (the log's writer, the fold, HTTP handlers) behind ten
+// thousand write syscalls, on every tick.
+const kickBatch = 128
+
+// flushInto is flushLocked; with kicks non-nil, the connections whose
+// writer must be started are appended to *kicks instead, for the caller to
+// start after releasing Hub.mu.
+func (h *Hub) flushInto(s *audState, kicks *[]*conn) {
 	to := h.head
 	if len(s.pending) == 0 {
 		s.flushed = to
@@ -354,9 +369,15 @@ func (h *Hub) flushLocked(s *audState) {
 	s.lastTick, s.lastTickN = f.tick, int64(len(s.synced))
 	var cut []*conn
 	for _, c := range s.synced {
-		if !c.enqueue(f) {
+		ok, kick := c.put(f)
+		switch {
+		case !ok:
 			f.tick.Add(-1)
 			cut = append(cut, c)
+		case kick && kicks != nil:
+			*kicks = append(*kicks, c)
+		case kick:
+			c.kick()
 		}
 	}
 	// Clients ahead of this node (resumed with a position it had not
@@ -393,6 +414,7 @@ func (h *Hub) flushLoop(s *audState) {
 	defer h.wg.Done()
 	t := time.NewTimer(h.interval(s, 0))
 	defer t.Stop()
+	var kicks []*conn
 	for {
 		select {
 		case <-h.stop:
@@ -414,9 +436,17 @@ func (h *Hub) flushLoop(s *audState) {
 			}
 			s.deferredFor = 0
 			if !h.closed {
-				h.flushLocked(s)
+				h.flushInto(s, &kicks)
 			}
 			h.mu.Unlock()
+			for i, c := range kicks {
+				c.kick()
+				if i%kickBatch == kickBatch-1 {
+					runtime.Gosched()
+				}
+			}
+			clear(kicks)
+			kicks = kicks[:0]
 			t.Reset(iv)
 		}
 	}

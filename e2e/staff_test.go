@@ -380,6 +380,7 @@ func TestStaffModeratorKeyboardTriage(t *testing.T) {
 			before[p.ID] = true
 		}
 	})
+	staffJSEventually(t, alice, 2*time.Second, "block: the post leaves alice's queue and the focus moves on", gone(target)+` && `+focusedID+fmt.Sprintf(` !== %q && `, target)+focusedID+` !== ""`)
 	first := staffJSString(t, alice, focusedID)
 	staffPress(t, alice, "aa")
 	staffEventually(t, 5*time.Second, "two quick a's approve two posts", func() bool {

@@ -28,6 +28,7 @@ import (
 	"github.com/backchannel/backchannel/eventlog/disklog"
 	"github.com/backchannel/backchannel/fanout"
 	"github.com/backchannel/backchannel/fold"
+	"github.com/backchannel/backchannel/ingest"
 	"github.com/backchannel/backchannel/ingest/mastodon"
 	"github.com/backchannel/backchannel/wall"
 )
@@ -81,7 +82,14 @@ func startStaffServer(t testing.TB) *staffServer {
 		t.Fatal(err)
 	}
 	srv := wall.New(wall.Options{Store: store, Logger: quiet})
-	if err := srv.AddEvent(&wall.Event{Config: cfg, Log: log, Live: live, Hub: hub}); err != nil {
+	// One healthy source and one backing off, as the ingest runner would report them.
+	health := func() []ingest.HealthSnapshot {
+		return []ingest.HealthSnapshot{
+			{Source: "mastodon.social", Kind: "mastodon", State: ingest.StateOK, LastSuccess: time.Now(), Appended: 10, RateLimitRemaining: -1},
+			{Source: "bsky", Kind: "bluesky", State: ingest.StateBackingOff, LastError: "connection refused", LastErrorAt: time.Now(), RateLimitRemaining: -1},
+		}
+	}
+	if err := srv.AddEvent(&wall.Event{Config: cfg, Log: log, Live: live, Hub: hub, Health: health}); err != nil {
 		t.Fatal(err)
 	}
 	if err := srv.MountStaff(wall.StaffOptions{Auth: a}); err != nil {
@@ -295,6 +303,9 @@ func TestStaffModeratorKeyboardTriage(t *testing.T) {
 	if got := staffJSString(t, alice, focusedID); got != posts[0].ID {
 		t.Fatalf("focus starts on %q, want the oldest post %q", got, posts[0].ID)
 	}
+	// The sources' health is shown, a failing one with its error.
+	staffJSEventually(t, alice, 3*time.Second, "source health is listed",
+		`[...document.querySelectorAll("#sources .source-row")].map(r => r.dataset.state + ":" + r.querySelector(".src-name").textContent).join(",") === "ok:mastodon.social,backing_off:bsky" && document.querySelector("#sources").textContent.includes("connection refused")`)
 	// The rule that held each post is shown.
 	staffJSEventually(t, alice, time.Second, "the rule is shown", `document.querySelector("#list .post .rule").textContent.includes("pre-moderation")`)
 

@@ -394,6 +394,81 @@ func TestServeFromFlags(t *testing.T) {
 	}
 }
 
+// Every kind of source shows in the moderators' source health, failing
+// ones with their error: each here points at a loopback port nobody
+// listens on, as a source does when the venue's network is down.
+func TestSourceHealthListsEveryKind(t *testing.T) {
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "events.yaml")
+	yml := `events:
+  - slug: ev
+    hashtags: [OurDay]
+    sources:
+      - {type: mastodon, server: "http://127.0.0.1:1"}
+      - {type: bluesky, jetstream: ["ws://127.0.0.1:1/subscribe"]}
+      - {type: rss, url: "http://127.0.0.1:1/tags/OurDay.rss"}
+      - {type: rehearsal, rate: 600}
+`
+	if err := os.WriteFile(cfg, []byte(yml), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	p := start(t, "serve", "--config", cfg, "--listen", "127.0.0.1:0", "--data", dir)
+	base := "http://" + p.addr
+	raw, err := os.ReadFile(filepath.Join(dir, "passphrases.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var pass map[string]map[string]string
+	if err := yaml.Unmarshal(raw, &pass); err != nil {
+		t.Fatal(err)
+	}
+	jar, _ := cookiejar.New(nil)
+	staff := &http.Client{Jar: jar, Timeout: 5 * time.Second}
+	res, err := staff.Post(base+"/e/ev/login", "application/json", strings.NewReader(fmt.Sprintf(`{"passphrase":%q}`, pass["ev"]["moderator"])))
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != 200 {
+		t.Fatalf("login = %s", res.Status)
+	}
+	type health struct {
+		Source    string `json:"source"`
+		Kind      string `json:"kind"`
+		State     string `json:"state"`
+		LastError string `json:"last_error"`
+		Appended  int    `json:"appended"`
+	}
+	var got map[string]health
+	waitFor(t, "every source's health, the unreachable ones failing", 30*time.Second, func() bool {
+		res, err := staff.Get(base + "/api/events/ev/sources")
+		if err != nil {
+			return false
+		}
+		defer res.Body.Close()
+		var body struct{ Sources []health }
+		if res.StatusCode != 200 || json.NewDecoder(res.Body).Decode(&body) != nil {
+			return false
+		}
+		got = map[string]health{}
+		for _, h := range body.Sources {
+			got[h.Kind] = h
+		}
+		for _, k := range []string{"mastodon", "bluesky", "rss"} {
+			if h := got[k]; h.LastError == "" || h.State == "ok" {
+				return false
+			}
+		}
+		return got["rehearsal"].State == "ok" && got["rehearsal"].Appended > 0
+	})
+	for k, h := range got {
+		t.Logf("%s: %+v", k, h)
+	}
+	if code := p.stop(t); code != 0 {
+		t.Fatalf("exit code = %d", code)
+	}
+}
+
 func TestServeRefusesBadConfig(t *testing.T) {
 	dir := t.TempDir()
 	cfg := filepath.Join(dir, "events.yaml")

@@ -4,45 +4,16 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"net/http"
-	"slices"
-	"strings"
-	"sync"
 	"time"
 
 	"github.com/backchannel/backchannel/auth"
 	"github.com/backchannel/backchannel/event"
 	"github.com/backchannel/backchannel/fold"
+	"github.com/backchannel/backchannel/presence"
 )
 
-// MaxViewers bounds the presence entries kept per event: far more
-// moderators than any event has, so a script opening posts in a loop
-// cannot grow the map without end.
-const MaxViewers = 1000
-
-// presence remembers which post each moderator has open, on this node
-// only and in memory only: it is ephemeral (who looks at what for the
-// next half minute), so it is not written to the log. Each viewer has at
-// most one post open: opening another lets go of the first, which is how
-// a moderator moves down the queue.
-type presence struct {
-	ttl time.Duration
-	now func() time.Time
-
-	mu     sync.Mutex
-	events map[string]map[string]*viewing // slug -> viewer key -> what it has open
-}
-
-type viewing struct {
-	postID  string
-	by      event.Actor
-	viewer  string // the public form of the viewer key
-	since   time.Time
-	expires time.Time
-}
-
-func newPresence(ttl time.Duration, now func() time.Time) *presence {
-	return &presence{ttl: ttl, now: now, events: map[string]map[string]*viewing{}}
-}
+// MaxViewers bounds the presence entries kept per event (presence.MaxViewers).
+const MaxViewers = presence.MaxViewers
 
 // viewerKey tells one moderator's screen from another's: the session's
 // CSRF token (random per login) for a cookie, the token's name for a
@@ -75,78 +46,23 @@ type PresenceEntry struct {
 	Expires time.Time `json:"expires"`
 }
 
-// open records that the viewer has postID open, renewing it when it had
-// it already and letting go of any other post the viewer had open.
-func (p *presence) open(slug string, id auth.Identity, postID string) error {
-	key := viewerKey(id)
-	now := p.now()
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	m := p.events[slug]
-	if m == nil {
-		m = map[string]*viewing{}
-		p.events[slug] = m
-	}
-	p.sweepLocked(m, now)
-	v := m[key]
-	if v == nil {
-		if len(m) >= MaxViewers {
-			return event.Errorf(event.ERATELIMIT, "too many moderators have posts open")
-		}
-		v = &viewing{by: id.Actor(), viewer: viewerID(key)}
-		m[key] = v
-	}
-	if v.postID != postID {
-		v.postID, v.since = postID, now
-	}
-	v.expires = now.Add(p.ttl)
-	return nil
-}
-
-// close lets go of postID if the viewer has it open.
-func (p *presence) close(slug string, id auth.Identity, postID string) {
-	key := viewerKey(id)
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if m := p.events[slug]; m != nil {
-		if v := m[key]; v != nil && v.postID == postID {
-			delete(m, key)
-		}
-	}
-}
-
-// list returns the open entries of the event, oldest first, optionally
-// only those of one post; the caller's own is marked.
-func (p *presence) list(slug string, id auth.Identity, postID string) []PresenceEntry {
+// listPresence returns the event's open entries, oldest first, optionally
+// only those of one post, the caller's own marked.
+func (st *staffAPI) listPresence(r *http.Request, slug string, id auth.Identity, postID string) ([]PresenceEntry, error) {
 	me := viewerID(viewerKey(id))
-	now := p.now()
-	p.mu.Lock()
-	m := p.events[slug]
-	p.sweepLocked(m, now)
-	out := make([]PresenceEntry, 0, len(m))
-	for _, v := range m {
-		if postID != "" && v.postID != postID {
+	all, err := st.presence.List(r.Context(), slug, st.now())
+	if err != nil {
+		return nil, err
+	}
+	out := make([]PresenceEntry, 0, len(all))
+	for _, v := range all {
+		if postID != "" && v.PostID != postID {
 			continue
 		}
-		out = append(out, PresenceEntry{PostID: v.postID, By: v.by, Viewer: v.viewer,
-			You: v.viewer == me, Since: v.since, Expires: v.expires})
+		out = append(out, PresenceEntry{PostID: v.PostID, By: v.By, Viewer: v.Viewer,
+			You: v.Viewer == me, Since: v.Since, Expires: v.Expires})
 	}
-	p.mu.Unlock()
-	slices.SortFunc(out, func(a, b PresenceEntry) int {
-		if c := a.Since.Compare(b.Since); c != 0 {
-			return c
-		}
-		return strings.Compare(a.Viewer, b.Viewer)
-	})
-	return out
-}
-
-func (p *presence) sweepLocked(m map[string]*viewing, now time.Time) {
-	for k, v := range m {
-		if !now.Before(v.expires) {
-			delete(m, k)
-		}
-	}
+	return out, nil
 }
 
 func (st *staffAPI) routePresence() {
@@ -174,11 +90,15 @@ func (st *staffAPI) openPost(w http.ResponseWriter, r *http.Request, e *Event, i
 	if !ok {
 		return errNoPost(pid)
 	}
-	if err := st.presence.open(e.Slug(), id, pid); err != nil {
+	if err := st.presence.Open(r.Context(), e.Slug(), viewerID(viewerKey(id)), id.Actor(), pid, st.now()); err != nil {
 		return err
 	}
-	res := OpenResult{Post: p, Others: []PresenceEntry{}, TTLSeconds: int(st.presence.ttl / time.Second)}
-	for _, o := range st.presence.list(e.Slug(), id, pid) {
+	res := OpenResult{Post: p, Others: []PresenceEntry{}, TTLSeconds: int(st.presence.TTL() / time.Second)}
+	entries, err := st.listPresence(r, e.Slug(), id, pid)
+	if err != nil {
+		return err
+	}
+	for _, o := range entries {
 		if !o.You {
 			res.Others = append(res.Others, o)
 		}
@@ -188,7 +108,9 @@ func (st *staffAPI) openPost(w http.ResponseWriter, r *http.Request, e *Event, i
 }
 
 func (st *staffAPI) closePost(w http.ResponseWriter, r *http.Request, e *Event, id auth.Identity) error {
-	st.presence.close(e.Slug(), id, r.PathValue("id"))
+	if err := st.presence.Release(r.Context(), e.Slug(), viewerID(viewerKey(id)), r.PathValue("id")); err != nil {
+		return err
+	}
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }
@@ -200,6 +122,10 @@ type PresenceView struct {
 }
 
 func (st *staffAPI) getPresence(w http.ResponseWriter, r *http.Request, e *Event, id auth.Identity) error {
-	WriteJSON(w, http.StatusOK, PresenceView{Open: st.presence.list(e.Slug(), id, ""), TTLSeconds: int(st.presence.ttl / time.Second)})
+	open, err := st.listPresence(r, e.Slug(), id, "")
+	if err != nil {
+		return err
+	}
+	WriteJSON(w, http.StatusOK, PresenceView{Open: open, TTLSeconds: int(st.presence.TTL() / time.Second)})
 	return nil
 }

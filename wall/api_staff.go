@@ -15,6 +15,7 @@ import (
 	"github.com/backchannel/backchannel/auth"
 	"github.com/backchannel/backchannel/event"
 	"github.com/backchannel/backchannel/fold"
+	"github.com/backchannel/backchannel/presence"
 )
 
 // StaffOptions configure the moderator and facilitator API that MountStaff
@@ -28,8 +29,13 @@ type StaffOptions struct {
 	Form http.Handler
 	// PresenceTTL is how long a post a moderator opened counts as open
 	// without being opened again (default 30s): a closed laptop lid lets
-	// go of its post by itself.
+	// go of its post by itself. Used when Presence is nil.
 	PresenceTTL time.Duration
+	// Presence keeps which post each moderator has open. Nil keeps it in
+	// this node's memory (presence.NewMemory(PresenceTTL)); with several
+	// nodes behind a load balancer, give them one shared store
+	// (redispresence) so moderators on different nodes see each other.
+	Presence presence.Store
 	// WaitTimeout bounds how long an action waits for this node's fold to
 	// reflect the event it appended (default 10s).
 	WaitTimeout time.Duration
@@ -44,7 +50,7 @@ type staffAPI struct {
 	auth     *auth.Authenticator
 	now      func() time.Time
 	wait     time.Duration
-	presence *presence
+	presence presence.Store
 }
 
 // MountStaff adds the moderator and facilitator API (docs/API.md, "Staff
@@ -67,7 +73,10 @@ func (s *Server) MountStaff(opts StaffOptions) error {
 	}
 	st := &staffAPI{
 		srv: s, auth: opts.Auth, now: opts.Now, wait: opts.WaitTimeout,
-		presence: newPresence(opts.PresenceTTL, opts.Now),
+		presence: opts.Presence,
+	}
+	if st.presence == nil {
+		st.presence = presence.NewMemory(opts.PresenceTTL)
 	}
 
 	s.Handle("POST /e/{slug}/login", opts.Auth.LoginHandler())
@@ -81,6 +90,7 @@ func (s *Server) MountStaff(opts StaffOptions) error {
 	st.routeReads()
 	st.routeActions()
 	st.routePresence()
+	st.routeSettings()
 	st.routeExport()
 	st.handle("GET /api/events/{slug}/ws/staff", event.RoleFacilitator, st.staffSocket)
 	return nil

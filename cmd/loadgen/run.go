@@ -134,6 +134,7 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	fs.IntVar(&cfg.size, "size", 600, "bytes of text per post")
 	fs.IntVar(&cfg.dialers, "dialers", 64, "connections opened at once")
 	cpuProfile := fs.String("cpuprofile", "", "write loadgen's own CPU profile here")
+	settle := fs.Duration("settle", 3*time.Second, "pause after connecting, before measuring idle RSS")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -210,7 +211,7 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	}
 	// Let the server settle (stacks shrink, buffers return) before
 	// measuring what an idle connection costs.
-	time.Sleep(3 * time.Second) // a settling pause, not synchronisation
+	time.Sleep(*settle) // a settling pause, not synchronisation
 	rssIdle := readRSS(pid)
 	perConn := float64(rssIdle-rssBase) / float64(cfg.conns)
 	fmt.Fprintf(out, "%d connections open in %v; server RSS %d KiB idle: %.1f KiB per connection\n",

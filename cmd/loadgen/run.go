@@ -278,7 +278,7 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 		"published": want, "delivered": st.delivered.Load(), "delivered_per_s": float64(deliveredDuring) / pubDur.Seconds(),
 		"p50_ms": ms(st.quantile(0.5)), "p99_ms": ms(st.quantile(0.99)), "max_ms": ms(time.Duration(st.maxNs.Load())),
 		"publish_p99_ms": ms(rtt.quantile(0.99)),
-		"lost": lost, "duplicated": st.dups.Load(), "reconnects": st.reconnects.Load(), "slow_cutoffs": st.slowCuts.Load(),
+		"lost":           lost, "duplicated": st.dups.Load(), "reconnects": st.reconnects.Load(), "slow_cutoffs": st.slowCuts.Load(),
 		"rss_idle_kib_per_conn": perConn, "server_cpu_pct": serverCPU, "loadgen_cpu_pct": selfCPU,
 	}
 	b, _ := json.Marshal(res)

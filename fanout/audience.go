@@ -69,8 +69,8 @@ type Options struct {
 	// connections, 150ms at 10,000). Negative means immediate.
 	PublicInterval time.Duration
 	// FrameBudget is the public frames per second the adaptive interval
-	// aims at (default 66,000: about half of one core on loopback, where a
-	// write of a small frame costs 5-10µs).
+	// aims at (default 66,000). Each frame is one write syscall per
+	// socket, 10-20µs on loopback: the default is most of one core.
 	FrameBudget int
 	// StaffInterval is the same for moderators and facilitators (default
 	// immediate: they act on what they see).
@@ -80,7 +80,7 @@ type Options struct {
 	// older gets a snapshot.
 	RingSize int
 	// QueueSize is the bound of each connection's send queue, in frames
-	// (default 64: about 10s of public ticks). A client whose queue is
+	// (default 64: 2.5 to 16 s of public ticks). A client whose queue is
 	// full is cut off with CloseSlow.
 	QueueSize int
 	// ReadLimit is the largest client frame accepted, in bytes (default

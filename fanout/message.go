@@ -18,7 +18,7 @@ type Feed interface {
 	// Pos is the position the state reflects now.
 	Pos() uint64
 	// Snapshot returns the audience's whole view, consistent at one
-	// position (Snapshot.Pos). Only the fields for a is need be set.
+	// position (Snapshot.Pos). Only a's fields need be set.
 	Snapshot(a Audience) Snapshot
 }
 

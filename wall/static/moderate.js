@@ -347,7 +347,7 @@ function openBlock() {
 function closeBlock() {
   blockFor = null;
   $("block-dialog").classList.add("hidden");
-  $("list").focus();
+  $("list").focus({ preventScroll: true });
 }
 
 function domainOf(handle) {
@@ -523,7 +523,7 @@ function onKey(ev) {
   if (typing(ev.target)) {
     if (ev.key === "Escape") {
       ev.target.blur();
-      $("list").focus();
+      $("list").focus({ preventScroll: true });
     }
     return;
   }
@@ -555,7 +555,7 @@ async function sendStage(ev) {
     input.value = "";
     toast("Sent to the stage.");
     input.blur();
-    $("list").focus();
+    $("list").focus({ preventScroll: true });
   } catch (e) {
     toast("Not sent: " + e.message, "error");
   }

@@ -383,6 +383,16 @@ func TestStaffModeratorKeyboardTriage(t *testing.T) {
 	})
 	staffEventually(t, 5*time.Second, "block: the post is rejected", func() bool { return staffPostState(s, target).State == fold.StateRejected })
 	staffJSEventually(t, bob, 2*time.Second, "block: the post leaves bob's queue", gone(target))
+	// bob sees the block in his list and lifts it.
+	handle := staffPostState(s, target).Author.Handle
+	staffJSEventually(t, bob, 3*time.Second, "block: listed on bob's page", fmt.Sprintf(`document.querySelector("#blocks .block-who") && document.querySelector("#blocks .block-who").textContent === %q`, handle))
+	staffTap(t, bob, `#blocks .unblock`)
+	staffEventually(t, 5*time.Second, "unblock: no block left", func() bool {
+		var blocks []fold.BlockView
+		s.view(func(st *fold.State) { blocks = st.Blocks(time.Now()) })
+		return len(blocks) == 0
+	})
+	staffJSEventually(t, alice, 3*time.Second, "unblock: alice's list is empty again", `!document.querySelector("#blocks .block-row")`)
 
 	// Keys faster than the server answers: each acts on the next post.
 	before := map[string]bool{}

@@ -446,6 +446,34 @@ async function pollSources() {
   }
 }
 
+// The blocks in force, each with a button to lift it. Read again when a block changes.
+let blocksTimer = 0;
+function refreshBlocks() {
+  clearTimeout(blocksTimer);
+  blocksTimer = setTimeout(async () => {
+    try {
+      const data = await api("GET", "blocks");
+      const items = ((data && data.blocks) || []).map((b) => {
+        const who = b.domain ? "everyone on " + b.domain : b.handle || b.author_id;
+        const until = b.until ? "until " + clock(b.until) : "for good";
+        const lift = el("button", { type: "button", class: "btn unblock", text: "Unblock" });
+        lift.addEventListener("click", async () => {
+          try {
+            await api("POST", "authors/unblock", b.domain ? { domain: b.domain } : { author_id: b.author_id });
+            toast("Unblocked " + who + ".");
+          } catch (e) {
+            toast("Unblock failed: " + e.message, "error");
+          }
+          refreshBlocks();
+        });
+        return el("li", { class: "block-row", dataset: { key: b.domain ? "domain:" + b.domain : "author:" + b.author_id } },
+          el("span", { class: "block-who", text: who }), " ", el("span", { class: "muted", text: until + " · " + actorName(b.by) }), " ", lift);
+      });
+      $("blocks").replaceChildren(...(items.length ? items : [el("li", { class: "muted", text: "none" })]));
+    } catch (e) { /* shown stale until the next change */ }
+  }, 100);
+}
+
 let countsTimer = 0;
 function refreshCounts() {
   clearTimeout(countsTimer);
@@ -477,6 +505,7 @@ function onMessage(m) {
     for (const p of m.queue || []) posts.set(p.id, p);
     counts = m.counts || null;
     for (const id of [...selected]) if (!posts.has(id)) selected.delete(id);
+    refreshBlocks();
     scheduleRender();
     return;
   }
@@ -493,6 +522,7 @@ function onMessage(m) {
     if (p && p.state === "approved" && !(eff.posts || []).some((q) => q.id === id)) posts.delete(id);
   }
   if (m.actor && m.actor.role !== "source") activity(m);
+  if (m.kind === "author.blocked" || m.kind === "author.unblocked") refreshBlocks();
   refreshCounts();
   scheduleRender();
 }
@@ -585,6 +615,7 @@ async function main() {
   pollPresence();
   setInterval(pollSources, SOURCES_EVERY_MS);
   setInterval(pollPresence, PRESENCE_EVERY_MS);
+  setInterval(refreshBlocks, 60000); // a block for a time ends with no event to say so
   document.body.dataset.ready = "1"; // for tests and people: the page is wired
 }
 

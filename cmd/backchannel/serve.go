@@ -29,6 +29,7 @@ import (
 	"github.com/backchannel/backchannel/ingest"
 	"github.com/backchannel/backchannel/ingest/webform"
 	"github.com/backchannel/backchannel/metrics"
+	"github.com/backchannel/backchannel/presence/redispresence"
 	"github.com/backchannel/backchannel/wall"
 )
 
@@ -210,6 +211,22 @@ func runAll(ctx context.Context, cfg *config.Config, role string, logger *slog.L
 		if err != nil {
 			return err
 		}
+		// Posts are evaluated with the moderation mode the log sets (a
+		// moderator may switch it while the event runs): read from the
+		// fold where there is one, else from a follower of the log.
+		var live *fold.Live
+		if screens {
+			live = fold.NewLive(log, fold.SettingsView{Title: ec.Title, Moderation: ec.Moderation.Mode, Display: ec.Display.Map()})
+			es.Rules = modeRules(&ec.Moderation, wall.LiveMode(live))
+		} else {
+			mf := newModeFollower(log, ec.Moderation.Mode)
+			folds.Go(func() {
+				if err := mf.run(foldCtx); err != nil {
+					fail(fmt.Errorf("event %q: %w", ec.Slug, err))
+				}
+			})
+			es.Rules = modeRules(&ec.Moderation, mf.mode)
+		}
 		if sourcesOn {
 			sources = append(sources, es)
 		}
@@ -217,7 +234,6 @@ func runAll(ctx context.Context, cfg *config.Config, role string, logger *slog.L
 			logger.Info("running the sources of event", "event", ec.Slug, "sources", len(es.Sources))
 			continue
 		}
-		live := fold.NewLive(log, fold.SettingsView{Title: ec.Title, Moderation: ec.Moderation.Mode, Display: ec.Display.Map()})
 		folds.Go(func() {
 			if err := live.Run(foldCtx); err != nil {
 				fail(fmt.Errorf("fold of %q: %w", ec.Slug, err))
@@ -238,7 +254,18 @@ func runAll(ctx context.Context, cfg *config.Config, role string, logger *slog.L
 	}
 
 	if screens {
-		if err := srv.MountStaff(wall.StaffOptions{Auth: authn, Form: form}); err != nil {
+		opts := wall.StaffOptions{Auth: authn, Form: form}
+		if cfg.Redis != "" {
+			// Several nodes share one Redis: share presence there too, so
+			// moderators on different nodes see each other (issue 7).
+			ps, err := redispresence.Open(ctx, cfg.Redis, presenceTTL)
+			if err != nil {
+				return err
+			}
+			defer ps.Close()
+			opts.Presence, opts.PresenceTTL = ps, presenceTTL
+		}
+		if err := srv.MountStaff(opts); err != nil {
 			return err
 		}
 	}

@@ -1,0 +1,72 @@
+package main
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/backchannel/backchannel/config"
+	"github.com/backchannel/backchannel/event"
+	"github.com/backchannel/backchannel/eventlog/disklog"
+	"github.com/backchannel/backchannel/moderation"
+)
+
+// An ingest-only process follows the mode moderators set in the log, and
+// its rules keep holding what they hold in either mode.
+func TestModeFollowerAndRules(t *testing.T) {
+	store, err := disklog.Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = store.Close() })
+	ctx, cancel := context.WithCancel(context.Background())
+	log, err := store.Log(ctx, "ev")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := newModeFollower(log, event.ModePre)
+	done := make(chan error, 1)
+	go func() { done <- f.run(ctx) }()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("run after cancel = %v", err)
+		}
+	}()
+	rules := modeRules(&config.Moderation{Mode: event.ModePre, BlockedWords: []string{"spoiler"}}, f.mode)
+	now := time.Date(2026, 3, 12, 10, 0, 0, 0, time.UTC)
+	plain := event.Post{URI: "https://a.example/1", Text: "hello", Source: "mastodon",
+		Author: event.Author{ID: "https://a.example/users/ada", Handle: "@ada@a.example"}}
+	blocked := plain
+	blocked.Text = "a spoiler"
+
+	if v := rules.Evaluate(plain, now); v.Decision != event.DecisionHold || v.Rule != moderation.RulePre {
+		t.Fatalf("as configured (pre): %+v", v)
+	}
+	setMode := func(m event.Mode) {
+		t.Helper()
+		e := event.Event{Kind: event.SettingsChanged, Time: now, Actor: event.Actor{Role: event.RoleModerator, Name: "ada"},
+			Settings: &event.Settings{Moderation: &m}}
+		if _, err := log.Append(ctx, "", e); err != nil {
+			t.Fatal(err)
+		}
+		deadline := time.Now().Add(5 * time.Second)
+		for f.mode() != m {
+			if time.Now().After(deadline) {
+				t.Fatalf("the follower did not see the switch to %q within 5s", m)
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
+	setMode(event.ModeAuto)
+	if v := rules.Evaluate(plain, now); v.Decision != event.DecisionApprove || v.Rule != moderation.RuleAuto {
+		t.Fatalf("after the switch to auto: %+v", v)
+	}
+	if v := rules.Evaluate(blocked, now); v.Decision != event.DecisionHold {
+		t.Fatalf("a blocked word in auto: %+v", v)
+	}
+	setMode(event.ModePre)
+	if v := rules.Evaluate(plain, now); v.Decision != event.DecisionHold {
+		t.Fatalf("after the switch back to pre: %+v", v)
+	}
+}

@@ -10,14 +10,14 @@ import (
 	"time"
 
 	"github.com/backchannel/backchannel/auth"
-	"github.com/backchannel/backchannel/config"
 	"github.com/backchannel/backchannel/event"
 	"github.com/backchannel/backchannel/fold"
 	"github.com/backchannel/backchannel/ingest"
 )
 
 // DisplayKeys are the display options a moderator may change while the
-// event runs: those config.Display knows (the keys of its Map).
+// event runs: those config.Display knows (the keys of its Map, which is
+// what the fold starts from).
 var DisplayKeys = []string{"layout", "theme", "show_avatars", "show_handles", "brand_colour", "logo"}
 
 // maxTitle bounds a title set through the API, in characters.
@@ -119,8 +119,9 @@ func (c SettingsChange) validate() (*event.Settings, error) {
 	return out, nil
 }
 
-// validDisplay checks one display option as config does (validateDisplay):
-// the empty value, which removes the option, is always valid.
+// validDisplay checks one display option as config does (validateDisplay),
+// but for layouts and themes, which are the wall's: the empty value, which
+// removes the option, is always valid.
 func validDisplay(k, v string) error {
 	bad := func(format string, args ...any) error {
 		return event.Errorf(event.EINVALID, "display."+k+": "+format, args...)
@@ -132,13 +133,15 @@ func validDisplay(k, v string) error {
 		return nil
 	}
 	switch k {
+	// Layouts and themes: what the wall renders (a superset of what the
+	// config file takes), since the wall is what reads them.
 	case "layout":
-		if !slices.Contains(config.Layouts, v) {
-			return bad("must be one of %s, not %q", strings.Join(config.Layouts, ", "), v)
+		if !slices.Contains(PublicLayouts, v) {
+			return bad("must be one of %s, not %q", strings.Join(PublicLayouts, ", "), v)
 		}
 	case "theme":
-		if !slices.Contains(config.Themes, v) {
-			return bad("must be one of %s, not %q", strings.Join(config.Themes, ", "), v)
+		if !slices.Contains(PublicThemes, v) {
+			return bad("must be one of %s, not %q", strings.Join(PublicThemes, ", "), v)
 		}
 	case "show_avatars", "show_handles":
 		if v != "true" && v != "false" {

@@ -125,6 +125,14 @@ func TestSettingsTitleAndDisplay(t *testing.T) {
 		t.Fatalf("after removing theme = %+v", sv.Display)
 	}
 
+	// The wall's layouts and themes beyond the config file's are taken.
+	sv = fold.SettingsView{}
+	n.call(t, "POST", "/api/events/ev/settings", modCred, map[string]any{"display": map[string]string{"layout": "spotlight", "theme": "contrast"}}, 200, &sv)
+	if sv.Display["layout"] != "spotlight" || sv.Display["theme"] != "contrast" {
+		t.Fatalf("after spotlight and contrast = %+v", sv.Display)
+	}
+	n.call(t, "POST", "/api/events/ev/settings", modCred, map[string]any{"display": map[string]string{"layout": "column", "theme": ""}}, 200, nil)
+
 	// Asking for what is already so appends nothing.
 	before := n.head(t)
 	n.call(t, "POST", "/api/events/ev/settings", modCred, map[string]any{"title": "Leaders for Leeds", "moderation": "pre",

@@ -207,3 +207,29 @@ func TestSettingsRefused(t *testing.T) {
 func containsCode(body []byte, code string) bool {
 	return len(code) == 0 || bytes.Contains(body, []byte(`"`+code+`"`))
 }
+
+// What following the log's mode adds to each post's evaluation: a read of
+// the fold's settings under its lock.
+func BenchmarkModeRules(b *testing.B) {
+	pre, auto := moderation.Default(), moderation.Default()
+	auto.Mode = event.ModeAuto
+	live := fold.NewLive(nil, fold.SettingsView{Title: "#Ev", Moderation: event.ModeAuto,
+		Display: map[string]string{"layout": "grid", "theme": "dark"}})
+	p := textPost("https://a.example/1", "a plain post about the keynote", "@ada@a.example")
+	now := p.CreatedAt
+	b.Run("rules", func(b *testing.B) {
+		for b.Loop() {
+			if auto.Evaluate(p, now).Decision != event.DecisionApprove {
+				b.Fatal("not approved")
+			}
+		}
+	})
+	b.Run("following the log", func(b *testing.B) {
+		r := wall.ModeRules{Pre: &pre, Auto: &auto, Mode: wall.LiveMode(live)}
+		for b.Loop() {
+			if r.Evaluate(p, now).Decision != event.DecisionApprove {
+				b.Fatal("not approved")
+			}
+		}
+	})
+}

@@ -227,9 +227,11 @@ func (r *Role) Configured() bool {
 
 // Display holds the screens' options. The zero value shows avatars and handles.
 type Display struct {
-	// Layout is the wall's layout: "grid" (default), "column" or "ticker".
+	// Layout is the wall's layout: "grid" (default; also "masonry"),
+	// "column", "spotlight" (also "carousel": one post at a time) or "ticker".
 	Layout string `yaml:"layout"`
-	// Theme is "dark" (default, for projectors) or "light".
+	// Theme is "dark" (default, for projectors), "light" or "contrast"
+	// (also "high-contrast").
 	Theme       string `yaml:"theme"`
 	ShowAvatars *bool  `yaml:"show_avatars"`
 	ShowHandles *bool  `yaml:"show_handles"`

@@ -187,7 +187,7 @@ func TestParseBad(t *testing.T) {
 		{"short passphrase", "events:\n  - slug: ev\n    hashtags: [T]\n    roles:\n      facilitator:\n        passphrase_env: P\n", map[string]string{"P": "abc"}, `events.yaml:6: events[0].roles.facilitator.passphrase_env: the passphrase is shorter than 8 characters`},
 		{"colour", "events:\n  - slug: ev\n    hashtags: [T]\n    display:\n      brand_colour: green\n", nil, `events.yaml:5: events[0].display.brand_colour: "green" is not a colour`},
 		{"logo over http", "events:\n  - slug: ev\n    hashtags: [T]\n    display:\n      logo: http://x.example/l.png\n", nil, `events.yaml:5: events[0].display.logo:`},
-		{"layout", "events:\n  - slug: ev\n    hashtags: [T]\n    display: {layout: carousel}\n", nil, `events.yaml:4: events[0].display.layout: must be one of grid, column, ticker`},
+		{"layout", "events:\n  - slug: ev\n    hashtags: [T]\n    display: {layout: slideshow}\n", nil, `events.yaml:4: events[0].display.layout: must be one of grid, masonry, column, spotlight, carousel, ticker, not "slideshow"`},
 		{"list where mapping", "events:\n  - slug: ev\n    hashtags: [T]\n    roles: [a]\n", nil, `events.yaml:4: events[0].roles: must be a mapping of fields`},
 		{"redis URL", "redis: 'http://x'\n" + minimal, nil, `events.yaml:1: redis: not a redis:// URL`},
 		{"listen", "listen: '8080'\n" + minimal, nil, `events.yaml:1: listen: not a listen address`},

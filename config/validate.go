@@ -31,8 +31,11 @@ const (
 
 // Known display values; the pages understand these.
 var (
-	Layouts = []string{"grid", "column", "ticker"}
-	Themes  = []string{"dark", "light"}
+	// The names the wall draws (wall.PublicLayouts and PublicThemes) and
+	// their aliases: a host names the "masonry", "carousel" and
+	// "high-contrast" as readily as the wall's own names.
+	Layouts = []string{"grid", "masonry", "column", "spotlight", "carousel", "ticker"}
+	Themes  = []string{"dark", "light", "contrast", "high-contrast"}
 )
 
 // Validate reports everything wrong with c, each as an *Error naming the

@@ -8,12 +8,15 @@ import (
 	"github.com/backchannel/backchannel/config"
 	"github.com/backchannel/backchannel/event"
 	"github.com/backchannel/backchannel/eventlog/disklog"
+	"github.com/backchannel/backchannel/fold"
 	"github.com/backchannel/backchannel/moderation"
+	"github.com/backchannel/backchannel/wall"
 )
 
-// An ingest-only process follows the mode moderators set in the log, and
-// its rules keep holding what they hold in either mode.
-func TestModeFollowerAndRules(t *testing.T) {
+// Sources follow the mode moderators set in the log (read from the event's
+// fold, which every role keeps), and the rules keep holding what they hold
+// in either mode.
+func TestModeFromTheFoldAndRules(t *testing.T) {
 	store, err := disklog.Open(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
@@ -24,16 +27,17 @@ func TestModeFollowerAndRules(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f := newModeFollower(log, event.ModePre)
+	live := fold.NewLive(log, fold.SettingsView{Moderation: event.ModePre})
 	done := make(chan error, 1)
-	go func() { done <- f.run(ctx) }()
+	go func() { done <- live.Run(ctx) }()
+	mode := wall.LiveMode(live)
 	defer func() {
 		cancel()
 		if err := <-done; err != nil {
 			t.Errorf("run after cancel = %v", err)
 		}
 	}()
-	rules := modeRules(&config.Moderation{Mode: event.ModePre, BlockedWords: []string{"spoiler"}}, f.mode)
+	rules := modeRules(&config.Moderation{Mode: event.ModePre, BlockedWords: []string{"spoiler"}}, mode)
 	now := time.Date(2026, 3, 12, 10, 0, 0, 0, time.UTC)
 	plain := event.Post{URI: "https://a.example/1", Text: "hello", Source: "mastodon",
 		Author: event.Author{ID: "https://a.example/users/ada", Handle: "@ada@a.example"}}
@@ -51,9 +55,9 @@ func TestModeFollowerAndRules(t *testing.T) {
 			t.Fatal(err)
 		}
 		deadline := time.Now().Add(5 * time.Second)
-		for f.mode() != m {
+		for mode() != m {
 			if time.Now().After(deadline) {
-				t.Fatalf("the follower did not see the switch to %q within 5s", m)
+				t.Fatalf("the fold did not see the switch to %q within 5s", m)
 			}
 			time.Sleep(5 * time.Millisecond)
 		}
@@ -68,5 +72,48 @@ func TestModeFollowerAndRules(t *testing.T) {
 	setMode(event.ModePre)
 	if v := rules.Evaluate(plain, now); v.Decision != event.DecisionHold {
 		t.Fatalf("after the switch back to pre: %+v", v)
+	}
+}
+
+// onWall answers from the fold: only an approved post is on the wall.
+func TestOnWallFollowsTheFold(t *testing.T) {
+	store, err := disklog.Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = store.Close() })
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	log, err := store.Log(ctx, "ev")
+	if err != nil {
+		t.Fatal(err)
+	}
+	live := fold.NewLive(log, fold.SettingsView{Moderation: event.ModePre})
+	go live.Run(ctx)
+	on := onWall(live)
+	uri := "https://a.example/users/ada/statuses/1"
+	p := event.Post{ID: event.PostID(uri), URI: uri, Source: "mastodon", Text: "hi",
+		Author: event.Author{ID: "https://a.example/users/ada", Handle: "@ada@a.example"}}
+	appendWait := func(e event.Event) {
+		t.Helper()
+		a, err := log.Append(ctx, e.IdempotencyKey(), e)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := live.WaitFor(ctx, a.Pos); err != nil {
+			t.Fatal(err)
+		}
+	}
+	appendWait(event.Event{Kind: event.PostReceived, Actor: event.Actor{Role: event.RoleSource}, PostID: p.ID, Post: &p,
+		Verdict: &event.Verdict{Decision: event.DecisionHold, Rule: "pre-moderation"}})
+	if on(uri) {
+		t.Fatal("a held post counted as on the wall")
+	}
+	appendWait(event.Event{Kind: event.PostApproved, Actor: event.Actor{Role: event.RoleModerator, Name: "ada"}, PostID: p.ID})
+	if !on(uri) {
+		t.Fatal("an approved post not counted as on the wall")
+	}
+	if on("https://a.example/users/ada/statuses/2") {
+		t.Fatal("an unknown post counted as on the wall")
 	}
 }

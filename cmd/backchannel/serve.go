@@ -207,26 +207,21 @@ func runAll(ctx context.Context, cfg *config.Config, role string, logger *slog.L
 		if err != nil {
 			return fmt.Errorf("open the log of %q: %w", ec.Slug, err)
 		}
-		es, err := eventSources(ec, log, logger)
+		// Every role keeps the event's fold: screens draw from it, and the
+		// sources read from it the moderation mode moderators set (a switch
+		// through the settings API applies to the next post) and which posts
+		// are on the wall (the Mastodon delete check visits those first).
+		live := fold.NewLive(log, fold.SettingsView{Title: ec.Title, Moderation: ec.Moderation.Mode, Display: ec.Display.Map()})
+		folds.Go(func() {
+			if err := live.Run(foldCtx); err != nil {
+				fail(fmt.Errorf("fold of %q: %w", ec.Slug, err))
+			}
+		})
+		es, err := eventSources(ec, log, onWall(live), logger)
 		if err != nil {
 			return err
 		}
-		// Posts are evaluated with the moderation mode the log sets (a
-		// moderator may switch it while the event runs): read from the
-		// fold where there is one, else from a follower of the log.
-		var live *fold.Live
-		if screens {
-			live = fold.NewLive(log, fold.SettingsView{Title: ec.Title, Moderation: ec.Moderation.Mode, Display: ec.Display.Map()})
-			es.Rules = modeRules(&ec.Moderation, wall.LiveMode(live))
-		} else {
-			mf := newModeFollower(log, ec.Moderation.Mode)
-			folds.Go(func() {
-				if err := mf.run(foldCtx); err != nil {
-					fail(fmt.Errorf("event %q: %w", ec.Slug, err))
-				}
-			})
-			es.Rules = modeRules(&ec.Moderation, mf.mode)
-		}
+		es.Rules = modeRules(&ec.Moderation, wall.LiveMode(live))
 		if sourcesOn {
 			sources = append(sources, es)
 		}
@@ -234,11 +229,6 @@ func runAll(ctx context.Context, cfg *config.Config, role string, logger *slog.L
 			logger.Info("running the sources of event", "event", ec.Slug, "sources", len(es.Sources))
 			continue
 		}
-		folds.Go(func() {
-			if err := live.Run(foldCtx); err != nil {
-				fail(fmt.Errorf("fold of %q: %w", ec.Slug, err))
-			}
-		})
 		form.SetEvent(ec.Slug, webform.Event{Sink: formSink(log, es.Rules), Notice: ec.PrivacyNotice})
 		hub, err := fanout.New(ctx, fanout.LiveFeed{Live: live}, log, fanout.Options{Event: ec.Slug, Registerer: reg, Logger: logger})
 		if err != nil {

@@ -15,8 +15,9 @@ import (
 )
 
 // eventSources turns an event's configured sources and rules into what the
-// ingest runner runs.
-func eventSources(ec *config.Event, log eventlog.Log, logger *slog.Logger) (ingest.EventSources, error) {
+// ingest runner runs. onWall reports whether a post (by URI) is on a public
+// surface now; nil when nothing folds the log.
+func eventSources(ec *config.Event, log eventlog.Log, onWall func(uri string) bool, logger *slog.Logger) (ingest.EventSources, error) {
 	es := ingest.EventSources{
 		Slug:   ec.Slug,
 		Log:    log,
@@ -33,7 +34,7 @@ func eventSources(ec *config.Event, log eventlog.Log, logger *slog.Logger) (inge
 		case config.SourceMastodon:
 			src, err = mastodon.New(mastodon.Config{
 				Server: sc.Server, Tags: ec.Hashtags, Token: sc.Token, Start: ec.Start, Stream: sc.Streaming(),
-				Logger: logger,
+				OnWall: onWall, Logger: logger,
 			})
 		case config.SourceBluesky:
 			bc := bluesky.Config{Hosts: sc.Jetstream, Tags: ec.Hashtags, Logger: logger}

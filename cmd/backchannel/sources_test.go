@@ -31,7 +31,7 @@ func TestEventSources(t *testing.T) {
 		t.Fatal(err)
 	}
 	ec := &c.Events[0]
-	es, err := eventSources(ec, nil, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	es, err := eventSources(ec, nil, nil, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
 		t.Fatal(err)
 	}

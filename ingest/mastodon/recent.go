@@ -23,7 +23,10 @@ type recent struct {
 	order []string // local ids, oldest first
 	byID  map[string]*seen
 	next  int // the delete check's position, counted from the newest
-	dirty bool
+	// nextWall is the delete check's position in its walk for posts on
+	// the wall, counted from the newest.
+	nextWall int
+	dirty    bool
 }
 
 func newRecent(max int) *recent {
@@ -89,25 +92,43 @@ func (r *recent) remove(id string) {
 	r.dirty = true
 }
 
-// batch returns up to n statuses for the delete check, walking round the
-// newest window statuses (the ones likely to be on the wall) so each is
-// visited every window/n checks.
-func (r *recent) batch(n, window int) []seen {
+// batch returns up to n statuses for the delete check. When onWall is
+// set, it first walks round every remembered status for those on the wall
+// (what a deletion must take off the screen), resuming where the last
+// check stopped; it fills the rest by walking round the newest window
+// statuses (the ones likely to be shown soon), so each is visited every
+// window/n checks.
+func (r *recent) batch(n, window int, onWall func(uri string) bool) []seen {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	w := min(window, len(r.order))
-	if w == 0 {
-		return nil
-	}
-	n = min(n, w)
 	out := make([]seen, 0, n)
-	for range n {
+	taken := make(map[string]bool, n)
+	if onWall != nil && len(r.order) > 0 {
+		for range len(r.order) {
+			if len(out) == n {
+				break
+			}
+			if r.nextWall >= len(r.order) {
+				r.nextWall = 0
+			}
+			id := r.order[len(r.order)-1-r.nextWall]
+			r.nextWall++
+			if s := r.byID[id]; onWall(s.URI) {
+				out = append(out, *s)
+				taken[id] = true
+			}
+		}
+	}
+	w := min(window, len(r.order))
+	for range min(n-len(out), w) {
 		if r.next >= w {
 			r.next = 0
 		}
 		id := r.order[len(r.order)-1-r.next]
-		out = append(out, *r.byID[id])
 		r.next++
+		if !taken[id] {
+			out = append(out, *r.byID[id])
+		}
 	}
 	return out
 }

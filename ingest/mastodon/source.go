@@ -70,6 +70,11 @@ type Config struct {
 	DeleteCheckInterval time.Duration
 	DeleteCheckBatch    int
 	DeleteCheckWindow   int
+	// OnWall, when set, reports whether the post with this URI is on a
+	// public surface now. The delete check then visits this source's posts
+	// that are on the wall first, however old, so a post deleted at its
+	// source leaves the wall even when it is no longer among the newest.
+	OnWall func(uri string) bool
 	// MaxBackfillPages bounds the first run's back-fill. Zero means 50
 	// pages (2,000 posts).
 	MaxBackfillPages int
@@ -504,7 +509,7 @@ func (s *Source) reread(ctx context.Context, sink ingest.Sink, tag string) error
 // checkRecent fetches a batch of recent posts again: gone (404/410) means
 // deleted at the source; a new edited_at means edited.
 func (s *Source) checkRecent(ctx context.Context, sink ingest.Sink) error {
-	for _, e := range s.recent.batch(s.cfg.DeleteCheckBatch, s.cfg.DeleteCheckWindow) {
+	for _, e := range s.recent.batch(s.cfg.DeleteCheckBatch, s.cfg.DeleteCheckWindow, s.cfg.OnWall) {
 		if err := s.pace(ctx); err != nil {
 			return err
 		}

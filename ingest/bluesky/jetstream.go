@@ -53,7 +53,8 @@ type Config struct {
 	// ReadTimeout: no frame for this long means a dead connection (the
 	// network never goes quiet that long); default 60s.
 	ReadTimeout time.Duration
-	// MinBackoff and MaxBackoff bound the wait between reconnects; defaults 1s and 2m.
+	// MinBackoff and MaxBackoff bound the wait between reconnects; defaults 1s and 1m
+	// (short, so the wall fills again soon after a venue's network returns).
 	MinBackoff, MaxBackoff time.Duration
 	// Backfill, when set, searches posts before the stream's replay window.
 	Backfill *BackfillConfig
@@ -124,7 +125,7 @@ func New(cfg Config) (*Source, error) {
 	defd(&cfg.CursorEvery, 5*time.Second)
 	defd(&cfg.ReadTimeout, 60*time.Second)
 	defd(&cfg.MinBackoff, time.Second)
-	defd(&cfg.MaxBackoff, 2*time.Minute)
+	defd(&cfg.MaxBackoff, time.Minute)
 	if cfg.HTTPClient == nil {
 		cfg.HTTPClient = &http.Client{Timeout: 10 * time.Second}
 	}

@@ -78,7 +78,7 @@ type Config struct {
 	// a client with a 30 second timeout.
 	HTTPClient *http.Client
 	// MinBackoff and MaxBackoff bound the jittered exponential backoff
-	// after a failure. Zeros mean 15 seconds and 15 minutes.
+	// after a failure. Zeros mean 15 seconds and 5 minutes.
 	MinBackoff, MaxBackoff time.Duration
 	// MaxRetryAfter caps how long a Retry-After is honoured, so a mistaken
 	// "come back tomorrow" does not silence the feed for the whole event.
@@ -123,7 +123,7 @@ func New(cfg Config) (*Source, error) {
 		cfg.MinBackoff = 15 * time.Second
 	}
 	if cfg.MaxBackoff <= 0 {
-		cfg.MaxBackoff = 15 * time.Minute
+		cfg.MaxBackoff = 5 * time.Minute
 	}
 	if cfg.MaxBackoff < cfg.MinBackoff {
 		cfg.MaxBackoff = cfg.MinBackoff

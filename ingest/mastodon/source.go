@@ -84,7 +84,8 @@ type Config struct {
 	// Nil means a client with a 30 second timeout.
 	HTTPClient *http.Client
 	// MinBackoff and MaxBackoff bound the jittered exponential backoff
-	// after a failure. Zeros mean 2 seconds and 5 minutes.
+	// after a failure. Zeros mean 2 seconds and 1 minute (short, so the wall fills again
+	// soon after a venue's network returns).
 	MinBackoff, MaxBackoff time.Duration
 	// AuthBackoff is the pause after a 401/403: a person has to act, so
 	// retrying fast is pointless. Zero means 10 minutes.
@@ -191,7 +192,7 @@ func New(cfg Config) (*Source, error) {
 		cfg.MinBackoff = 2 * time.Second
 	}
 	if cfg.MaxBackoff <= 0 {
-		cfg.MaxBackoff = 5 * time.Minute
+		cfg.MaxBackoff = time.Minute // a venue's wifi back means posts within a minute
 	}
 	if cfg.MaxBackoff < cfg.MinBackoff {
 		cfg.MaxBackoff = cfg.MinBackoff

@@ -164,3 +164,34 @@ func (d discardSink) Delete(context.Context, string) (eventlog.Appended, error) 
 func (d discardSink) Cursor(context.Context, string) (string, error)  { return "", nil }
 func (d discardSink) SetCursor(context.Context, string, string) error { return nil }
 func (d discardSink) Health() *ingest.Health                          { return d.h }
+
+// Alt text reaches the post's media. The recorded image has an empty alt,
+// so the test writes one into the real record.
+func TestImageAltTextKept(t *testing.T) {
+	var f frame
+	if err := json.Unmarshal(fixture(t, "bluesky_jetstream_v1_post_tag_facets_link_images.json"), &f); err != nil {
+		t.Fatal(err)
+	}
+	var rec postRecord
+	if err := json.Unmarshal(f.Commit.Record, &rec); err != nil {
+		t.Fatal(err)
+	}
+	if len(rec.Embed.Images) != 1 || rec.Embed.Images[0].Alt != "" {
+		t.Fatalf("fixture changed: %+v", rec.Embed)
+	}
+	rec.Embed.Images[0].Alt = "Two travellers following a path at dusk"
+	s := newTestSource(t, []string{"ws://127.0.0.1:1"}, "http://127.0.0.1:1")
+	p := s.post(f.Did, f.Commit.Rkey, &rec, Profile{Did: f.Did})
+	if len(p.Media) != 1 || p.Media[0].Alt != "Two travellers following a path at dusk" {
+		t.Fatalf("media %+v, want the alt text kept", p.Media)
+	}
+	if p.Media[0].Width != 889 || p.Media[0].Height != 889 || p.Media[0].PreviewURL == "" {
+		t.Errorf("aspect ratio or preview lost: %+v", p.Media[0])
+	}
+	// Wrapped in a record-with-media embed (a quote post with an image), the image is kept too.
+	wrapped := rec
+	wrapped.Embed = &embed{Type: "app.bsky.embed.recordWithMedia", Media: rec.Embed}
+	if p := s.post(f.Did, f.Commit.Rkey, &wrapped, Profile{Did: f.Did}); len(p.Media) != 1 || p.Media[0].Alt == "" {
+		t.Errorf("record-with-media image lost: %+v", p.Media)
+	}
+}

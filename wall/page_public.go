@@ -90,11 +90,27 @@ func loadAssets() map[string]asset {
 // routePublicPages mounts the public screens and the shared assets.
 func (s *Server) routePublicPages() {
 	s.mux.HandleFunc("GET /static/{file...}", serveStatic)
+	s.mux.HandleFunc("GET /favicon.ico", serveFavicon)
 	s.mux.HandleFunc("GET /{$}", s.indexPage)
 	s.mux.HandleFunc("GET /e/{slug}", s.participantPage)
 	s.mux.HandleFunc("GET /e/{slug}/wall", s.wallPage)
 	s.mux.HandleFunc("GET /e/{slug}/overlay", s.overlayPage)
 	s.mux.HandleFunc("GET /e/{slug}/qr.svg", s.qrCode)
+}
+
+// serveFavicon answers the browser's own request for /favicon.ico with the
+// SVG icon, so a wall left open for hours does not log a 404 per load.
+func serveFavicon(w http.ResponseWriter, r *http.Request) {
+	a, ok := loadAssets()["img/icon.svg"]
+	if !ok {
+		http.NotFound(w, r)
+		return
+	}
+	h := w.Header()
+	h.Set("Content-Type", "image/svg+xml")
+	h.Set("ETag", a.etag)
+	h.Set("Cache-Control", "public, max-age=86400")
+	http.ServeContent(w, r, "favicon.svg", time.Time{}, bytes.NewReader(a.body))
 }
 
 func serveStatic(w http.ResponseWriter, r *http.Request) {

@@ -181,3 +181,12 @@ type discardWriter struct{ h http.Header }
 func (w *discardWriter) Header() http.Header         { return w.h }
 func (w *discardWriter) Write(p []byte) (int, error) { return len(p), nil }
 func (w *discardWriter) WriteHeader(int)             {}
+
+// The browser's own /favicon.ico request gets the icon, not a 404.
+func TestFavicon(t *testing.T) {
+	f := newFixture(t)
+	res, body := getPage(t, f, "/favicon.ico", nil)
+	if res.StatusCode != http.StatusOK || res.Header.Get("Content-Type") != "image/svg+xml" || !strings.Contains(body, "<svg") {
+		t.Fatalf("GET /favicon.ico = %d %q %.40q", res.StatusCode, res.Header.Get("Content-Type"), body)
+	}
+}

@@ -87,11 +87,7 @@ func (c *conn) drain() {
 			if c.dead.Load() {
 				continue // the close goes out at the top of the loop
 			}
-			err := c.write(f)
-			if f.tick != nil {
-				f.tick.Add(-1)
-			}
-			if err != nil {
+			if err := c.write(f); err != nil {
 				// Leave writing set: no writer starts again on a dead connection.
 				c.kill()
 				return

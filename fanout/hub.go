@@ -44,9 +44,6 @@ type frame struct {
 	msgs int       // messages in the frame
 	at   time.Time // the oldest event's time; zero when none
 	ping bool      // a ping control frame instead of pm
-	// tick counts the connections that have not yet written this shared
-	// frame (nil for frames built for one connection).
-	tick *atomic.Int64
 }
 
 var (
@@ -103,15 +100,13 @@ type audState struct {
 	pending  []msg  // messages after flushed, for the next frame
 	synced   []*conn
 	ahead    map[*conn]struct{} // clients whose position is past flushed
-	// lastTick and lastTickN are the previous shared frame's unwritten
-	// count and how many connections it was queued for; deferredFor is how
-	// long the current flush has been put off waiting for them.
-	lastTick    *atomic.Int64
-	lastTickN   int64
-	deferredFor time.Duration
-	snapMu      sync.Mutex
-	snapPos     uint64
-	snapData    []byte
+	// writeCost is the measured wall time of one socket's write in a
+	// flush sweep (a moving average), from which the adaptive interval is
+	// chosen; zero until measured. Only flushLoop touches it.
+	writeCost time.Duration
+	snapMu    sync.Mutex
+	snapPos   uint64
+	snapData  []byte
 }
 
 func (s *audState) push(m msg) {
@@ -342,12 +337,6 @@ func (h *Hub) flushLocked(s *audState) {
 	h.flushInto(s, nil)
 }
 
-// kickBatch is how many writers flushLoop starts before letting the rest of
-// the process run: ten thousand writers started at once would queue every
-// other goroutine (the log's writer, the fold, HTTP handlers) behind ten
-// thousand write syscalls, on every tick.
-const kickBatch = 128
-
 // flushInto is flushLocked; with kicks non-nil, the connections whose
 // writer must be started are appended to *kicks instead, for the caller to
 // start after releasing Hub.mu.
@@ -364,15 +353,11 @@ func (h *Hub) flushInto(s *audState, kicks *[]*conn) {
 		return
 	}
 	f := buildFrame(nil, s.pending)
-	f.tick = new(atomic.Int64)
-	f.tick.Store(int64(len(s.synced)))
-	s.lastTick, s.lastTickN = f.tick, int64(len(s.synced))
 	var cut []*conn
 	for _, c := range s.synced {
 		ok, kick := c.put(f)
 		switch {
 		case !ok:
-			f.tick.Add(-1)
 			cut = append(cut, c)
 		case kick && kicks != nil:
 			*kicks = append(*kicks, c)
@@ -410,6 +395,11 @@ func (h *Hub) cutSlowLocked(c *conn) {
 	go c.closeWith(CloseSlow, "slow")
 }
 
+// flushLoop flushes s every interval. The frames are written by sweep,
+// not by a goroutine per socket; the next flush starts an interval after
+// this one started, and never right on the heels of a long sweep: a node
+// short of CPU then sends fewer, larger frames instead of overflowing
+// every queue.
 func (h *Hub) flushLoop(s *audState) {
 	defer h.wg.Done()
 	t := time.NewTimer(h.interval(s, 0))
@@ -420,45 +410,130 @@ func (h *Hub) flushLoop(s *audState) {
 		case <-h.stop:
 			return
 		case <-t.C:
-			h.mu.Lock()
-			conns := len(s.synced) + len(s.ahead)
-			iv := h.interval(s, conns)
-			// Backpressure: while more than a tenth of the connections
-			// have not yet written the previous frame (the node is short
-			// of CPU), put the flush off, up to four intervals, so the
-			// next frame carries more and the node writes fewer frames
-			// rather than falling behind until every queue overflows.
-			if s.lastTick != nil && s.lastTick.Load() > s.lastTickN/10 && s.deferredFor < 4*iv {
-				s.deferredFor += iv / 4
-				h.mu.Unlock()
-				t.Reset(iv / 4)
-				continue
+		}
+		start := time.Now()
+		h.mu.Lock()
+		if !h.closed {
+			h.flushInto(s, &kicks)
+		}
+		h.mu.Unlock()
+		n := len(kicks)
+		if n > 0 {
+			if h.sweep(kicks) {
+				clear(kicks)
+				kicks = kicks[:0]
+			} else {
+				kicks = nil // a stuck writer may still read it
 			}
-			s.deferredFor = 0
-			if !h.closed {
-				h.flushInto(s, &kicks)
-			}
-			h.mu.Unlock()
-			for i, c := range kicks {
-				c.kick()
-				if i%kickBatch == kickBatch-1 {
-					runtime.Gosched()
+			if n >= minCostSample {
+				cost := time.Since(start) / time.Duration(n)
+				if s.writeCost == 0 {
+					s.writeCost = cost
+				} else {
+					s.writeCost += (cost - s.writeCost) / 4
 				}
 			}
-			clear(kicks)
-			kicks = kicks[:0]
-			t.Reset(iv)
 		}
+		h.mu.Lock()
+		iv := h.interval(s, len(s.synced)+len(s.ahead))
+		h.mu.Unlock()
+		t.Reset(max(iv-time.Since(start), iv/3))
 	}
 }
 
+// minCostSample is the fewest writes a sweep must have made for its time
+// to update writeCost; smaller ones are mostly timer and scheduling noise.
+const minCostSample = 64
+
 // interval is the time to the next flush of s with conns connections.
+// Adaptive: one and a half sweeps, so the writes take at most two thirds
+// of the node's time, leaving the rest to the log, the fold and HTTP.
+// Latency is the wait for the flush plus the sweep, so the shortest
+// interval the CPU allows minimises it. Before the first sweep is
+// measured, FrameBudget stands in for the cost of a write.
 func (h *Hub) interval(s *audState, conns int) time.Duration {
 	if s.interval > 0 {
 		return s.interval
 	}
-	d := time.Duration(float64(conns) / float64(h.opts.FrameBudget) * float64(time.Second))
+	var d time.Duration
+	if s.writeCost > 0 {
+		d = time.Duration(conns) * s.writeCost * 3 / 2
+	} else {
+		d = time.Duration(float64(conns) / float64(h.opts.FrameBudget) * float64(time.Second))
+	}
 	return min(max(d, MinPublicInterval), MaxPublicInterval)
+}
+
+// stallCheck is how long a sweep may make no progress before another
+// writer joins it: a socket whose kernel buffer is full blocks its write,
+// and must not hold up the sockets after it.
+const stallCheck = 10 * time.Millisecond
+
+// maxSweepWriters bounds the writers one sweep starts; past it the
+// remaining sockets get a writer goroutine each, as staff sockets do.
+const maxSweepWriters = 16
+
+// yieldEvery is how many sockets a sweep writer writes before letting the
+// rest of the process run (the log's writer, the fold, HTTP handlers).
+const yieldEvery = 128
+
+// sweep writes what each connection in kicks has queued, from a writer
+// goroutine that goes through them in order, instead of a goroutine per
+// socket: on a tick of 10,000 public sockets that saves 10,000 goroutine
+// starts and exits. A socket whose write blocks (its client is not
+// reading) holds only the writer that took it: when no write has finished
+// for stallCheck, another writer takes the next sockets. sweep returns
+// once every socket is written or taken by a stuck writer; it reports
+// whether kicks may be reused (no writer can still read it).
+func (h *Hub) sweep(kicks []*conn) bool {
+	var next, finished atomic.Int64
+	n := int64(len(kicks))
+	done := make(chan struct{})
+	work := func() {
+		for k := 0; ; k++ {
+			i := next.Add(1) - 1
+			if i >= n {
+				return
+			}
+			c := kicks[i]
+			if c.writing.CompareAndSwap(false, true) {
+				c.drain()
+			}
+			if finished.Add(1) == n {
+				close(done)
+			}
+			if k%yieldEvery == yieldEvery-1 {
+				runtime.Gosched()
+			}
+		}
+	}
+	go work()
+	t := time.NewTicker(stallCheck)
+	defer t.Stop()
+	last, writers := int64(0), 1
+	for {
+		select {
+		case <-done:
+			return true
+		case <-t.C:
+		}
+		f := finished.Load()
+		if f != last {
+			last = f
+			continue
+		}
+		if next.Load() < n && writers < maxSweepWriters {
+			writers++
+			go work()
+			continue
+		}
+		// Every writer is stuck, or the rest are taken by stuck writers:
+		// leave them, and give each socket not yet taken its own writer.
+		for i := next.Add(1) - 1; i < n; i = next.Add(1) - 1 {
+			kicks[i].kick()
+		}
+		return false
+	}
 }
 
 func (h *Hub) pingLoop() {

@@ -1,21 +1,17 @@
 package fanout
 
 import (
-	"context"
 	"fmt"
 	"net"
 	"net/http"
-	"net/http/httptest"
 	"slices"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/gorilla/websocket"
 
 	"github.com/backchannel/backchannel/event"
-	"github.com/backchannel/backchannel/fold"
 )
 
 // fast makes public flushes quick so tests do not wait on ticks.
@@ -177,12 +173,20 @@ func TestResumeOnAnotherNode(t *testing.T) {
 }
 
 func TestSlowClientCutOffFastOneKeepsReceiving(t *testing.T) {
+	// Immediate frames are written by a writer goroutine per socket;
+	// ticked ones by the flush sweep, where the slow socket's blocked
+	// write must not hold up the fast one.
+	t.Run("immediate", func(t *testing.T) { testSlowClientCutOff(t, -1) })
+	t.Run("ticked", func(t *testing.T) { testSlowClientCutOff(t, 5*time.Millisecond) })
+}
+
+func testSlowClientCutOff(t *testing.T, interval time.Duration) {
 	_, l := openLog(t)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	opts := Options{PublicInterval: -1, QueueSize: 4}
+	opts := Options{PublicInterval: interval, QueueSize: 4}
 	n := startNode(t, l, opts, &smallBufListener{Listener: ln})
 
 	// The slow client's own receive buffer is small too, and it never reads.
@@ -411,33 +415,19 @@ func TestAdaptivePublicInterval(t *testing.T) {
 	}
 }
 
-// A previous frame that never finishes (its sockets died with it queued)
-// delays the next flush by at most a few intervals: backpressure never
-// stalls the wall.
-func TestBackpressureNeverStalls(t *testing.T) {
-	_, l := openLog(t)
-	feed := &stubFeed{}
-	h, err := New(context.Background(), feed, l, Options{PublicInterval: 5 * time.Millisecond, Logger: quiet()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer h.Close()
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { h.ServeWS(w, r, Public) }))
-	defer srv.Close()
-	c := dial(t, "ws"+strings.TrimPrefix(srv.URL, "http"), nil)
-	if _, err := c.next(5 * time.Second); err != nil {
-		t.Fatal(err)
-	}
-	h.mu.Lock()
-	stuck := new(atomic.Int64)
-	stuck.Store(1000)
-	h.aud[Public].lastTick, h.aud[Public].lastTickN = stuck, 1000
-	h.mu.Unlock()
-	p := testPost("p", "still shown")
-	feed.emit(event.Event{Pos: 1, Time: time.Now(), Kind: event.PostReceived},
-		fold.Effect{Pos: 1, Applied: true, Wall: &fold.WallDelta{Upsert: []fold.PublicPost{{Post: p}}}})
-	c.readUntil(1)
-	if got := c.events(); !slices.Equal(got, []uint64{1}) {
-		t.Errorf("got %v, want the event at 1", got)
+// Once a sweep has been measured, the adaptive interval is one and a half
+// sweeps of the current connections, within its bounds.
+func TestAdaptiveIntervalFollowsWriteCost(t *testing.T) {
+	h := &Hub{opts: Options{}.withDefaults()}
+	s := &audState{interval: -1, writeCost: 10 * time.Microsecond}
+	for _, tc := range []struct {
+		conns int
+		want  time.Duration
+	}{
+		{1000, MinPublicInterval}, {10000, 150 * time.Millisecond}, {100000, MaxPublicInterval},
+	} {
+		if got := h.interval(s, tc.conns); got != tc.want {
+			t.Errorf("%d conns at 10µs a write: interval %v, want %v", tc.conns, got, tc.want)
+		}
 	}
 }

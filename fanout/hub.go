@@ -11,6 +11,7 @@ package fanout
 
 import (
 	"context"
+	"encoding/binary"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -40,7 +41,10 @@ type msg struct {
 // frame is what goes into a connection's queue: one websocket message,
 // usually shared by every connection of an audience.
 type frame struct {
-	pm   *websocket.PreparedMessage
+	// wire is the whole websocket frame as it goes on the socket (a
+	// server's frames are not masked, and compression is off), encoded
+	// once and written with one write call per socket.
+	wire []byte
 	msgs int       // messages in the frame
 	at   time.Time // the oldest event's time; zero when none
 	ping bool      // a ping control frame instead of pm
@@ -52,11 +56,28 @@ var (
 )
 
 func mustFrame(data []byte, n int, at time.Time) *frame {
-	pm, err := websocket.NewPreparedMessage(websocket.TextMessage, data)
-	if err != nil {
-		panic(err) // only fails for a bad message type
+	return &frame{wire: textFrame(make([]byte, 0, len(data)+10), data), msgs: n, at: at}
+}
+
+// textFrame appends to b an unmasked, final websocket text frame carrying
+// data (RFC 6455 section 5.2).
+func textFrame(b, data []byte) []byte {
+	return append(textHeader(b, len(data)), data...)
+}
+
+// textHeader appends the header of such a frame with n bytes of payload.
+func textHeader(b []byte, n int) []byte {
+	b = append(b, 0x80|websocket.TextMessage)
+	switch {
+	case n < 126:
+		b = append(b, byte(n))
+	case n <= 0xffff:
+		b = append(b, 126, byte(n>>8), byte(n))
+	default:
+		b = append(b, 127)
+		b = binary.BigEndian.AppendUint64(b, uint64(n))
 	}
-	return &frame{pm: pm, msgs: n, at: at}
+	return b
 }
 
 // buildFrame joins encoded messages into one JSON array frame.
@@ -65,7 +86,11 @@ func buildFrame(head []byte, ms []msg) *frame {
 	for i := range ms {
 		n += len(ms[i].data)
 	}
-	b := make([]byte, 0, n)
+	// One allocation: the header's room, then the payload, then the
+	// header is written in front of it.
+	const hdr = 10
+	buf := make([]byte, hdr, hdr+n)
+	b := buf[hdr:hdr]
 	b = append(b, '[')
 	if head != nil {
 		b = append(b, head...)
@@ -81,7 +106,10 @@ func buildFrame(head []byte, ms []msg) *frame {
 	if len(ms) > 0 {
 		at = ms[0].at
 	}
-	return mustFrame(b, len(ms), at)
+	h := textHeader(make([]byte, 0, hdr), len(b))
+	wire := buf[hdr-len(h) : hdr+len(b)]
+	copy(wire, h)
+	return &frame{wire: wire, msgs: len(ms), at: at}
 }
 
 // audState is the hub's state for one audience. Guarded by Hub.mu except

@@ -1,6 +1,7 @@
 package fanout
 
 import (
+	"bytes"
 	"fmt"
 	"net"
 	"net/http"
@@ -428,6 +429,31 @@ func TestAdaptiveIntervalFollowsWriteCost(t *testing.T) {
 	} {
 		if got := h.interval(s, tc.conns); got != tc.want {
 			t.Errorf("%d conns at 10µs a write: interval %v, want %v", tc.conns, got, tc.want)
+		}
+	}
+}
+
+// Frames go on the socket as encoded here, past gorilla's writer: their
+// headers follow RFC 6455 at each length boundary, and buildFrame's
+// in-place header sits right in front of its payload.
+func TestTextFrameHeaders(t *testing.T) {
+	for _, tc := range []struct {
+		n    int
+		want []byte
+	}{
+		{0, []byte{0x81, 0}}, {125, []byte{0x81, 125}}, {126, []byte{0x81, 126, 0, 126}},
+		{65535, []byte{0x81, 126, 0xff, 0xff}}, {65536, []byte{0x81, 127, 0, 0, 0, 0, 0, 1, 0, 0}},
+	} {
+		if got := textHeader(nil, tc.n); !bytes.Equal(got, tc.want) {
+			t.Errorf("header for %d bytes: % x, want % x", tc.n, got, tc.want)
+		}
+	}
+	for _, size := range []int{10, 200, 70000} {
+		ms := []msg{{pos: 1, data: []byte(`"` + strings.Repeat("x", size) + `"`)}}
+		f := buildFrame([]byte(`{"type":"resume"}`), ms)
+		payload := `[{"type":"resume"},"` + strings.Repeat("x", size) + `"]`
+		if want := textFrame(nil, []byte(payload)); !bytes.Equal(f.wire, want) {
+			t.Errorf("buildFrame with %d bytes: frame differs from header+payload", size)
 		}
 	}
 }

@@ -1,7 +1,11 @@
 package wall
 
 import (
+	"cmp"
 	"net/http"
+	"slices"
+	"sort"
+	"strconv"
 
 	"github.com/backchannel/backchannel/auth"
 	"github.com/backchannel/backchannel/event"
@@ -15,11 +19,14 @@ const (
 	MaxAuditLimit     = 5000
 	DefaultStageLimit = 20
 	MaxStageLimit     = 500
+	DefaultPostsLimit = 100
+	MaxPostsLimit     = 1000
 )
 
 func (st *staffAPI) routeReads() {
 	const base = "GET /api/events/{slug}/"
 	st.handle(base+"queue", event.RoleModerator, st.getQueue)
+	st.handle(base+"posts", event.RoleModerator, st.getPosts)
 	st.handle(base+"posts/{id}", event.RoleModerator, st.getPost)
 	st.handle(base+"audit", event.RoleModerator, st.getAudit)
 	st.handle(base+"counts", event.RoleModerator, st.getCounts)
@@ -55,6 +62,62 @@ func (st *staffAPI) getPost(w http.ResponseWriter, r *http.Request, e *Event, _ 
 		return errNoPost(id)
 	}
 	WriteJSON(w, http.StatusOK, p)
+	return nil
+}
+
+// PostsView is the body of GET .../posts?state=S&limit=N&before=POS.
+type PostsView struct {
+	// Posts are in State, newest first by their last change (LastPos).
+	Posts []fold.PostView `json:"posts"`
+	// Before is the before= of the next page; 0 when this page is the last.
+	Before uint64 `json:"before"`
+	Pos    uint64 `json:"pos"`
+}
+
+// getPosts lists the posts in one state, newest first by the post's last
+// change, a page at a time: before=POS asks for posts whose last change is
+// before POS (the Before of the previous page). Posts that one event
+// changed together (a bulk approval) share their LastPos and are never
+// split across pages, so a page may hold more than limit of them.
+func (st *staffAPI) getPosts(w http.ResponseWriter, r *http.Request, e *Event, _ auth.Identity) error {
+	state := fold.PostState(r.URL.Query().Get("state"))
+	if state != fold.StatePending && state != fold.StateApproved && state != fold.StateRejected {
+		return event.Errorf(event.EINVALID, "state must be %q, %q or %q, not %q", fold.StatePending, fold.StateApproved, fold.StateRejected, state)
+	}
+	limit, err := intParam(r, "limit", DefaultPostsLimit, 1, MaxPostsLimit)
+	if err != nil {
+		return err
+	}
+	var before uint64
+	if b := r.URL.Query().Get("before"); b != "" {
+		if before, err = strconv.ParseUint(b, 10, 64); err != nil || before == 0 {
+			return event.Errorf(event.EINVALID, "before must be a log position (a whole number above 0), not %q", b)
+		}
+	}
+	var (
+		all []fold.PostView
+		pos uint64
+	)
+	e.Live.View(func(s *fold.State) { all, pos = s.PostsIn(state), s.Pos() })
+	// Sorted outside the fold's lock, so a long list never holds up the fold.
+	slices.SortStableFunc(all, func(a, b fold.PostView) int { return cmp.Compare(b.LastPos, a.LastPos) })
+	if before > 0 {
+		// all is newest first: skip the posts changed at or after before.
+		i := sort.Search(len(all), func(i int) bool { return all[i].LastPos < before })
+		all = all[i:]
+	}
+	v := PostsView{Posts: all, Pos: pos}
+	if len(all) > limit {
+		n := limit
+		for n < len(all) && all[n].LastPos == all[n-1].LastPos {
+			n++
+		}
+		v.Posts = all[:n:n]
+		if n < len(all) {
+			v.Before = all[n-1].LastPos
+		}
+	}
+	WriteJSON(w, http.StatusOK, v)
 	return nil
 }
 

@@ -30,6 +30,7 @@ import (
 	"github.com/backchannel/backchannel/fold"
 	"github.com/backchannel/backchannel/ingest"
 	"github.com/backchannel/backchannel/ingest/mastodon"
+	"github.com/backchannel/backchannel/moderation"
 	"github.com/backchannel/backchannel/wall"
 )
 
@@ -854,4 +855,120 @@ func BenchmarkStaffDecisionLive(b *testing.B) {
 	b.StopTimer()
 	b.ReportMetric(toFold/float64(b.N), "ms-key-to-fold")
 	b.ReportMetric(toOther/float64(b.N), "ms-key-to-other-page")
+}
+
+// A moderator changes the settings through the page's panel: an open wall
+// takes the new layout, and after the switch to auto-approve (confirmed
+// twice) a post the rules pass arrives through a real ingest sink straight
+// onto the wall. A second moderator's page shows each change live. The
+// Rejected tab lists a post rejected before either page was open, read
+// from GET .../posts?state=rejected.
+func TestStaffModeratorSettingsAndLists(t *testing.T) {
+	s := startStaffServer(t)
+	posts := staffFixturePosts(t, 3)
+	// Rejected by someone else before the pages open: the socket's snapshot
+	// does not carry it, only the posts endpoint does.
+	s.add(t, staffReceived(posts[0]), staffReceived(posts[1]),
+		event.Event{Kind: event.PostRejected, PostID: posts[0].ID, Actor: event.Actor{Role: event.RoleModerator, Name: "earlier"}})
+
+	// The ingest path of cmd/backchannel: rules evaluated in the mode the fold holds now.
+	pre := moderation.Rules{Mode: event.ModePre}
+	pre.Compile()
+	auto := moderation.Rules{Mode: event.ModeAuto}
+	auto.Compile()
+	sink := ingest.NewLogSink(s.log, wall.ModeRules{Pre: &pre, Auto: &auto, Mode: wall.LiveMode(s.live)}, nil,
+		event.Actor{Role: event.RoleSource, Name: "mastodon:mastodon.social"}, nil)
+	arrive := func(p event.Post) {
+		t.Helper()
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		a, err := sink.Post(ctx, p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := s.live.WaitFor(ctx, a.Pos); err != nil {
+			t.Fatal(err)
+		}
+	}
+	mode := func() event.Mode {
+		var m event.Mode
+		s.view(func(st *fold.State) { m = st.Settings().Moderation })
+		return m
+	}
+
+	alice := staffTab(t, 1280, 900, 60*time.Second)
+	bob := staffTab(t, 1280, 900, 60*time.Second)
+	wallTab := staffTab(t, 1280, 720, 60*time.Second)
+	staffLogin(t, alice, s, "moderate", "alice", staffModPass)
+	staffLogin(t, bob, s, "moderate", "bob", staffModPass)
+	if err := chromedp.Do(wallTab, chromedp.Navigate(s.URL+"/e/"+staffSlug+"/wall")); err != nil {
+		t.Fatal(err)
+	}
+	staffJSEventually(t, wallTab, 10*time.Second, "the wall starts in the grid layout", `document.body.dataset.layout === "grid"`)
+
+	// The Rejected tab, from the server.
+	staffPress(t, alice, "3")
+	staffJSEventually(t, alice, 5*time.Second, "the Rejected tab lists the post rejected before the page opened",
+		fmt.Sprintf(`document.querySelector('#list .post[data-id=%q]') && document.querySelector('#list .post[data-id=%q]').textContent.includes("earlier")`, posts[0].ID, posts[0].ID))
+	staffPress(t, alice, "1")
+	staffJSEventually(t, alice, 5*time.Second, "the queue holds the one pending post",
+		fmt.Sprintf(`[...document.querySelectorAll("#list .post")].map(n => n.dataset.id).join() === %q`, posts[1].ID))
+
+	// Layout, through the panel opened with s.
+	staffPress(t, alice, "s")
+	staffJSEventually(t, alice, 3*time.Second, "s opens the settings panel showing pre-moderation",
+		`!document.querySelector("#settings-dialog").classList.contains("hidden") && document.querySelector("#settings-pre").checked`)
+	if _, err := chromedp.Run(alice, chromedp.Evaluate[bool](`(() => { const l = document.querySelector("#settings-layout"); l.value = "column"; l.dispatchEvent(new Event("change", {bubbles: true})); return true; })()`)); err != nil {
+		t.Fatal(err)
+	}
+	staffTap(t, alice, "#settings-save")
+	staffJSEventually(t, wallTab, 5*time.Second, "the open wall switches to the column layout", `document.body.dataset.layout === "column"`)
+	staffJSEventually(t, alice, 3*time.Second, "the panel closes after saving", `document.querySelector("#settings-dialog").classList.contains("hidden")`)
+	staffJSEventually(t, bob, 5*time.Second, "bob's page shows alice's layout live", `document.querySelector("#settings-summary").textContent.includes("layout column")`)
+	if mode() != event.ModePre {
+		t.Fatalf("a layout change changed the moderation mode to %q", mode())
+	}
+
+	// Auto-approve: the first press only warns.
+	staffTap(t, alice, "#settings-open")
+	staffJSEventually(t, alice, 3*time.Second, "the button opens the panel", `!document.querySelector("#settings-dialog").classList.contains("hidden")`)
+	staffTap(t, alice, "#settings-auto")
+	staffTap(t, alice, "#settings-save")
+	staffJSEventually(t, alice, 3*time.Second, "switching to auto asks for a confirmation",
+		`!document.querySelector("#settings-confirm").classList.contains("hidden") && document.querySelector("#settings-confirm").textContent.includes("straight to the wall")`)
+	if mode() != event.ModePre {
+		t.Fatalf("the first press switched the mode to %q before the confirmation", mode())
+	}
+	// Still pre-moderated: a post arriving now waits.
+	arrive(posts[2])
+	if p := staffPostState(s, posts[2].ID); p.State != fold.StatePending {
+		t.Fatalf("a post arriving under pre-moderation is %q, want pending", p.State)
+	}
+	staffTap(t, alice, "#settings-save")
+	staffEventually(t, 5*time.Second, "the second press switches the event to auto", func() bool { return mode() == event.ModeAuto })
+	staffJSEventually(t, alice, 3*time.Second, "alice's page shows auto-approve", `!document.querySelector("#mode-badge").classList.contains("hidden") && document.body.dataset.moderation === "auto"`)
+	staffJSEventually(t, bob, 5*time.Second, "bob's page shows auto-approve live",
+		`!document.querySelector("#mode-badge").classList.contains("hidden") && document.querySelector("#settings-summary").textContent.startsWith("Auto-approve")`)
+
+	// A new post the rules pass goes straight to the open wall.
+	fresh := staffFixturePosts(t, 4)[3]
+	arrive(fresh)
+	if p := staffPostState(s, fresh.ID); p.State != fold.StateApproved || p.Rule == "" {
+		t.Fatalf("a post arriving under auto-approve is %q (rule %q), want approved by a rule", p.State, p.Rule)
+	}
+	staffJSEventually(t, wallTab, 5*time.Second, "the post approved on arrival is on the wall",
+		fmt.Sprintf(`!!document.querySelector('[data-id=%q]')`, fresh.ID))
+	staffJSEventually(t, wallTab, time.Second, "the post that waited is not on the wall",
+		fmt.Sprintf(`!document.querySelector('[data-id=%q]')`, posts[2].ID))
+	// And the Approved tab lists it, with the rule that approved it.
+	staffPress(t, alice, "2")
+	staffJSEventually(t, alice, 5*time.Second, "the Approved tab lists the auto-approved post",
+		fmt.Sprintf(`document.querySelector('#list .post[data-id=%q] .rule')`, fresh.ID))
+
+	// Back to pre-moderation needs no confirmation.
+	staffPress(t, bob, "s")
+	staffTap(t, bob, "#settings-pre")
+	staffTap(t, bob, "#settings-save")
+	staffEventually(t, 5*time.Second, "bob switches back to pre-moderation", func() bool { return mode() == event.ModePre })
+	staffJSEventually(t, alice, 5*time.Second, "alice's page drops the auto badge", `document.querySelector("#mode-badge").classList.contains("hidden")`)
 }

@@ -6,6 +6,11 @@
 // moderator's page applies the same effects, so each sees the others' decisions as they happen.
 // Actions are POSTs to the staff API; their answer is applied at once (read-your-write), and the
 // same change arriving again on the socket is a no-op.
+//
+// The Approved and Rejected tabs are read from GET /api/events/{slug}/posts?state=… when opened
+// (newest change first, a page at a time), so they list decisions made before the page was
+// open; the socket keeps them current after that. The settings panel (key s) reads and writes
+// GET/POST /api/events/{slug}/settings; others' changes arrive on the socket (effect.settings).
 
 import { connect } from "/static/ws.js";
 import {
@@ -18,6 +23,7 @@ const MAX_RENDERED = 300; // cards in the DOM per tab; the counts say how many m
 const PRESENCE_EVERY_MS = 3000;
 const PRESENCE_RENEW_MS = 10000; // the server's TTL is 30 s
 const SOURCES_EVERY_MS = 15000;
+const PAGE = 200; // posts per page of the approved and rejected lists
 
 const posts = new Map(); // id -> PostView (state pending | approved | rejected), every post this page knows
 const presence = new Map(); // post id -> [moderator names] who have it open (not me)
@@ -35,6 +41,10 @@ let blockFor = null; // the post whose author the block dialog is about
 let renderQueued = false;
 let lastOpened = "";
 let lastScrolled = "";
+// Per server-listed tab: the next page's before= (0: no more), and whether a load is under way.
+const pages = { approved: { before: 0, loading: false }, rejected: { before: 0, loading: false } };
+let settings = null; // the event's settings as they stand (SettingsView)
+let me = null; // who is logged in, to tell others' settings changes from mine
 
 const $ = (id) => document.getElementById(id);
 
@@ -57,7 +67,7 @@ function listOf(name) {
   const rp = (p) => p.received_pos || 0;
   if (name === "queue") out.sort((a, b) => rp(a) - rp(b)); // oldest first
   else if (name === "pinned") out.sort((a, b) => (b.last_pos || 0) - (a.last_pos || 0));
-  else out.sort((a, b) => rp(b) - rp(a)); // newest first
+  else out.sort((a, b) => (b.last_pos || 0) - (a.last_pos || 0) || rp(b) - rp(a)); // newest change first
   return out;
 }
 
@@ -131,7 +141,9 @@ function render() {
   });
   reconcile($("list"), nodes);
   $("empty").classList.toggle("hidden", list.length > 0);
-  setText($("empty"), tab === "queue" ? "The queue is empty." : "Nothing here.");
+  setText($("empty"), tab === "queue" ? "The queue is empty." : pages[tab] && pages[tab].loading ? "Loading…" : "Nothing here.");
+  const pg = pages[tab];
+  $("more").classList.toggle("hidden", !pg || !pg.before);
   // Drop cached cards of posts that are gone, so hours of posts do not pile up.
   for (const id of cards.keys()) if (!posts.has(id)) cards.delete(id);
 
@@ -210,7 +222,30 @@ function move(d) {
 function setTab(name) {
   if (!TABS.includes(name)) return;
   tab = name;
+  // Read afresh each time the tab opens: what the socket brought since is kept, and what
+  // happened before this page was open (or while it was offline) comes in.
+  if (pages[name]) loadPosts(name, 0);
   scheduleRender();
+}
+
+// loadPosts reads one page of the posts in state (approved or rejected), newest change first;
+// before 0 is the first page.
+async function loadPosts(state, before) {
+  const pg = pages[state];
+  if (pg.loading) return;
+  pg.loading = true;
+  scheduleRender();
+  try {
+    const res = await api("GET", "posts?state=" + state + "&limit=" + PAGE + (before ? "&before=" + before : ""));
+    for (const p of (res && res.posts) || []) upsert(p);
+    // A first page read again must not forget that older pages exist.
+    if (!before || pg.before === before) pg.before = (res && res.before) || 0;
+  } catch (e) {
+    toast("Could not list the " + state + " posts: " + e.message, "error");
+  } finally {
+    pg.loading = false;
+    scheduleRender();
+  }
 }
 
 // ---- actions ----
@@ -485,6 +520,127 @@ function refreshCounts() {
   }, 300);
 }
 
+// ---- settings ----
+
+const LAYOUT_DEFAULT = "default";
+
+function describeSettings(v) {
+  const d = (v && v.display) || {};
+  return [
+    v.moderation === "auto" ? "Auto-approve" : "Pre-moderation",
+    "layout " + (d.layout || LAYOUT_DEFAULT),
+    "theme " + (d.theme || LAYOUT_DEFAULT),
+    d.show_avatars === "false" ? "no avatars" : "avatars",
+    d.show_handles === "false" ? "no handles" : "handles",
+  ].join(" · ");
+}
+
+// applySettings takes the settings as they now stand (from the snapshot, the socket or a POST's
+// answer) and shows them; by says who changed them, when it was someone else.
+function applySettings(v, by) {
+  if (!v) return;
+  settings = v;
+  document.body.dataset.moderation = v.moderation || "";
+  document.body.dataset.wallLayout = (v.display && v.display.layout) || "";
+  setText($("settings-summary"), describeSettings(v));
+  $("mode-badge").classList.toggle("hidden", v.moderation !== "auto");
+  if (v.title) setText($("event-title"), v.title);
+  if (by && !$("settings-dialog").classList.contains("hidden")) {
+    // The form shows what stands now; a moderator half-way through a change is told why it moved.
+    fillSettings();
+    const note = $("settings-note");
+    note.textContent = by + " changed the settings meanwhile: the form shows them now.";
+    note.classList.remove("hidden");
+  }
+}
+
+function fillSettings() {
+  const v = settings || { moderation: "pre" };
+  const d = v.display || {};
+  $("settings-pre").checked = v.moderation !== "auto";
+  $("settings-auto").checked = v.moderation === "auto";
+  $("settings-layout").value = d.layout || "";
+  $("settings-theme").value = d.theme || "";
+  $("settings-avatars").checked = d.show_avatars !== "false";
+  $("settings-handles").checked = d.show_handles !== "false";
+  disarmAuto();
+}
+
+function disarmAuto() {
+  $("settings-confirm").classList.add("hidden");
+  $("settings-save").textContent = "Save";
+  delete $("settings-save").dataset.armed;
+}
+
+// openSettings shows the panel filled with the settings as the socket last said (its snapshot
+// carries them, its events every change), so nothing is read again that could overwrite what
+// the moderator starts changing; only a page that has none yet asks for them first.
+async function openSettings() {
+  if (!settings) {
+    try {
+      applySettings(await api("GET", "settings"));
+    } catch (e) {
+      toast("Could not read the settings: " + e.message, "error");
+      return;
+    }
+  }
+  $("settings-note").classList.add("hidden");
+  fillSettings();
+  $("settings-dialog").classList.remove("hidden");
+  (settings.moderation === "auto" ? $("settings-auto") : $("settings-pre")).focus();
+}
+
+function closeSettings() {
+  $("settings-dialog").classList.add("hidden");
+  disarmAuto();
+  $("list").focus({ preventScroll: true });
+}
+
+// settingsChange is the POST body: only what the form changed.
+function settingsChange() {
+  const cur = settings || { moderation: "pre" };
+  const d = cur.display || {};
+  const change = {};
+  const mode = $("settings-auto").checked ? "auto" : "pre";
+  if (mode !== cur.moderation) change.moderation = mode;
+  const display = {};
+  if ($("settings-layout").value !== (d.layout || "")) display.layout = $("settings-layout").value;
+  if ($("settings-theme").value !== (d.theme || "")) display.theme = $("settings-theme").value;
+  const avatars = String($("settings-avatars").checked);
+  if (avatars !== (d.show_avatars === "false" ? "false" : "true")) display.show_avatars = avatars;
+  const handles = String($("settings-handles").checked);
+  if (handles !== (d.show_handles === "false" ? "false" : "true")) display.show_handles = handles;
+  if (Object.keys(display).length) change.display = display;
+  return change;
+}
+
+async function saveSettings(ev) {
+  ev.preventDefault();
+  const change = settingsChange();
+  if (!Object.keys(change).length) {
+    closeSettings();
+    return;
+  }
+  // Switching to auto-approve puts posts on the projected wall with nobody looking first: the
+  // first press says so, the second switches.
+  const save = $("settings-save");
+  if (change.moderation === "auto" && !save.dataset.armed) {
+    save.dataset.armed = "1";
+    save.textContent = "Yes, switch to auto-approve";
+    $("settings-confirm").classList.remove("hidden");
+    save.focus();
+    return;
+  }
+  try {
+    applySettings(await api("POST", "settings", change));
+    closeSettings();
+    toast(change.moderation === "auto" ? "Auto-approve is on: posts the rules pass go straight to the wall."
+      : change.moderation === "pre" ? "Pre-moderation is on: every post waits for a moderator." : "Settings saved.");
+  } catch (e) {
+    toast("Settings not saved: " + e.message, "error");
+  }
+}
+
 // ---- the socket ----
 
 function activity(m) {
@@ -504,6 +660,9 @@ function onMessage(m) {
     for (const p of (m.wall && m.wall.posts) || []) posts.set(p.id, Object.assign({ state: "approved" }, p));
     for (const p of m.queue || []) posts.set(p.id, p);
     counts = m.counts || null;
+    if (m.settings) applySettings(m.settings);
+    // A (re)connect may have missed decisions: the open server-listed tab is read again.
+    if (pages[tab]) loadPosts(tab, 0);
     for (const id of [...selected]) if (!posts.has(id)) selected.delete(id);
     refreshBlocks();
     scheduleRender();
@@ -520,6 +679,10 @@ function onMessage(m) {
   for (const id of (eff.wall && eff.wall.remove) || []) {
     const p = posts.get(id);
     if (p && p.state === "approved" && !(eff.posts || []).some((q) => q.id === id)) posts.delete(id);
+  }
+  if (eff.settings) {
+    const mine = me && m.actor && m.actor.name === me.name && m.actor.role === "moderator";
+    applySettings(eff.settings, mine ? "" : actorName(m.actor) || "another moderator");
   }
   if (m.actor && m.actor.role !== "source") activity(m);
   if (m.kind === "author.blocked" || m.kind === "author.unblocked") refreshBlocks();
@@ -542,6 +705,13 @@ function typing(t) {
 
 function onKey(ev) {
   if (ev.ctrlKey || ev.metaKey || ev.altKey) return;
+  if (!$("settings-dialog").classList.contains("hidden")) {
+    if (ev.key === "Escape") {
+      ev.preventDefault();
+      closeSettings();
+    }
+    return; // the form's own keys (tab, space, arrows) work as in any form
+  }
   if (!$("block-dialog").classList.contains("hidden")) {
     const map = { "1": "60", "2": "1440", "3": "0", d: "domain", Escape: "cancel" };
     if (map[ev.key] !== undefined) {
@@ -565,6 +735,7 @@ function onKey(ev) {
     // Focused on keyup, so the "m" itself is never typed into the field (some input paths
     // deliver the character after keydown, to whatever has focus by then).
     m: () => { focusOnKeyUp = "stage-input"; },
+    s: openSettings,
     "1": () => setTab("queue"), "2": () => setTab("approved"), "3": () => setTab("rejected"), "4": () => setTab("pinned"),
     Escape: () => { selected.clear(); scheduleRender(); },
     "?": () => $("legend").classList.toggle("hidden"),
@@ -604,12 +775,19 @@ async function main() {
     return;
   }
   showIdentity(id);
+  me = id;
   loadTitle();
   document.addEventListener("keydown", onKey);
   document.addEventListener("keyup", onKeyUp);
   $("stage-form").addEventListener("submit", sendStage);
   for (const b of document.querySelectorAll("#tabs .tab")) b.addEventListener("click", () => setTab(b.dataset.tab));
   for (const b of document.querySelectorAll("[data-block]")) b.addEventListener("click", () => block(b.dataset.block));
+  $("settings-open").addEventListener("click", openSettings);
+  $("settings-cancel").addEventListener("click", closeSettings);
+  $("settings-form").addEventListener("submit", saveSettings);
+  $("settings-auto").addEventListener("change", () => $("settings-save").focus());
+  $("settings-pre").addEventListener("change", disarmAuto);
+  $("more").addEventListener("click", () => { if (pages[tab] && pages[tab].before) loadPosts(tab, pages[tab].before); });
   connect(socketPath, { onMessage, onStatus: showConn });
   pollSources();
   pollPresence();

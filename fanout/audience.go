@@ -62,15 +62,15 @@ type Options struct {
 	// PublicInterval is how often what each public client is owed is
 	// flushed, as one frame. A wall does not need 10ms latency, and one
 	// frame per tick instead of one per event is what keeps the write
-	// syscalls, half of a fan-out server's CPU, down. Zero (the default)
-	// adapts it to the audience: the shortest interval at which the public
-	// connections cost at most FrameBudget frames per second, kept between
-	// MinPublicInterval and MaxPublicInterval (40ms up to 2,640
-	// connections, 150ms at 10,000). Negative means immediate.
+	// syscalls, most of a fan-out node's CPU, down. Zero (the default)
+	// adapts it to the node: one and a half times the measured time of a
+	// flush sweep (so writing takes at most two thirds of the node, and
+	// the wait for a flush plus the sweep, which is the latency, is as
+	// short as that allows), kept between MinPublicInterval and
+	// MaxPublicInterval. Negative means immediate.
 	PublicInterval time.Duration
 	// FrameBudget is the public frames per second the adaptive interval
-	// aims at (default 66,000). Each frame is one write syscall per
-	// socket, 10-20µs on loopback: the default is most of one core.
+	// assumes (default 66,000) until the first sweep has been measured.
 	FrameBudget int
 	// StaffInterval is the same for moderators and facilitators (default
 	// immediate: they act on what they see).

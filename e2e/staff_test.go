@@ -939,6 +939,7 @@ func TestStaffModeratorSettingsAndLists(t *testing.T) {
 	if mode() != event.ModePre {
 		t.Fatalf("the first press switched the mode to %q before the confirmation", mode())
 	}
+	Screenshot(t, alice, "staff-moderate-settings-confirm-1280x900")
 	// Still pre-moderated: a post arriving now waits.
 	arrive(posts[2])
 	if p := staffPostState(s, posts[2].ID); p.State != fold.StatePending {

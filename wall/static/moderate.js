@@ -164,7 +164,7 @@ function render() {
   }
   for (const s of document.querySelectorAll("[data-count]")) setText(s, String(n[s.dataset.count]));
   setText($("counts"), counts
-    ? `${counts.pending} waiting · ${counts.approved} approved · ${counts.rejected} rejected · ${counts.questions_open} questions open`
+    ? `${counts.pending} waiting · ${counts.approved} approved · ${counts.rejected} rejected · ${counts.questions_open} ${counts.questions_open === 1 ? "question" : "questions"} open`
     : "");
   const sel = $("selection");
   sel.classList.toggle("hidden", selected.size === 0);

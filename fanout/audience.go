@@ -63,11 +63,11 @@ type Options struct {
 	// flushed, as one frame. A wall does not need 10ms latency, and one
 	// frame per tick instead of one per event is what keeps the write
 	// syscalls, most of a fan-out node's CPU, down. Zero (the default)
-	// adapts it to the node: twice the measured time of a flush sweep
-	// (so writing takes at most half of the node, and the wait for a flush
-	// plus the sweep, which is the latency, is as short as that allows),
-	// kept between MinPublicInterval and MaxPublicInterval. Negative means
-	// immediate.
+	// adapts it to the node: one and a half times the measured time of a
+	// flush sweep (so writing takes at most two thirds of the node, and the
+	// wait for a flush plus the sweep, which is the latency, is as short as
+	// that allows), kept between MinPublicInterval and MaxPublicInterval.
+	// Negative means immediate.
 	PublicInterval time.Duration
 	// FrameBudget is the public frames per second the adaptive interval
 	// assumes (default 66,000) until the first sweep has been measured.

@@ -469,29 +469,27 @@ func (h *Hub) flushLoop(s *audState) {
 	}
 }
 
-// sweepsPerInterval is the adaptive interval in sweeps (see interval).
-const sweepsPerInterval = 2
-
 // minCostSample is the fewest writes a sweep must have made for its time
 // to update writeCost; smaller ones are mostly timer and scheduling noise.
 const minCostSample = 64
 
 // interval is the time to the next flush of s with conns connections.
-// Adaptive: two sweeps, so the writes take at most half of the node's
-// time, leaving the rest to the log, the fold and HTTP. Latency is the
-// wait for the flush plus the sweep, so a shorter interval lowers it,
-// but each flush is a write per socket whatever it carries: measured at
-// 10,000 walls and 10 posts/s, 1.5 sweeps gave p99 213 ms at 6.3 µs of
-// CPU per delivered message, a fixed 160 ms (about 2 sweeps) p99 252 ms
-// at 4.5 µs. Before the first sweep is measured, FrameBudget stands in
-// for the cost of a write.
+// Adaptive: one and a half sweeps, so the writes take at most two thirds
+// of the node's time, leaving the rest to the log, the fold and HTTP.
+// Latency is the wait for the flush plus the sweep, so a shorter interval
+// lowers it, but each flush is a write per socket whatever it carries.
+// Measured at 10,000 walls and 10 posts/s on a quiet machine: 1.5 sweeps
+// gave p99 211-219 ms in three runs at 6.3 µs of CPU per delivered
+// message; 2 sweeps 260, 263 and 317 ms at 4.9-5.0 µs (the measured
+// sweep's noise is doubled too). Before the first sweep is measured,
+// FrameBudget stands in for the cost of a write.
 func (h *Hub) interval(s *audState, conns int) time.Duration {
 	if s.interval > 0 {
 		return s.interval
 	}
 	var d time.Duration
 	if s.writeCost > 0 {
-		d = time.Duration(conns) * s.writeCost * sweepsPerInterval
+		d = time.Duration(conns) * s.writeCost * 3 / 2
 	} else {
 		d = time.Duration(float64(conns) / float64(h.opts.FrameBudget) * float64(time.Second))
 	}

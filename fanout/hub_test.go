@@ -416,8 +416,8 @@ func TestAdaptivePublicInterval(t *testing.T) {
 	}
 }
 
-// Once a sweep has been measured, the adaptive interval is two sweeps of
-// the current connections, within its bounds.
+// Once a sweep has been measured, the adaptive interval is one and a half
+// sweeps of the current connections, within its bounds.
 func TestAdaptiveIntervalFollowsWriteCost(t *testing.T) {
 	h := &Hub{opts: Options{}.withDefaults()}
 	s := &audState{interval: -1, writeCost: 10 * time.Microsecond}
@@ -425,7 +425,7 @@ func TestAdaptiveIntervalFollowsWriteCost(t *testing.T) {
 		conns int
 		want  time.Duration
 	}{
-		{1000, MinPublicInterval}, {10000, 200 * time.Millisecond}, {100000, MaxPublicInterval},
+		{1000, MinPublicInterval}, {10000, 150 * time.Millisecond}, {100000, MaxPublicInterval},
 	} {
 		if got := h.interval(s, tc.conns); got != tc.want {
 			t.Errorf("%d conns at 10µs a write: interval %v, want %v", tc.conns, got, tc.want)

@@ -207,8 +207,9 @@ type earlyEvent struct {
 	eff fold.Effect
 }
 
-// writeBufferPool lends write buffers to connections only while they write
-// a non-prepared message, so an idle connection holds none.
+// writeBufferPool lends write buffers to connections only while gorilla
+// writes through one (the handshake's error answers; control frames and
+// our frames need none), so an idle connection holds none.
 var writeBufferPool = &sync.Pool{}
 
 // New starts a hub for the event whose log is log and whose live fold is
@@ -233,8 +234,8 @@ func New(ctx context.Context, feed Feed, log eventlog.Log, opts Options) (*Hub, 
 		h.origins[strings.ToLower(strings.TrimRight(o, "/"))] = true
 	}
 	h.upgrader = websocket.Upgrader{
-		// Small read buffer: clients send little. Writes of prepared
-		// messages need no buffer at all.
+		// Small read buffer: clients send little. Our frames are
+		// written straight to the socket and need no buffer at all.
 		ReadBufferSize:  256,
 		WriteBufferPool: writeBufferPool,
 		CheckOrigin:     h.checkOrigin,

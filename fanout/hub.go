@@ -207,9 +207,9 @@ type earlyEvent struct {
 	eff fold.Effect
 }
 
-// writeBufferPool lends write buffers to connections only while gorilla
-// writes through one (the handshake's error answers; control frames and
-// our frames need none), so an idle connection holds none.
+// writeBufferPool lends write buffers to connections only while a message
+// is written through gorilla's NextWriter, which nothing here does (control
+// frames and our frames need none): so no connection holds one.
 var writeBufferPool = &sync.Pool{}
 
 // New starts a hub for the event whose log is log and whose live fold is

@@ -3,6 +3,7 @@
 
 import { connect } from "/static/ws.js";
 import { createFeed } from "/static/feed.js";
+import { tickerItem } from "/static/post.js";
 import { pageConfig, applyBrand, showStatus } from "/static/page.js";
 
 const cfg = pageConfig();
@@ -38,23 +39,7 @@ const feed = createFeed({
 function drawTicker() {
   if (!cfg.ticker || !dirty) return;
   dirty = false;
-  const items = feed.ordered().slice(0, 15).map(({ post: p }) => {
-    const span = document.createElement("span");
-    span.className = "ticker-item";
-    const name = document.createElement("span");
-    name.className = "t-name";
-    name.textContent = (p.author && (p.author.name || (cfg.handles ? p.author.handle : ""))) || "Someone";
-    span.append(name);
-    if (p.content_warning) {
-      const cw = document.createElement("span");
-      cw.className = "t-cw";
-      cw.textContent = "CW: " + p.content_warning;
-      span.append(cw);
-    } else {
-      span.append(document.createTextNode(p.text || ""));
-    }
-    return span;
-  });
+  const items = feed.ordered().slice(0, 15).map(({ post: p }) => tickerItem(p, cfg.handles));
   track.replaceChildren(...items);
   document.documentElement.style.setProperty("--ticker-duration", Math.max(20, Math.round(track.textContent.length / 10)) + "s");
 }

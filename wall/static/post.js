@@ -162,3 +162,24 @@ export function renderPost(p, opts = {}) {
   }
   return el;
 }
+
+// tickerItem renders one post as a ticker entry: the author's name (or
+// handle, when handles are shown), then the text, or only the content
+// warning when there is one. Text goes in as text, never as HTML.
+export function tickerItem(p, showHandles) {
+  const span = document.createElement("span");
+  span.className = "ticker-item";
+  const name = document.createElement("span");
+  name.className = "t-name";
+  name.textContent = (p.author && (p.author.name || (showHandles ? p.author.handle : ""))) || "Someone";
+  span.append(name);
+  if (p.content_warning) {
+    const cw = document.createElement("span");
+    cw.className = "t-cw";
+    cw.textContent = "CW: " + p.content_warning;
+    span.append(cw);
+  } else {
+    span.append(document.createTextNode(p.text || ""));
+  }
+  return span;
+}

@@ -3,7 +3,7 @@
 
 import { connect } from "/static/ws.js";
 import { createFeed } from "/static/feed.js";
-import { renderPost } from "/static/post.js";
+import { renderPost, tickerItem } from "/static/post.js";
 import { startClock } from "/static/time.js";
 import { pageConfig, applyBrand, showStatus, applyDisplay } from "/static/page.js";
 
@@ -70,23 +70,7 @@ function drawTicker(force) {
   if (cfg.layout !== "ticker" && !force) return;
   if (!tickerDirty && !force) return;
   tickerDirty = false;
-  const items = feed.ordered().slice(0, TICKER_ITEMS).map(({ post: p }) => {
-    const span = document.createElement("span");
-    span.className = "ticker-item";
-    const name = document.createElement("span");
-    name.className = "t-name";
-    name.textContent = (p.author && (p.author.name || (cfg.handles ? p.author.handle : ""))) || "Someone";
-    span.append(name);
-    if (p.content_warning) {
-      const cw = document.createElement("span");
-      cw.className = "t-cw";
-      cw.textContent = "CW: " + p.content_warning;
-      span.append(cw);
-    } else {
-      span.append(document.createTextNode(p.text || ""));
-    }
-    return span;
-  });
+  const items = feed.ordered().slice(0, TICKER_ITEMS).map(({ post: p }) => tickerItem(p, cfg.handles));
   tickerTrack.replaceChildren(...items);
   // About 10 characters a second at any size: long lines take longer, not faster.
   const chars = tickerTrack.textContent.length;

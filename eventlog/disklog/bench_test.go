@@ -44,32 +44,11 @@ func benchLog(b *testing.B) (eventlog.Log, func()) {
 // BenchmarkAppend measures durable appends (each fsync'd before it returns)
 // with 1 and 16 concurrent writers, each append under its own key.
 func BenchmarkAppend(b *testing.B) {
-	for _, writers := range []int{1, 16} {
-		b.Run(fmt.Sprintf("writers=%d", writers), func(b *testing.B) {
-			l, done := benchLog(b)
-			defer done()
-			var n atomic.Int64
-			var wg sync.WaitGroup
-			b.ResetTimer()
-			for range writers {
-				wg.Go(func() {
-					for {
-						i := n.Add(1)
-						if i > int64(b.N) {
-							return
-						}
-						p := benchPost(i)
-						if _, err := l.Append(context.Background(), p.IdempotencyKey(), p); err != nil {
-							b.Error(err)
-							return
-						}
-					}
-				})
-			}
-			wg.Wait()
-			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "appends/s")
-		})
-	}
+	logtest.BenchmarkAppend(b, func(b *testing.B) eventlog.Log {
+		l, done := benchLog(b)
+		b.Cleanup(done)
+		return l
+	}, benchPost)
 }
 
 // BenchmarkTailLatency measures how long an appended event takes to reach a

@@ -39,32 +39,12 @@ func benchLog(b *testing.B, srv *redistest.Server) (*redislog.Store, eventlog.Lo
 // appendfsync everysec.
 func BenchmarkAppend(b *testing.B) {
 	srv := redistest.Start(b)
-	for _, writers := range []int{1, 16} {
-		b.Run(fmt.Sprintf("writers=%d", writers), func(b *testing.B) {
-			_, l := benchLog(b, srv)
-			var next atomic.Int64
-			var wg sync.WaitGroup
-			b.ResetTimer()
-			for range writers {
-				wg.Go(func() {
-					for {
-						i := next.Add(1)
-						if i > int64(b.N) {
-							return
-						}
-						p := logtest.Post(fmt.Sprintf("https://example.org/@ada/%d", i))
-						if _, err := l.Append(context.Background(), p.IdempotencyKey(), p); err != nil {
-							b.Error(err)
-							return
-						}
-					}
-				})
-			}
-			wg.Wait()
-			b.StopTimer()
-			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "appends/s")
-		})
-	}
+	logtest.BenchmarkAppend(b, func(b *testing.B) eventlog.Log {
+		_, l := benchLog(b, srv)
+		return l
+	}, func(i int64) event.Event {
+		return logtest.Post(fmt.Sprintf("https://example.org/@ada/%d", i))
+	})
 }
 
 // BenchmarkTailLatency measures the time from the start of an Append to the

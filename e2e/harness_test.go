@@ -318,13 +318,13 @@ func Receive(t testing.TB, log eventlog.Log, p event.Post, approve bool) uint64 
 	if approve {
 		v = &event.Verdict{Decision: event.DecisionApprove, Rule: "auto-moderation"}
 	}
-	e := event.Event{Kind: event.PostReceived, Actor: event.Actor{Role: event.RoleSource, Name: "mastodon:mastodon.social"},
+	e := event.Entry{Kind: event.PostReceived, Actor: event.Actor{Role: event.RoleSource, Name: "mastodon:mastodon.social"},
 		PostID: p.ID, Post: &p, Verdict: v}
 	return Append(t, log, e)
 }
 
 // Append appends e under its idempotency key and returns its position.
-func Append(t testing.TB, log eventlog.Log, e event.Event) uint64 {
+func Append(t testing.TB, log eventlog.Log, e event.Entry) uint64 {
 	t.Helper()
 	a, err := log.Append(context.Background(), e.IdempotencyKey(), e)
 	if err != nil {

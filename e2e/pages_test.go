@@ -107,13 +107,13 @@ func TestOverlay(t *testing.T) {
 		t.Error("the lower third shows with no question being read")
 	}
 	fac := event.Actor{Role: event.RoleFacilitator, Name: "fran"}
-	Append(t, n.Log, event.Event{Kind: event.QuestionAdded, Actor: fac, Question: &event.Question{ID: "q9", Text: "What happens to the old market hall?", Name: "Jo"}})
+	Append(t, n.Log, event.Entry{Kind: event.QuestionAdded, Actor: fac, Question: &event.Question{ID: "q9", Text: "What happens to the old market hall?", Name: "Jo"}})
 	start := time.Now()
-	Append(t, n.Log, event.Event{Kind: event.QuestionReading, Actor: fac, QuestionID: "q9"})
+	Append(t, n.Log, event.Entry{Kind: event.QuestionReading, Actor: fac, QuestionID: "q9"})
 	WaitJS(t, tab, `!document.getElementById("lower-third").classList.contains("off") && document.getElementById("lt-text").textContent.includes("old market hall")`, time.Second)
 	t.Logf("lower third up %v after the question was marked as being read", time.Since(start))
 	Screenshot(t, tab, "overlay-1920x1080")
-	Append(t, n.Log, event.Event{Kind: event.QuestionAnswered, Actor: fac, QuestionID: "q9"})
+	Append(t, n.Log, event.Entry{Kind: event.QuestionAnswered, Actor: fac, QuestionID: "q9"})
 	WaitJS(t, tab, `document.getElementById("lower-third").classList.contains("off")`, 2*time.Second)
 }
 
@@ -151,7 +151,7 @@ func TestWallFollowsDisplaySettings(t *testing.T) {
 		WaitJS(t, tab, fmt.Sprintf(`document.querySelectorAll("#posts .post").length === %d && document.querySelector("#posts .avatar")`, len(posts)), 5*time.Second)
 	}
 	title := "Leeds: the afternoon"
-	Append(t, n.Log, event.Event{Kind: event.SettingsChanged, Actor: event.Actor{Role: event.RoleModerator, Name: "mo"},
+	Append(t, n.Log, event.Entry{Kind: event.SettingsChanged, Actor: event.Actor{Role: event.RoleModerator, Name: "mo"},
 		Settings: &event.Settings{Title: &title, Display: map[string]string{"theme": "light", "layout": "column", "show_avatars": "false"}}})
 	WaitJS(t, free, `document.documentElement.dataset.theme === "light" && document.body.dataset.layout === "column" &&
 		!document.querySelector("#posts .avatar") && document.getElementById("title").textContent === "Leeds: the afternoon"`, 2*time.Second)

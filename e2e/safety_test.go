@@ -55,8 +55,8 @@ func TestXSSPayloadsRunNothing(t *testing.T) {
 	Receive(t, n.Log, raw, true)
 	ids = append(ids, raw.ID)
 	fac := event.Actor{Role: event.RoleFacilitator}
-	Append(t, n.Log, event.Event{Kind: event.QuestionAdded, Actor: fac, Question: &event.Question{ID: "qx", Text: xssPayloads[0], Name: xssPayloads[7]}})
-	last := Append(t, n.Log, event.Event{Kind: event.QuestionReading, Actor: fac, QuestionID: "qx"})
+	Append(t, n.Log, event.Entry{Kind: event.QuestionAdded, Actor: fac, Question: &event.Question{ID: "qx", Text: xssPayloads[0], Name: xssPayloads[7]}})
+	last := Append(t, n.Log, event.Entry{Kind: event.QuestionReading, Actor: fac, QuestionID: "qx"})
 	waitFold(t, n, last)
 
 	for _, page := range []string{"/wall", "/wall?layout=ticker", "", "/overlay?ticker=1"} {

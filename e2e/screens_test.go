@@ -22,9 +22,9 @@ func seed(t *testing.T, n *Node) []event.Post {
 		Receive(t, n.Log, p, true)
 	}
 	fac := event.Actor{Role: event.RoleFacilitator, Name: "fran"}
-	Append(t, n.Log, event.Event{Kind: event.QuestionAdded, Actor: fac,
+	Append(t, n.Log, event.Entry{Kind: event.QuestionAdded, Actor: fac,
 		Question: &event.Question{ID: "q1", Text: "How will the new library be funded after 2027?", Name: "Priya"}})
-	last := Append(t, n.Log, event.Event{Kind: event.QuestionReading, Actor: fac, QuestionID: "q1"})
+	last := Append(t, n.Log, event.Entry{Kind: event.QuestionReading, Actor: fac, QuestionID: "q1"})
 	waitFold(t, n, last)
 	return posts
 }
@@ -210,7 +210,7 @@ func TestWallReconnectsAfterRestart(t *testing.T) {
 		t.Fatal(err)
 	}
 	Receive(t, log, posts[1], false)
-	Append(t, log, event.Event{Kind: event.PostApproved, Actor: mod, PostID: posts[1].ID})
+	Append(t, log, event.Entry{Kind: event.PostApproved, Actor: mod, PostID: posts[1].ID})
 	Receive(t, log, posts[2], true)
 	if err := store.Close(); err != nil {
 		t.Fatal(err)

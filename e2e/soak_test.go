@@ -68,14 +68,14 @@ func TestWallSoak(t *testing.T) {
 			case <-tick.C:
 			}
 			p := clonePost(base[i%len(base)], 100000+i)
-			e := event.Event{Kind: event.PostReceived, Actor: event.Actor{Role: event.RoleSource, Name: "mastodon:mastodon.social"},
+			e := event.Entry{Kind: event.PostReceived, Actor: event.Actor{Role: event.RoleSource, Name: "mastodon:mastodon.social"},
 				PostID: p.ID, Post: &p, Verdict: &event.Verdict{Decision: event.DecisionApprove, Rule: "auto"}}
 			if _, err := n.Log.Append(ctx, e.IdempotencyKey(), e); err != nil {
 				return
 			}
 			sent++
 			if i%10 == 5 { // a moderator takes one in ten back off the wall
-				_, _ = n.Log.Append(ctx, "", event.Event{Kind: event.PostRejected, Actor: mod, PostID: p.ID})
+				_, _ = n.Log.Append(ctx, "", event.Entry{Kind: event.PostRejected, Actor: mod, PostID: p.ID})
 			}
 		}
 	}()

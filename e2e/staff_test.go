@@ -115,7 +115,7 @@ func startStaffServer(t testing.TB) *staffServer {
 }
 
 // add appends events and waits until the fold reflects them.
-func (s *staffServer) add(t testing.TB, evs ...event.Event) {
+func (s *staffServer) add(t testing.TB, evs ...event.Entry) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
@@ -182,8 +182,8 @@ func staffFixturePosts(t testing.TB, n int) []event.Post {
 	return out
 }
 
-func staffReceived(p event.Post) event.Event {
-	return event.Event{Kind: event.PostReceived, Actor: event.Actor{Role: event.RoleSource, Name: "mastodon:mastodon.social"},
+func staffReceived(p event.Post) event.Entry {
+	return event.Entry{Kind: event.PostReceived, Actor: event.Actor{Role: event.RoleSource, Name: "mastodon:mastodon.social"},
 		PostID: p.ID, Post: &p, Verdict: &event.Verdict{Decision: event.DecisionHold, Rule: "pre-moderation"}}
 }
 
@@ -284,7 +284,7 @@ func staffPostState(s *staffServer, id string) fold.PostView {
 func TestStaffModeratorKeyboardTriage(t *testing.T) {
 	s := startStaffServer(t)
 	posts := staffFixturePosts(t, 10)
-	evs := make([]event.Event, len(posts))
+	evs := make([]event.Entry, len(posts))
 	for i, p := range posts {
 		evs[i] = staffReceived(p)
 	}
@@ -486,9 +486,9 @@ func TestStaffFacilitatorQuestions(t *testing.T) {
 	s := startStaffServer(t)
 	fac := event.Actor{Role: event.RoleFacilitator, Name: "seed"}
 	texts := []string{"What comes after the pilot?", "Who pays for the buses?", "Will the slides be shared?"}
-	var evs []event.Event
+	var evs []event.Entry
 	for i, text := range texts {
-		evs = append(evs, event.Event{Kind: event.QuestionAdded, Actor: fac, Question: &event.Question{ID: fmt.Sprintf("q%d", i+1), Text: text}})
+		evs = append(evs, event.Entry{Kind: event.QuestionAdded, Actor: fac, Question: &event.Question{ID: fmt.Sprintf("q%d", i+1), Text: text}})
 	}
 	s.add(t, evs...)
 	order := func() string {
@@ -592,7 +592,7 @@ func TestStaffFacilitatorQuestions(t *testing.T) {
 	if err := chromedp.Do(tab, chromedp.KeyEvent("ask the ")); err != nil {
 		t.Fatal(err)
 	}
-	s.add(t, event.Event{Kind: event.QuestionAdded, Actor: fac, Question: &event.Question{ID: "q4", Text: "Is there a recording?"}})
+	s.add(t, event.Entry{Kind: event.QuestionAdded, Actor: fac, Question: &event.Question{ID: "q4", Text: "Is there a recording?"}})
 	staffJSEventually(t, tab, 2*time.Second, "note: the list is drawn again with q4", shown+` === "q1,q3,q2,q4"`)
 	staffJSEventually(t, tab, time.Second, "note: the draft and focus survived", `document.activeElement.id === "note-q2" && document.activeElement.value === "ask the "`)
 	if err := chromedp.Do(tab, chromedp.KeyEvent("council rep\r")); err != nil {
@@ -631,7 +631,7 @@ func TestStaffFacilitatorQuestions(t *testing.T) {
 		`(document.querySelector("#open > li:last-child .q-text") || {}).textContent === "Can we have the data openly?"`)
 
 	// A stage message from a moderator is shown prominently.
-	s.add(t, event.Event{Kind: event.StageMessage, Actor: event.Actor{Role: event.RoleModerator, Name: "alice"}, Message: "two more questions"})
+	s.add(t, event.Entry{Kind: event.StageMessage, Actor: event.Actor{Role: event.RoleModerator, Name: "alice"}, Message: "two more questions"})
 	staffJSEventually(t, tab, 2*time.Second, "stage: the message is shown",
 		`!document.querySelector("#stage").classList.contains("hidden") && document.querySelector("#stage-text").textContent === "two more questions"`)
 	staffJSEventually(t, tab, time.Second, "stage: the banner is in view though the page is scrolled down",
@@ -731,7 +731,7 @@ func TestStaffModeratorCWAndSensitiveMedia(t *testing.T) {
 func TestStaffXSSPayloadsRunNothing(t *testing.T) {
 	s := startStaffServer(t)
 	base := staffFixturePosts(t, 1)[0]
-	var evs []event.Event
+	var evs []event.Entry
 	for i, payload := range xssPayloads {
 		p := clonePost(base, 7000+i)
 		p.HTML, p.Text = payload, payload // raw: as if the sanitiser had been skipped
@@ -745,9 +745,9 @@ func TestStaffXSSPayloadsRunNothing(t *testing.T) {
 	}
 	fac := event.Actor{Role: event.RoleFacilitator, Name: xssPayloads[0]}
 	evs = append(evs,
-		event.Event{Kind: event.QuestionAdded, Actor: fac, Question: &event.Question{ID: "qx", Text: xssPayloads[1], Name: xssPayloads[7]}},
-		event.Event{Kind: event.QuestionNoted, Actor: fac, QuestionID: "qx", Note: xssPayloads[3]},
-		event.Event{Kind: event.StageMessage, Actor: fac, Message: xssPayloads[0]},
+		event.Entry{Kind: event.QuestionAdded, Actor: fac, Question: &event.Question{ID: "qx", Text: xssPayloads[1], Name: xssPayloads[7]}},
+		event.Entry{Kind: event.QuestionNoted, Actor: fac, QuestionID: "qx", Note: xssPayloads[3]},
+		event.Entry{Kind: event.StageMessage, Actor: fac, Message: xssPayloads[0]},
 	)
 	s.add(t, evs...)
 
@@ -795,14 +795,14 @@ func BenchmarkStaffDecisionLive(b *testing.B) {
 	s := startStaffServer(b)
 	base := staffFixturePosts(b, 1)[0]
 	posts := make([]event.Post, b.N+1)
-	evs := make([]event.Event, len(posts))
+	evs := make([]event.Entry, len(posts))
 	for i := range posts {
 		posts[i] = clonePost(base, 10000+i)
 		evs[i] = staffReceived(posts[i])
 	}
 	s.add(b, evs...)
 	folded := make(chan int64, b.N)
-	cancel := s.live.Subscribe(func(e event.Event, _ fold.Effect) {
+	cancel := s.live.Subscribe(func(e event.Entry, _ fold.Effect) {
 		if e.Kind == event.PostApproved {
 			folded <- time.Now().UnixMicro()
 		}
@@ -869,7 +869,7 @@ func TestStaffModeratorSettingsAndLists(t *testing.T) {
 	// Rejected by someone else before the pages open: the socket's snapshot
 	// does not carry it, only the posts endpoint does.
 	s.add(t, staffReceived(posts[0]), staffReceived(posts[1]),
-		event.Event{Kind: event.PostRejected, PostID: posts[0].ID, Actor: event.Actor{Role: event.RoleModerator, Name: "earlier"}})
+		event.Entry{Kind: event.PostRejected, PostID: posts[0].ID, Actor: event.Actor{Role: event.RoleModerator, Name: "earlier"}})
 
 	// The ingest path of cmd/backchannel: rules evaluated in the mode the fold holds now.
 	pre := moderation.Rules{Mode: event.ModePre}

@@ -20,11 +20,11 @@ type Kind string
 // moderators (or the rules, acting as the system); question kinds from
 // facilitators and moderators.
 const (
-	// PostReceived: a post arrived from a source. Event.Post and Event.Verdict are set.
+	// PostReceived: a post arrived from a source. Entry.Post and Entry.Verdict are set.
 	PostReceived Kind = "post.received"
-	// PostEdited: the post was edited at its source. Event.Post holds the new version.
+	// PostEdited: the post was edited at its source. Entry.Post holds the new version.
 	PostEdited Kind = "post.edited"
-	// PostDeleted: the post was deleted at its source. Event.PostID is set.
+	// PostDeleted: the post was deleted at its source. Entry.PostID is set.
 	PostDeleted Kind = "post.deleted"
 
 	// PostApproved: the post may appear on public surfaces.
@@ -43,20 +43,20 @@ const (
 	PostMediaShown Kind = "post.media_shown"
 
 	// AuthorBlocked: the author's posts leave every public surface and the queue,
-	// and their new posts are rejected until Event.Block.Until (or for good). Event.Block is set.
+	// and their new posts are rejected until Entry.Block.Until (or for good). Entry.Block is set.
 	AuthorBlocked Kind = "author.blocked"
-	// AuthorUnblocked: new posts from the author are handled as anyone's. Event.Block names the author or domain.
+	// AuthorUnblocked: new posts from the author are handled as anyone's. Entry.Block names the author or domain.
 	AuthorUnblocked Kind = "author.unblocked"
 
 	// QuestionFlagged: a post is marked as a question for the facilitators (a pending post is approved by it).
 	QuestionFlagged Kind = "question.flagged"
 	// QuestionUnflagged: the post is no longer a question.
 	QuestionUnflagged Kind = "question.unflagged"
-	// QuestionAdded: a question heard in the room, with no post. Event.Question is set.
+	// QuestionAdded: a question heard in the room, with no post. Entry.Question is set.
 	QuestionAdded Kind = "question.added"
-	// QuestionReordered: Event.Order is the facilitator's new order of open questions.
+	// QuestionReordered: Entry.Order is the facilitator's new order of open questions.
 	QuestionReordered Kind = "question.reordered"
-	// QuestionNoted: Event.Note is attached to the question Event.QuestionID.
+	// QuestionNoted: Entry.Note is attached to the question Entry.QuestionID.
 	QuestionNoted Kind = "question.noted"
 	// QuestionReading: the question is being read out now (at most one at a time).
 	QuestionReading Kind = "question.reading"
@@ -65,9 +65,9 @@ const (
 	// QuestionReopened: an answered question goes back to the open list.
 	QuestionReopened Kind = "question.reopened"
 
-	// StageMessage: a short message from the back of the room to the stage. Event.Message is set.
+	// StageMessage: a short message from the back of the room to the stage. Entry.Message is set.
 	StageMessage Kind = "stage.message"
-	// SettingsChanged: the event's settings changed. Event.Settings holds the fields that changed.
+	// SettingsChanged: the event's settings changed. Entry.Settings holds the fields that changed.
 	SettingsChanged Kind = "settings.changed"
 )
 
@@ -111,9 +111,11 @@ type Actor struct {
 	Name string `json:"name,omitempty"`
 }
 
-// Event is one entry of an event's log. Which payload fields are set depends
-// on Kind (see the Kind constants).
-type Event struct {
+// Entry is one entry of an event's log: one thing that happened, such as a
+// post arriving or a moderator approving it. Which payload fields are set
+// depends on Kind (see the Kind constants). "Event" on its own always means
+// the live occasion (config.Event, wall.Event, webform.Event), never an Entry.
+type Entry struct {
 	// Pos is the event's position in its log: 1 for the first event, then
 	// dense and increasing. Set by the log on append; zero before.
 	Pos uint64 `json:"pos"`
@@ -141,7 +143,7 @@ type Event struct {
 
 // Validate reports what is missing or wrong for the event's kind, as an
 // *Error with code EINVALID. Pos and Time are not checked: the log sets them.
-func (e *Event) Validate() error {
+func (e *Entry) Validate() error {
 	if !e.Kind.Valid() {
 		return Errorf(EINVALID, "unknown event kind %q", e.Kind)
 	}
@@ -211,7 +213,7 @@ func (e *Event) Validate() error {
 // IdempotencyKey is the de-duplication key the log should append e under,
 // or "" when every append of e is a new event. A post is received once per
 // URI; an edit once per URI and edit time; a delete once per post.
-func (e *Event) IdempotencyKey() string {
+func (e *Entry) IdempotencyKey() string {
 	switch e.Kind {
 	case PostReceived:
 		if e.Post != nil {
@@ -413,7 +415,7 @@ type Settings struct {
 }
 
 // String gives a one-line description for logs.
-func (e *Event) String() string {
+func (e *Entry) String() string {
 	s := fmt.Sprintf("#%d %s by %s", e.Pos, e.Kind, e.Actor.Role)
 	if e.Actor.Name != "" {
 		s += ":" + e.Actor.Name

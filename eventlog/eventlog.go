@@ -79,12 +79,12 @@ type Log interface {
 	//
 	// e.Pos is ignored and set by the log; a zero e.Time is set to now.
 	// e must pass e.Validate().
-	Append(ctx context.Context, key string, e event.Event) (Appended, error)
+	Append(ctx context.Context, key string, e event.Entry) (Appended, error)
 
 	// Read returns the events after position after, in order, at most
 	// limit of them (limit <= 0 means no limit). It returns fewer than
 	// limit, possibly none, only when it reached the end of the log.
-	Read(ctx context.Context, after uint64, limit int) ([]event.Event, error)
+	Read(ctx context.Context, after uint64, limit int) ([]event.Entry, error)
 
 	// Tail calls fn with every event after position after, in order, in
 	// batches of one or more, then waits for new events and calls fn with
@@ -95,7 +95,7 @@ type Log interface {
 	// exactly after+1, after+2, ... . Tail survives the engine's transient
 	// failures (a Redis restart): it retries with backoff and resumes after
 	// the last position it delivered. fn is never called concurrently.
-	Tail(ctx context.Context, after uint64, fn func([]event.Event) error) error
+	Tail(ctx context.Context, after uint64, fn func([]event.Entry) error) error
 
 	// Head returns the log's epoch and last position.
 	Head(ctx context.Context) (Head, error)

@@ -21,11 +21,11 @@ import (
 // and the sockets, not the log or the fold.
 type stubFeed struct {
 	mu  sync.Mutex
-	fn  func(event.Event, fold.Effect)
+	fn  func(event.Entry, fold.Effect)
 	pos atomic.Uint64
 }
 
-func (f *stubFeed) Subscribe(fn func(event.Event, fold.Effect)) func() {
+func (f *stubFeed) Subscribe(fn func(event.Entry, fold.Effect)) func() {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.fn = fn
@@ -35,7 +35,7 @@ func (f *stubFeed) Pos() uint64 { return f.pos.Load() }
 func (f *stubFeed) Snapshot(Audience) Snapshot {
 	return Snapshot{Pos: f.pos.Load(), Wall: &fold.Wall{Posts: []fold.PublicPost{}}}
 }
-func (f *stubFeed) emit(e event.Event, eff fold.Effect) {
+func (f *stubFeed) emit(e event.Entry, eff fold.Effect) {
 	f.pos.Store(e.Pos)
 	f.fn(e, eff)
 }
@@ -87,7 +87,7 @@ func BenchmarkBroadcast(b *testing.B) {
 	start := time.Now()
 	for i := range b.N {
 		pos := uint64(i + 1)
-		feed.emit(event.Event{Pos: pos, Time: time.Now(), Kind: event.PostReceived},
+		feed.emit(event.Entry{Pos: pos, Time: time.Now(), Kind: event.PostReceived},
 			fold.Effect{Pos: pos, Applied: true, Wall: &fold.WallDelta{Upsert: []fold.PublicPost{pp}}})
 	}
 	want := int64(b.N) * clients

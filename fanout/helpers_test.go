@@ -55,7 +55,7 @@ func openLog(t testing.TB) (eventlog.Store, eventlog.Log) {
 func appendPost(t *testing.T, l eventlog.Log, key, text string, d event.Decision) uint64 {
 	t.Helper()
 	p := testPost(key, text)
-	e := event.Event{Kind: event.PostReceived, Actor: src, PostID: p.ID, Post: &p,
+	e := event.Entry{Kind: event.PostReceived, Actor: src, PostID: p.ID, Post: &p,
 		Verdict: &event.Verdict{Decision: d, Rule: "test"}}
 	a, err := l.Append(context.Background(), e.IdempotencyKey(), e)
 	if err != nil {
@@ -66,7 +66,7 @@ func appendPost(t *testing.T, l eventlog.Log, key, text string, d event.Decision
 
 func appendDecision(t *testing.T, l eventlog.Log, k event.Kind, key string) uint64 {
 	t.Helper()
-	e := event.Event{Kind: k, Actor: mod, PostID: testPost(key, "").ID}
+	e := event.Entry{Kind: k, Actor: mod, PostID: testPost(key, "").ID}
 	a, err := l.Append(context.Background(), "", e)
 	if err != nil {
 		t.Fatal(err)

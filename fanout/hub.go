@@ -203,7 +203,7 @@ type Hub struct {
 }
 
 type earlyEvent struct {
-	e   event.Event
+	e   event.Entry
 	eff fold.Effect
 }
 
@@ -319,7 +319,7 @@ func (h *Hub) Close() {
 	}
 }
 
-func (h *Hub) onEvent(e event.Event, eff fold.Effect) {
+func (h *Hub) onEvent(e event.Entry, eff fold.Effect) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if h.closed {
@@ -332,7 +332,7 @@ func (h *Hub) onEvent(e event.Event, eff fold.Effect) {
 	h.applyLocked(&e, &eff)
 }
 
-func (h *Hub) applyLocked(e *event.Event, eff *fold.Effect) {
+func (h *Hub) applyLocked(e *event.Entry, eff *fold.Effect) {
 	if e.Pos <= h.head {
 		return
 	}

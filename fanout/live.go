@@ -22,7 +22,7 @@ const DefaultWallLimit = 500
 const stageLimit = 50
 
 // Subscribe implements Feed.
-func (f LiveFeed) Subscribe(fn func(e event.Event, eff fold.Effect)) func() {
+func (f LiveFeed) Subscribe(fn func(e event.Entry, eff fold.Effect)) func() {
 	return f.Live.Subscribe(fn)
 }
 

@@ -14,7 +14,7 @@ type Feed interface {
 	// Subscribe calls fn with every event applied after Subscribe returns,
 	// in position order, after the state reflects it. fn must not block
 	// for long: it runs on the fold's goroutine.
-	Subscribe(fn func(e event.Event, eff fold.Effect)) (cancel func())
+	Subscribe(fn func(e event.Entry, eff fold.Effect)) (cancel func())
 	// Pos is the position the state reflects now.
 	Pos() uint64
 	// Snapshot returns the audience's whole view, consistent at one
@@ -110,7 +110,7 @@ func encodeSnapshot(a Audience, epoch string, s Snapshot) ([]byte, error) {
 // encodeEvent encodes what e did as audience a may see it, or returns nil
 // when a has nothing to see. It is called once per event and audience; the
 // bytes are shared by every connection of the audience.
-func encodeEvent(a Audience, e *event.Event, eff *fold.Effect) ([]byte, error) {
+func encodeEvent(a Audience, e *event.Entry, eff *fold.Effect) ([]byte, error) {
 	switch a {
 	case Public:
 		// The one place public content is chosen: only the wall delta,

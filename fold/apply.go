@@ -67,7 +67,7 @@ func onWall(p *post) bool { return !p.deleted && p.v.State == StateApproved }
 // Events must come in position order: an event at or before Pos() (a
 // repeat) is ignored and reported not applied; an event with Pos 0 (not
 // from a log, as in tests) takes the next position.
-func (s *State) Apply(e event.Event) Effect {
+func (s *State) Apply(e event.Entry) Effect {
 	if e.Pos == 0 {
 		e.Pos = s.pos + 1
 	} else if e.Pos <= s.pos {
@@ -93,7 +93,7 @@ func (s *State) Apply(e event.Event) Effect {
 // audited reports whether e goes in the audit trail: every decision by a
 // person or the system, and a post whose arrival a rule or block decided
 // (the transition returns a summary for exactly those).
-func audited(e event.Event, summary string) bool {
+func audited(e event.Entry, summary string) bool {
 	switch e.Actor.Role {
 	case event.RoleModerator, event.RoleFacilitator, event.RoleSystem:
 		return true
@@ -101,7 +101,7 @@ func audited(e event.Event, summary string) bool {
 	return (e.Kind == event.PostReceived || e.Kind == event.PostEdited) && summary != ""
 }
 
-func postIDOf(e event.Event) string {
+func postIDOf(e event.Entry) string {
 	if e.PostID == "" && e.Post != nil {
 		return e.Post.ID
 	}
@@ -147,7 +147,7 @@ func (s *State) effect(c *change, pos uint64, applied bool) Effect {
 
 // transition applies e and reports whether it changed anything, and, for
 // decisions worth a particular audit line, its summary.
-func (s *State) transition(c *change, e event.Event) (bool, string) {
+func (s *State) transition(c *change, e event.Entry) (bool, string) {
 	switch e.Kind {
 	case event.PostReceived:
 		if e.Post == nil {
@@ -235,7 +235,7 @@ func (s *State) live(id string) *post {
 }
 
 // receive adds a new post with the state its verdict (or a block) gives it.
-func (s *State) receive(c *change, e event.Event, v *event.Verdict) (bool, string) {
+func (s *State) receive(c *change, e event.Entry, v *event.Verdict) (bool, string) {
 	id := e.Post.ID
 	if s.posts[id] != nil {
 		return false, ""
@@ -266,7 +266,7 @@ func (s *State) receive(c *change, e event.Event, v *event.Verdict) (bool, strin
 }
 
 // edit replaces a post's content, keeping where it stands in moderation.
-func (s *State) edit(c *change, e event.Event) (bool, string) {
+func (s *State) edit(c *change, e event.Entry) (bool, string) {
 	if e.Post == nil {
 		return false, ""
 	}
@@ -289,7 +289,7 @@ func (s *State) edit(c *change, e event.Event) (bool, string) {
 }
 
 // delete makes a post deleted at its source vanish from every view.
-func (s *State) delete(c *change, e event.Event) (bool, string) {
+func (s *State) delete(c *change, e event.Entry) (bool, string) {
 	p := s.live(e.PostID)
 	if p == nil {
 		return false, ""
@@ -307,7 +307,7 @@ func (s *State) delete(c *change, e event.Event) (bool, string) {
 
 // decideTo moves a post to st by a moderator's decision; moving it to the
 // state it is already in changes nothing.
-func (s *State) decideTo(c *change, e event.Event, st PostState) bool {
+func (s *State) decideTo(c *change, e event.Entry, st PostState) bool {
 	p := s.live(e.PostID)
 	if p == nil || p.v.State == st {
 		return false
@@ -320,7 +320,7 @@ func (s *State) decideTo(c *change, e event.Event, st PostState) bool {
 // decide records p's state on its undo stack and moves it to st. A post
 // that leaves the approved state leaves the wall's pins and the question
 // list too, so nothing public can hold it.
-func (s *State) decide(c *change, p *post, st PostState, e event.Event) {
+func (s *State) decide(c *change, p *post, st PostState, e event.Entry) {
 	p.history = append(p.history, snapshot{
 		state: p.v.State, rule: p.v.Rule, by: p.v.DecidedBy, at: p.v.DecidedAt,
 		pinned: p.v.Pinned, pinnedAt: p.v.PinnedAt, pinPos: p.pinPos,
@@ -342,7 +342,7 @@ func (s *State) setState(c *change, p *post, st PostState) {
 }
 
 // undo takes back the post's last decision.
-func (s *State) undo(c *change, e event.Event) bool {
+func (s *State) undo(c *change, e event.Entry) bool {
 	p := s.live(e.PostID)
 	if p == nil || len(p.history) == 0 {
 		return false
@@ -360,7 +360,7 @@ func (s *State) undo(c *change, e event.Event) bool {
 	return true
 }
 
-func (s *State) pin(c *change, e event.Event) bool {
+func (s *State) pin(c *change, e event.Entry) bool {
 	p := s.live(e.PostID)
 	if p == nil || p.v.State == StateRejected || p.v.Pinned {
 		return false
@@ -388,7 +388,7 @@ func (s *State) unpin(p *post) {
 
 // block records a block and rejects what the blocked author has in the
 // queue or on the wall.
-func (s *State) block(c *change, e event.Event) (bool, string) {
+func (s *State) block(c *change, e event.Entry) (bool, string) {
 	if e.Block == nil {
 		return false, ""
 	}
@@ -414,7 +414,7 @@ func (s *State) block(c *change, e event.Event) (bool, string) {
 }
 
 // flag makes a post a question at the end of the open list.
-func (s *State) flag(c *change, e event.Event) bool {
+func (s *State) flag(c *change, e event.Entry) bool {
 	p := s.live(e.PostID)
 	if p == nil || p.v.State == StateRejected || p.v.Question || s.questions[p.v.ID] != nil {
 		return false
@@ -486,7 +486,7 @@ func (s *State) reorder(c *change, order []string) bool {
 
 // questionStep moves a question along open -> reading -> answered, or
 // notes it.
-func (s *State) questionStep(c *change, e event.Event) bool {
+func (s *State) questionStep(c *change, e event.Entry) bool {
 	q := s.questions[e.QuestionID]
 	if q == nil {
 		return false
@@ -527,7 +527,7 @@ func (s *State) questionStep(c *change, e event.Event) bool {
 
 // changeSettings overrides the settings the event names; Display merges,
 // an empty value deleting its key.
-func (s *State) changeSettings(c *change, e event.Event) bool {
+func (s *State) changeSettings(c *change, e event.Entry) bool {
 	if e.Settings == nil {
 		return false
 	}

@@ -12,8 +12,8 @@ import (
 // approve three in four, reject the rest, pin one in fifty and flag one in
 // twenty as a question, which a facilitator reads and answers; the last
 // 200 still wait in the queue.
-func benchLog(n int) []event.Event {
-	var evs []event.Event
+func benchLog(n int) []event.Entry {
+	var evs []event.Entry
 	for i := range n {
 		key := fmt.Sprintf("b%d", i)
 		a := event.Author{ID: fmt.Sprintf("https://mastodon.social/users/u%d", i%500), Handle: fmt.Sprintf("@u%d@mastodon.social", i%500)}

@@ -14,7 +14,7 @@ var zeroTime time.Time
 // describe says in a few words what e does, for the audit trail. It is
 // called after e was applied, so a post it names may already be deleted;
 // the words then fall back to the post's id.
-func (s *State) describe(e event.Event) string {
+func (s *State) describe(e event.Entry) string {
 	var sum string
 	switch e.Kind {
 	case event.PostReceived:

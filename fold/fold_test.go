@@ -15,7 +15,7 @@ func TestTransitions(t *testing.T) {
 	type check func(t *testing.T, s *State, effs []Effect)
 	cases := []struct {
 		name   string
-		events []event.Event
+		events []event.Entry
 		check  check
 	}{
 		{
@@ -326,7 +326,7 @@ func TestTransitions(t *testing.T) {
 		},
 		{
 			name:   "blocking an author rejects their queued and approved posts and later ones, not others'",
-			events: seq(pending("p1", bob), received("p2", bob, event.DecisionApprove, "auto"), received("p3", bob, event.DecisionReject, "spam"), pending("p4", ada), blockAuthor(bob, time.Time{}), received("p5", bob, event.DecisionApprove, "trusted"), event.Event{Kind: event.AuthorUnblocked, Actor: moderator, Block: &event.Block{AuthorID: bob.ID}}),
+			events: seq(pending("p1", bob), received("p2", bob, event.DecisionApprove, "auto"), received("p3", bob, event.DecisionReject, "spam"), pending("p4", ada), blockAuthor(bob, time.Time{}), received("p5", bob, event.DecisionApprove, "trusted"), event.Entry{Kind: event.AuthorUnblocked, Actor: moderator, Block: &event.Block{AuthorID: bob.ID}}),
 			check: func(t *testing.T, s *State, effs []Effect) {
 				for _, k := range []string{"p1", "p2", "p5"} {
 					p, _ := s.Post(id(k))
@@ -414,7 +414,7 @@ func TestTransitions(t *testing.T) {
 		},
 		{
 			name:   "unblock does not bring back posts; unblocking nobody is a no-op",
-			events: seq(pending("p1", bob), blockAuthor(bob, time.Time{}), event.Event{Kind: event.AuthorUnblocked, Actor: moderator, Block: &event.Block{AuthorID: bob.ID}}, event.Event{Kind: event.AuthorUnblocked, Actor: moderator, Block: &event.Block{AuthorID: bob.ID}}),
+			events: seq(pending("p1", bob), blockAuthor(bob, time.Time{}), event.Entry{Kind: event.AuthorUnblocked, Actor: moderator, Block: &event.Block{AuthorID: bob.ID}}, event.Entry{Kind: event.AuthorUnblocked, Actor: moderator, Block: &event.Block{AuthorID: bob.ID}}),
 			check: func(t *testing.T, s *State, effs []Effect) {
 				wantState(t, s, "p1", StateRejected)
 				if !effs[2].Applied || effs[3].Applied {
@@ -473,12 +473,12 @@ func TestTransitions(t *testing.T) {
 				act(event.QuestionFlagged, moderator, "p1"),
 				roomQuestion("r1", "How do we fund it?"),
 				roomQuestion("r2", "Who decides?"),
-				event.Event{Kind: event.QuestionReordered, Actor: facilitator, Order: []string{"r2", "nope", id("p1"), "r2"}},
+				event.Entry{Kind: event.QuestionReordered, Actor: facilitator, Order: []string{"r2", "nope", id("p1"), "r2"}},
 			),
 			check: func(t *testing.T, s *State, effs []Effect) {
 				wantIDs(t, "reordered", questionIDs(s.Questions()), []string{"r2", id("p1"), "r1"})
 				wantIDs(t, "reorder effect", questionIDs(effs[4].Questions), []string{"r2", id("p1"), "r1"})
-				if eff := step(s, event.Event{Kind: event.QuestionReordered, Actor: facilitator, Order: []string{"r2"}}); eff.Applied {
+				if eff := step(s, event.Entry{Kind: event.QuestionReordered, Actor: facilitator, Order: []string{"r2"}}); eff.Applied {
 					t.Errorf("reorder to the same order applied")
 				}
 
@@ -537,7 +537,7 @@ func TestTransitions(t *testing.T) {
 		},
 		{
 			name:   "stage messages are for facilitators only",
-			events: seq(event.Event{Kind: event.StageMessage, Actor: moderator, Message: "two more questions"}, event.Event{Kind: event.StageMessage, Actor: moderator, Message: "wrap up"}),
+			events: seq(event.Entry{Kind: event.StageMessage, Actor: moderator, Message: "two more questions"}, event.Entry{Kind: event.StageMessage, Actor: moderator, Message: "wrap up"}),
 			check: func(t *testing.T, s *State, effs []Effect) {
 				if effs[0].Wall != nil || effs[0].Stage == nil || effs[0].Stage.Text != "two more questions" {
 					t.Errorf("stage effect = %+v", effs[0])
@@ -554,9 +554,9 @@ func TestTransitions(t *testing.T) {
 		{
 			name: "settings override the configured ones; display merges",
 			events: seq(
-				event.Event{Kind: event.SettingsChanged, Actor: moderator, Settings: &event.Settings{Title: ptr("Our Day"), Display: map[string]string{"theme": "dark", "layout": "grid"}}},
-				event.Event{Kind: event.SettingsChanged, Actor: moderator, Settings: &event.Settings{Moderation: ptr(event.ModeAuto), Display: map[string]string{"theme": ""}}},
-				event.Event{Kind: event.SettingsChanged, Actor: moderator, Settings: &event.Settings{Title: ptr("Our Day")}},
+				event.Entry{Kind: event.SettingsChanged, Actor: moderator, Settings: &event.Settings{Title: ptr("Our Day"), Display: map[string]string{"theme": "dark", "layout": "grid"}}},
+				event.Entry{Kind: event.SettingsChanged, Actor: moderator, Settings: &event.Settings{Moderation: ptr(event.ModeAuto), Display: map[string]string{"theme": ""}}},
+				event.Entry{Kind: event.SettingsChanged, Actor: moderator, Settings: &event.Settings{Title: ptr("Our Day")}},
 			),
 			check: func(t *testing.T, s *State, effs []Effect) {
 				got := s.Settings()
@@ -580,7 +580,7 @@ func TestTransitions(t *testing.T) {
 		},
 		{
 			name:   "events at or before the state's position are ignored",
-			events: append(seq(pending("p1", ada), act(event.PostApproved, moderator, "p1")), func() event.Event { e := act(event.PostRejected, moderator, "p1"); e.Pos = 2; return e }()),
+			events: append(seq(pending("p1", ada), act(event.PostApproved, moderator, "p1")), func() event.Entry { e := act(event.PostRejected, moderator, "p1"); e.Pos = 2; return e }()),
 			check: func(t *testing.T, s *State, effs []Effect) {
 				wantState(t, s, "p1", StateApproved)
 				if effs[2].Applied || s.Pos() != 2 || len(s.Audit(0)) != 1 {

@@ -36,50 +36,50 @@ func mkPost(key string, a event.Author, text string) event.Post {
 	}
 }
 
-func received(key string, a event.Author, d event.Decision, rule string) event.Event {
+func received(key string, a event.Author, d event.Decision, rule string) event.Entry {
 	p := mkPost(key, a, "hello from "+key)
-	e := event.Event{Kind: event.PostReceived, Actor: mastodonSrc, PostID: p.ID, Post: &p}
+	e := event.Entry{Kind: event.PostReceived, Actor: mastodonSrc, PostID: p.ID, Post: &p}
 	if d != "" {
 		e.Verdict = &event.Verdict{Decision: d, Rule: rule}
 	}
 	return e
 }
 
-func pending(key string, a event.Author) event.Event {
+func pending(key string, a event.Author) event.Entry {
 	return received(key, a, event.DecisionHold, "pre-moderation")
 }
 
-func edited(key string, a event.Author, text string) event.Event {
+func edited(key string, a event.Author, text string) event.Entry {
 	p := mkPost(key, a, text)
 	p.EditedAt = t0.Add(time.Hour)
-	return event.Event{Kind: event.PostEdited, Actor: mastodonSrc, PostID: p.ID, Post: &p}
+	return event.Entry{Kind: event.PostEdited, Actor: mastodonSrc, PostID: p.ID, Post: &p}
 }
 
-func act(k event.Kind, by event.Actor, key string) event.Event {
-	return event.Event{Kind: k, Actor: by, PostID: id(key)}
+func act(k event.Kind, by event.Actor, key string) event.Entry {
+	return event.Entry{Kind: k, Actor: by, PostID: id(key)}
 }
 
-func deleted(key string) event.Event { return act(event.PostDeleted, mastodonSrc, key) }
+func deleted(key string) event.Entry { return act(event.PostDeleted, mastodonSrc, key) }
 
-func blockAuthor(a event.Author, until time.Time) event.Event {
-	return event.Event{Kind: event.AuthorBlocked, Actor: moderator, Block: &event.Block{AuthorID: a.ID, Handle: a.Handle, Until: until}}
+func blockAuthor(a event.Author, until time.Time) event.Entry {
+	return event.Entry{Kind: event.AuthorBlocked, Actor: moderator, Block: &event.Block{AuthorID: a.ID, Handle: a.Handle, Until: until}}
 }
 
-func blockDomain(d string, until time.Time) event.Event {
-	return event.Event{Kind: event.AuthorBlocked, Actor: moderator, Block: &event.Block{Domain: d, Until: until}}
+func blockDomain(d string, until time.Time) event.Entry {
+	return event.Entry{Kind: event.AuthorBlocked, Actor: moderator, Block: &event.Block{Domain: d, Until: until}}
 }
 
-func qstep(k event.Kind, qid string) event.Event {
-	return event.Event{Kind: k, Actor: facilitator, QuestionID: qid}
+func qstep(k event.Kind, qid string) event.Entry {
+	return event.Entry{Kind: k, Actor: facilitator, QuestionID: qid}
 }
 
-func roomQuestion(qid, text string) event.Event {
-	return event.Event{Kind: event.QuestionAdded, Actor: facilitator, Question: &event.Question{ID: qid, Text: text, Name: "someone at the back"}}
+func roomQuestion(qid, text string) event.Entry {
+	return event.Entry{Kind: event.QuestionAdded, Actor: facilitator, Question: &event.Question{ID: qid, Text: text, Name: "someone at the back"}}
 }
 
 // seq gives events log positions 1..n and times t0 + pos minutes, as a log
 // would, unless a test set the time itself.
-func seq(events ...event.Event) []event.Event {
+func seq(events ...event.Entry) []event.Entry {
 	out := slices.Clone(events)
 	for i := range out {
 		out[i].Pos = uint64(i + 1)
@@ -91,10 +91,10 @@ func seq(events ...event.Event) []event.Event {
 }
 
 // at returns e appended at t.
-func at(e event.Event, t time.Time) event.Event { e.Time = t; return e }
+func at(e event.Entry, t time.Time) event.Entry { e.Time = t; return e }
 
 // applyAll folds events one by one and returns the state and every Effect.
-func applyAll(t *testing.T, events []event.Event) (*State, []Effect) {
+func applyAll(t *testing.T, events []event.Entry) (*State, []Effect) {
 	t.Helper()
 	s := New(SettingsView{Title: "Leaders for Leeds", Moderation: event.ModePre})
 	effs := make([]Effect, 0, len(events))
@@ -236,7 +236,7 @@ func checkInvariants(t *testing.T, s *State) {
 }
 
 // step applies e at the next position and minute, as the log would.
-func step(s *State, e event.Event) Effect {
+func step(s *State, e event.Entry) Effect {
 	e.Pos = s.Pos() + 1
 	e.Time = t0.Add(time.Duration(e.Pos) * time.Minute)
 	return s.Apply(e)

@@ -28,7 +28,7 @@ type Live struct {
 	advanced chan struct{}
 
 	subMu  sync.Mutex
-	subs   map[uint64]func(event.Event, Effect)
+	subs   map[uint64]func(event.Entry, Effect)
 	nextID uint64
 }
 
@@ -39,7 +39,7 @@ func NewLive(log eventlog.Log, initial SettingsView) *Live {
 		log:      log,
 		state:    New(initial),
 		advanced: make(chan struct{}),
-		subs:     make(map[uint64]func(event.Event, Effect)),
+		subs:     make(map[uint64]func(event.Entry, Effect)),
 	}
 }
 
@@ -47,7 +47,7 @@ func NewLive(log eventlog.Log, initial SettingsView) *Live {
 // the subscribers, until ctx is done; it then returns nil. It returns an
 // error only when the log's tail fails for good. Call Run once.
 func (l *Live) Run(ctx context.Context) error {
-	err := l.log.Tail(ctx, l.Pos(), func(batch []event.Event) error {
+	err := l.log.Tail(ctx, l.Pos(), func(batch []event.Entry) error {
 		for _, e := range batch {
 			l.apply(e)
 		}
@@ -64,7 +64,7 @@ func (l *Live) Run(ctx context.Context) error {
 
 // apply folds one event under the write lock, then, with the lock released
 // so subscribers may call View, tells them what it did.
-func (l *Live) apply(e event.Event) {
+func (l *Live) apply(e event.Entry) {
 	l.mu.Lock()
 	prev := l.state.Pos()
 	eff := l.state.Apply(e)
@@ -96,7 +96,7 @@ func (l *Live) apply(e event.Event) {
 	l.posMu.Unlock()
 }
 
-func (l *Live) subscribers() []func(event.Event, Effect) {
+func (l *Live) subscribers() []func(event.Entry, Effect) {
 	l.subMu.Lock()
 	defer l.subMu.Unlock()
 	ids := make([]uint64, 0, len(l.subs))
@@ -105,7 +105,7 @@ func (l *Live) subscribers() []func(event.Event, Effect) {
 	}
 	// Oldest subscriber first, so the order of calls is stable.
 	slices.Sort(ids)
-	fns := make([]func(event.Event, Effect), 0, len(ids))
+	fns := make([]func(event.Entry, Effect), 0, len(ids))
 	for _, id := range ids {
 		fns = append(fns, l.subs[id])
 	}
@@ -130,7 +130,7 @@ func (l *Live) View(fn func(s *State)) {
 // subscribe first, then View, and drop events at or before the snapshot's
 // Pos. cancel stops the calls; a call already under way may still finish
 // after cancel returns.
-func (l *Live) Subscribe(fn func(e event.Event, eff Effect)) (cancel func()) {
+func (l *Live) Subscribe(fn func(e event.Entry, eff Effect)) (cancel func()) {
 	l.subMu.Lock()
 	defer l.subMu.Unlock()
 	id := l.nextID

@@ -29,7 +29,7 @@ func openLog(t *testing.T, dir string) (*disklog.Store, eventlog.Log) {
 	return st, l
 }
 
-func appendAll(t *testing.T, l eventlog.Log, events ...event.Event) uint64 {
+func appendAll(t *testing.T, l eventlog.Log, events ...event.Entry) uint64 {
 	t.Helper()
 	var last uint64
 	for _, e := range events {
@@ -86,13 +86,13 @@ func TestLiveFollowsLog(t *testing.T) {
 	lv := NewLive(log, SettingsView{Title: "Leaders for Leeds", Moderation: event.ModePre})
 
 	type heard struct {
-		e   event.Event
+		e   event.Entry
 		eff Effect
 	}
 	var mu sync.Mutex
 	var got []heard
 	var problems []string
-	cancelSub := lv.Subscribe(func(e event.Event, eff Effect) {
+	cancelSub := lv.Subscribe(func(e event.Entry, eff Effect) {
 		var statePos uint64
 		lv.View(func(s *State) { statePos = s.Pos() })
 		mu.Lock()
@@ -192,7 +192,7 @@ func TestLiveConcurrent(t *testing.T) {
 	var mu sync.Mutex
 	var lastHeard uint64
 	var gaps int
-	cancelSub := lv.Subscribe(func(e event.Event, _ Effect) {
+	cancelSub := lv.Subscribe(func(e event.Entry, _ Effect) {
 		mu.Lock()
 		defer mu.Unlock()
 		if e.Pos != lastHeard+1 {
@@ -275,7 +275,7 @@ func TestLiveUnsubscribe(t *testing.T) {
 	lv := NewLive(log, SettingsView{})
 	var mu sync.Mutex
 	var heard []uint64
-	cancelSub := lv.Subscribe(func(e event.Event, _ Effect) {
+	cancelSub := lv.Subscribe(func(e event.Entry, _ Effect) {
 		mu.Lock()
 		heard = append(heard, e.Pos)
 		mu.Unlock()

@@ -12,7 +12,7 @@ import (
 // genEvents turns a stream of bytes into a sequence of events over a few
 // posts, authors and questions, so random sequences hit the same post many
 // times and in every order. next returns the next byte, 0 when exhausted.
-func genEvents(n int, next func() byte) []event.Event {
+func genEvents(n int, next func() byte) []event.Entry {
 	keys := []string{"p1", "p2", "p3", "p4", "p5"}
 	authors := []event.Author{ada, bob, cat, cy}
 	actors := []event.Actor{moderator, moderator2, facilitator, {Role: event.RoleSystem}}
@@ -22,13 +22,13 @@ func genEvents(n int, next func() byte) []event.Event {
 		}
 		return "r1"
 	}
-	var out []event.Event
+	var out []event.Entry
 	for i := 0; i < n; i++ {
 		pos := uint64(i + 1)
 		key := keys[int(next())%len(keys)]
 		a := authors[int(next())%len(authors)]
 		by := actors[int(next())%len(actors)]
-		var e event.Event
+		var e event.Entry
 		switch k := event.Kinds[int(next())%len(event.Kinds)]; k {
 		case event.PostReceived:
 			e = received(key, a, []event.Decision{"", event.DecisionHold, event.DecisionApprove, event.DecisionReject}[next()%4], "rule")
@@ -47,21 +47,21 @@ func genEvents(n int, next func() byte) []event.Event {
 			if next()%2 == 0 {
 				b.Until = t0.Add(time.Duration(pos+uint64(next()%8)) * time.Minute)
 			}
-			e = event.Event{Kind: k, Actor: by, Block: b}
+			e = event.Entry{Kind: k, Actor: by, Block: b}
 		case event.QuestionAdded:
 			e = roomQuestion("r1", "a question from the room")
 			e.Actor = by
 		case event.QuestionReordered:
-			e = event.Event{Kind: k, Actor: by, Order: []string{qids(), qids(), qids()}}
+			e = event.Entry{Kind: k, Actor: by, Order: []string{qids(), qids(), qids()}}
 		case event.QuestionNoted:
 			e = qstep(k, qids())
 			e.Note = "note"
 		case event.QuestionReading, event.QuestionAnswered, event.QuestionReopened:
 			e = qstep(k, qids())
 		case event.StageMessage:
-			e = event.Event{Kind: k, Actor: by, Message: "hurry"}
+			e = event.Entry{Kind: k, Actor: by, Message: "hurry"}
 		case event.SettingsChanged:
-			e = event.Event{Kind: k, Actor: by, Settings: &event.Settings{Title: ptr("t" + string(rune('a'+next()%3))), Display: map[string]string{"theme": []string{"", "dark", "light"}[next()%3]}}}
+			e = event.Entry{Kind: k, Actor: by, Settings: &event.Settings{Title: ptr("t" + string(rune('a'+next()%3))), Display: map[string]string{"theme": []string{"", "dark", "light"}[next()%3]}}}
 		default: // the post decisions and question flags
 			e = act(k, by, key)
 		}
@@ -113,7 +113,7 @@ func (c *client) apply(eff Effect) {
 // checkSequence folds events one by one, checking the invariants and that a
 // client fed only Effects agrees with the state after every event, then
 // that Fold of the whole log and of a prefix plus the rest agree.
-func checkSequence(t *testing.T, events []event.Event) {
+func checkSequence(t *testing.T, events []event.Entry) {
 	t.Helper()
 	s := New(SettingsView{Title: "T", Moderation: event.ModePre})
 	c := newClient()
@@ -146,7 +146,7 @@ func checkSequence(t *testing.T, events []event.Event) {
 	}
 }
 
-func checkClient(t *testing.T, e event.Event, s *State, c *client) {
+func checkClient(t *testing.T, e event.Entry, s *State, c *client) {
 	t.Helper()
 	w := s.Wall(0)
 	want := map[string]PublicPost{}

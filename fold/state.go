@@ -97,7 +97,7 @@ func New(initial SettingsView) *State {
 }
 
 // Fold returns the state after applying events, in order, to New(initial).
-func Fold(initial SettingsView, events []event.Event) *State {
+func Fold(initial SettingsView, events []event.Entry) *State {
 	s := New(initial)
 	for _, e := range events {
 		s.Apply(e)

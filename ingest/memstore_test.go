@@ -57,13 +57,13 @@ func (s *memStore) Close() error { return nil }
 
 type memLog struct {
 	mu      sync.Mutex
-	events  []event.Event
+	events  []event.Entry
 	keys    map[string]uint64
 	meta    map[string]string
 	changed chan struct{}
 }
 
-func (l *memLog) Append(ctx context.Context, key string, e event.Event) (eventlog.Appended, error) {
+func (l *memLog) Append(ctx context.Context, key string, e event.Entry) (eventlog.Appended, error) {
 	if err := e.Validate(); err != nil {
 		return eventlog.Appended{}, err
 	}
@@ -87,7 +87,7 @@ func (l *memLog) Append(ctx context.Context, key string, e event.Event) (eventlo
 	return eventlog.Appended{Pos: e.Pos}, nil
 }
 
-func (l *memLog) Read(ctx context.Context, after uint64, limit int) ([]event.Event, error) {
+func (l *memLog) Read(ctx context.Context, after uint64, limit int) ([]event.Entry, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if after >= uint64(len(l.events)) {
@@ -97,13 +97,13 @@ func (l *memLog) Read(ctx context.Context, after uint64, limit int) ([]event.Eve
 	if limit > 0 && len(out) > limit {
 		out = out[:limit]
 	}
-	return append([]event.Event(nil), out...), nil
+	return append([]event.Entry(nil), out...), nil
 }
 
-func (l *memLog) Tail(ctx context.Context, after uint64, fn func([]event.Event) error) error {
+func (l *memLog) Tail(ctx context.Context, after uint64, fn func([]event.Entry) error) error {
 	for {
 		l.mu.Lock()
-		evs := append([]event.Event(nil), l.events[min(after, uint64(len(l.events))):]...)
+		evs := append([]event.Entry(nil), l.events[min(after, uint64(len(l.events))):]...)
 		ch := l.changed
 		l.mu.Unlock()
 		if len(evs) > 0 {

@@ -54,7 +54,7 @@ func (s *LogSink) Post(ctx context.Context, p event.Post) (eventlog.Appended, er
 	if err := p.Validate(); err != nil {
 		return eventlog.Appended{}, fmt.Errorf("ingest: %s: %w", s.actor.Name, err)
 	}
-	e := event.Event{Time: now, Kind: event.PostReceived, Actor: s.actor, PostID: p.ID, Post: &p}
+	e := event.Entry{Time: now, Kind: event.PostReceived, Actor: s.actor, PostID: p.ID, Post: &p}
 	if s.rules != nil {
 		v := s.rules.Evaluate(p, now)
 		e.Verdict = &v
@@ -78,7 +78,7 @@ func (s *LogSink) Edit(ctx context.Context, p event.Post) (eventlog.Appended, er
 		return eventlog.Appended{}, fmt.Errorf("ingest: %s: %w", s.actor.Name,
 			event.Errorf(event.EINVALID, "edit of %s: edited_at is required", p.URI))
 	}
-	e := event.Event{Time: now, Kind: event.PostEdited, Actor: s.actor, PostID: p.ID, Post: &p}
+	e := event.Entry{Time: now, Kind: event.PostEdited, Actor: s.actor, PostID: p.ID, Post: &p}
 	return s.append(ctx, e, p.EditedAt, now)
 }
 
@@ -91,11 +91,11 @@ func (s *LogSink) Delete(ctx context.Context, uri string) (eventlog.Appended, er
 		return eventlog.Appended{}, fmt.Errorf("ingest: %s: %w", s.actor.Name,
 			event.Errorf(event.EINVALID, "delete: uri is required"))
 	}
-	e := event.Event{Time: now, Kind: event.PostDeleted, Actor: s.actor, PostID: event.PostID(uri)}
+	e := event.Entry{Time: now, Kind: event.PostDeleted, Actor: s.actor, PostID: event.PostID(uri)}
 	return s.append(ctx, e, time.Time{}, now)
 }
 
-func (s *LogSink) append(ctx context.Context, e event.Event, published, now time.Time) (eventlog.Appended, error) {
+func (s *LogSink) append(ctx context.Context, e event.Entry, published, now time.Time) (eventlog.Appended, error) {
 	if err := e.Validate(); err != nil {
 		return eventlog.Appended{}, fmt.Errorf("ingest: %s: %w", s.actor.Name, err)
 	}

@@ -263,9 +263,9 @@ func TestTopology(t *testing.T) {
 }
 
 // readAll reads the whole log, retrying while Redis is still loading.
-func readAll(t *testing.T, ctx context.Context, log eventlog.Log) []event.Event {
+func readAll(t *testing.T, ctx context.Context, log eventlog.Log) []event.Entry {
 	t.Helper()
-	var events []event.Event
+	var events []event.Entry
 	waitFor(t, "read the log", 15*time.Second, func() (bool, error) {
 		var err error
 		events, err = log.Read(ctx, 0, 0)
@@ -276,7 +276,7 @@ func readAll(t *testing.T, ctx context.Context, log eventlog.Log) []event.Event 
 
 // checkLog checks the log holds every rehearsal post exactly once, with no
 // gap in the sequence: neither crash lost one nor made one twice.
-func checkLog(t *testing.T, events []event.Event) {
+func checkLog(t *testing.T, events []event.Entry) {
 	t.Helper()
 	seen := map[string]uint64{}
 	var maxN uint64
@@ -310,7 +310,7 @@ func checkLog(t *testing.T, events []event.Event) {
 // publicChanges folds the log as every node does and returns the
 // positions of the events that changed the public wall, and how many times
 // each post was upserted and removed: exactly what every wall must see.
-func publicChanges(events []event.Event) (positions []uint64, upserts, removes map[string]int) {
+func publicChanges(events []event.Entry) (positions []uint64, upserts, removes map[string]int) {
 	s := fold.New(fold.SettingsView{Title: "Integration test", Moderation: event.ModeAuto})
 	upserts, removes = map[string]int{}, map[string]int{}
 	for _, e := range events {
@@ -330,7 +330,7 @@ func publicChanges(events []event.Event) (positions []uint64, upserts, removes m
 }
 
 // approvedIDs are the posts on the wall after the events.
-func approvedIDs(events []event.Event) []string {
+func approvedIDs(events []event.Entry) []string {
 	s := fold.New(fold.SettingsView{Moderation: event.ModeAuto})
 	for _, e := range events {
 		s.Apply(e)
@@ -415,7 +415,7 @@ func formActions(t *testing.T, ctx context.Context, log eventlog.Log, formNode, 
 // it into an embedded log, and exports that again: the two files are the
 // same (positions, times, everything). A second import into the now
 // non-empty log is refused.
-func checkBackup(t *testing.T, redisURL string, events []event.Event) {
+func checkBackup(t *testing.T, redisURL string, events []event.Entry) {
 	t.Helper()
 	bin, err := buildBinary()
 	if err != nil {

@@ -85,8 +85,8 @@ func hasLabels(m *dto.Metric, want map[string]string) bool {
 	return n == len(want)
 }
 
-func post(uri string) event.Event {
-	return event.Event{
+func post(uri string) event.Entry {
+	return event.Entry{
 		Kind:  event.PostReceived,
 		Actor: event.Actor{Role: event.RoleSource, Name: "test"},
 		Post:  &event.Post{ID: event.PostID(uri), URI: uri, Source: "rehearsal", Text: "hello"},
@@ -109,7 +109,7 @@ func TestStoreRecordsMetrics(t *testing.T) {
 	}
 
 	// One event before the tail starts: history, not timed.
-	first := event.Event{Kind: event.StageMessage, Actor: event.Actor{Role: event.RoleModerator}, Message: "hi"}
+	first := event.Entry{Kind: event.StageMessage, Actor: event.Actor{Role: event.RoleModerator}, Message: "hi"}
 	if _, err := l.Append(ctx, "", first); err != nil {
 		t.Fatal(err)
 	}
@@ -117,7 +117,7 @@ func TestStoreRecordsMetrics(t *testing.T) {
 	delivered := make(chan uint64, 16)
 	tailDone := make(chan error, 1)
 	go func() {
-		tailDone <- l.Tail(tailCtx, 0, func(b []event.Event) error {
+		tailDone <- l.Tail(tailCtx, 0, func(b []event.Entry) error {
 			for _, e := range b {
 				delivered <- e.Pos
 			}
@@ -146,7 +146,7 @@ func TestStoreRecordsMetrics(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if _, err := l.Append(ctx, "", event.Event{Kind: event.PostApproved, Actor: event.Actor{Role: event.RoleModerator}}); err == nil {
+	if _, err := l.Append(ctx, "", event.Entry{Kind: event.PostApproved, Actor: event.Actor{Role: event.RoleModerator}}); err == nil {
 		t.Fatal("invalid event appended")
 	}
 	wait(2)
@@ -193,7 +193,7 @@ func TestStoreRecordsMetrics(t *testing.T) {
 	}
 	replayCtx, stopReplay := context.WithCancel(ctx)
 	n := 0
-	err = l2.Tail(replayCtx, 0, func(b []event.Event) error {
+	err = l2.Tail(replayCtx, 0, func(b []event.Entry) error {
 		n += len(b)
 		if n >= 3 {
 			stopReplay()

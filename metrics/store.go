@@ -72,7 +72,7 @@ func (l *log) saw(pos uint64) {
 	}
 }
 
-func (l *log) Append(ctx context.Context, key string, e event.Event) (eventlog.Appended, error) {
+func (l *log) Append(ctx context.Context, key string, e event.Entry) (eventlog.Appended, error) {
 	start := time.Now()
 	a, err := l.Log.Append(ctx, key, e)
 	l.m.AppendSeconds.Observe(time.Since(start).Seconds())
@@ -89,7 +89,7 @@ func (l *log) Append(ctx context.Context, key string, e event.Event) (eventlog.A
 	return a, err
 }
 
-func (l *log) Tail(ctx context.Context, after uint64, fn func([]event.Event) error) error {
+func (l *log) Tail(ctx context.Context, after uint64, fn func([]event.Entry) error) error {
 	// Only events appended after the tail began measure delivery: the
 	// history a restarting node replays would report hours of "delay".
 	// "After" is judged by position, not by clock, so another node's
@@ -100,7 +100,7 @@ func (l *log) Tail(ctx context.Context, after uint64, fn func([]event.Event) err
 	} else {
 		live = ^uint64(0) // unknown: measure nothing rather than history
 	}
-	return l.Log.Tail(ctx, after, func(batch []event.Event) error {
+	return l.Log.Tail(ctx, after, func(batch []event.Entry) error {
 		now := time.Now()
 		for i := range batch {
 			if batch[i].Pos > live {

@@ -89,7 +89,7 @@ func (st *staffAPI) postAction(kind event.Kind) staffHandler {
 		if !ok {
 			return errNoPost(pid)
 		}
-		pos, err := st.appendAction(r.Context(), e, id, event.Event{Kind: kind, PostID: pid, Reason: reason})
+		pos, err := st.appendAction(r.Context(), e, id, event.Entry{Kind: kind, PostID: pid, Reason: reason})
 		if err != nil {
 			return err
 		}
@@ -206,7 +206,7 @@ func (st *staffAPI) bulkApprove(w http.ResponseWriter, r *http.Request, e *Event
 		if items[i].Error != nil {
 			continue
 		}
-		ev := event.Event{Kind: event.PostApproved, PostID: items[i].ID, Reason: reason, Actor: id.Actor(), Time: now}
+		ev := event.Entry{Kind: event.PostApproved, PostID: items[i].ID, Reason: reason, Actor: id.Actor(), Time: now}
 		a, err := e.Log.Append(r.Context(), "", ev)
 		if err != nil {
 			return errorsJoinUnavailable(err)
@@ -336,7 +336,7 @@ func (st *staffAPI) blockAction(w http.ResponseWriter, r *http.Request, e *Event
 	} else if req.Minutes != 0 {
 		return event.Errorf(event.EINVALID, "minutes is for blocks only")
 	}
-	pos, err := st.appendAction(r.Context(), e, id, event.Event{Kind: kind, Block: &b, Reason: reason})
+	pos, err := st.appendAction(r.Context(), e, id, event.Entry{Kind: kind, Block: &b, Reason: reason})
 	if err != nil {
 		return err
 	}
@@ -380,7 +380,7 @@ func (st *staffAPI) addQuestion(w http.ResponseWriter, r *http.Request, e *Event
 		return err
 	}
 	q := &event.Question{ID: newQuestionID(), Text: text, Name: name}
-	pos, err := st.appendAction(r.Context(), e, id, event.Event{Kind: event.QuestionAdded, Question: q})
+	pos, err := st.appendAction(r.Context(), e, id, event.Entry{Kind: event.QuestionAdded, Question: q})
 	if err != nil {
 		return err
 	}
@@ -425,7 +425,7 @@ func (st *staffAPI) reorder(w http.ResponseWriter, r *http.Request, e *Event, id
 			return event.Errorf(event.EINVALID, "order holds an empty id")
 		}
 	}
-	pos, err := st.appendAction(r.Context(), e, id, event.Event{Kind: event.QuestionReordered, Order: req.Order})
+	pos, err := st.appendAction(r.Context(), e, id, event.Entry{Kind: event.QuestionReordered, Order: req.Order})
 	if err != nil {
 		return err
 	}
@@ -464,7 +464,7 @@ func (st *staffAPI) questionAction(kind event.Kind) staffHandler {
 		if !ok {
 			return event.Errorf(event.ENOTFOUND, "no question %q", qid)
 		}
-		pos, err := st.appendAction(r.Context(), e, id, event.Event{Kind: kind, QuestionID: qid, Note: note})
+		pos, err := st.appendAction(r.Context(), e, id, event.Entry{Kind: kind, QuestionID: qid, Note: note})
 		if err != nil {
 			return err
 		}
@@ -514,7 +514,7 @@ func (st *staffAPI) stage(w http.ResponseWriter, r *http.Request, e *Event, id a
 	if err != nil {
 		return err
 	}
-	pos, err := st.appendAction(r.Context(), e, id, event.Event{Kind: event.StageMessage, Message: msg})
+	pos, err := st.appendAction(r.Context(), e, id, event.Entry{Kind: event.StageMessage, Message: msg})
 	if err != nil {
 		return err
 	}

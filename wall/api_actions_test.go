@@ -405,7 +405,7 @@ func TestConcurrentModerators(t *testing.T) {
 func TestDeletedPostAndDeadLog(t *testing.T) {
 	n := newDiskNode(t)
 	ids := n.receive(t, textPost("https://a.example/1", "deleted soon", "@ada@a.example"), textPost("https://a.example/2", "kept", "@ada@a.example"))
-	a, err := n.log.Append(context.Background(), "", event.Event{Kind: event.PostDeleted, Actor: event.Actor{Role: event.RoleSource, Name: "test"}, PostID: ids[0]})
+	a, err := n.log.Append(context.Background(), "", event.Entry{Kind: event.PostDeleted, Actor: event.Actor{Role: event.RoleSource, Name: "test"}, PostID: ids[0]})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -40,7 +40,7 @@ func fill(b *testing.B, n *staffNode, count int, d event.Decision) []string {
 				}
 				p := textPost(fmt.Sprintf("https://a.example/%d", i), fmt.Sprintf("post number %d, about as long as a post on a wall usually is, with a #hashtag", i), "@ada@a.example")
 				p.ID, p.Source = event.PostID(p.URI), "rehearsal"
-				e := event.Event{Kind: event.PostReceived, Actor: event.Actor{Role: event.RoleSource, Name: "bench"},
+				e := event.Entry{Kind: event.PostReceived, Actor: event.Actor{Role: event.RoleSource, Name: "bench"},
 					Post: &p, Verdict: &event.Verdict{Decision: d, Rule: "bench"}}
 				a, err := n.log.Append(context.Background(), e.IdempotencyKey(), e)
 				if err != nil {

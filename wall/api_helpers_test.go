@@ -247,7 +247,7 @@ func (n *staffNode) receive(t testing.TB, posts ...event.Post) []string {
 		if p.Source == "" {
 			p.Source = "rehearsal"
 		}
-		e := event.Event{Kind: event.PostReceived, Actor: event.Actor{Role: event.RoleSource, Name: "test"},
+		e := event.Entry{Kind: event.PostReceived, Actor: event.Actor{Role: event.RoleSource, Name: "test"},
 			Time: n.clock.Now(), Post: &p, Verdict: &event.Verdict{Decision: event.DecisionHold, Rule: "pre-moderation"}}
 		a, err := n.log.Append(ctx, e.IdempotencyKey(), e)
 		if err != nil {

@@ -79,7 +79,7 @@ func (st *staffAPI) postSettings(w http.ResponseWriter, r *http.Request, e *Even
 		WriteJSON(w, http.StatusOK, cur)
 		return nil
 	}
-	if _, err := st.appendAction(r.Context(), e, id, event.Event{Kind: event.SettingsChanged, Settings: ch}); err != nil {
+	if _, err := st.appendAction(r.Context(), e, id, event.Entry{Kind: event.SettingsChanged, Settings: ch}); err != nil {
 		return err
 	}
 	WriteJSON(w, http.StatusOK, settingsOf(e))

@@ -172,7 +172,7 @@ func isBidi(c rune) bool {
 // appendAction appends ev as the caller's, stamped with the API's clock,
 // and waits until this node's fold reflects it, so the answer that
 // follows reads the caller's own write. It returns the event's position.
-func (st *staffAPI) appendAction(ctx context.Context, e *Event, id auth.Identity, ev event.Event) (uint64, error) {
+func (st *staffAPI) appendAction(ctx context.Context, e *Event, id auth.Identity, ev event.Entry) (uint64, error) {
 	ev.Actor = id.Actor()
 	ev.Time = st.now().UTC()
 	if err := ev.Validate(); err != nil {

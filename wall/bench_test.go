@@ -19,7 +19,7 @@ func BenchmarkWallAPI(b *testing.B) {
 	var last uint64
 	for i := range 2000 {
 		uri := fmt.Sprintf("urn:bench:%d", i)
-		for _, e := range []event.Event{received(uri, fmt.Sprintf("post number %d with a few words of text", i)), decided(event.PostApproved, uri)} {
+		for _, e := range []event.Entry{received(uri, fmt.Sprintf("post number %d with a few words of text", i)), decided(event.PostApproved, uri)} {
 			a, err := f.ev.Log.Append(ctx, e.IdempotencyKey(), e)
 			if err != nil {
 				b.Fatal(err)

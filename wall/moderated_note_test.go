@@ -32,7 +32,7 @@ func TestModeratedNoteFollowsTheMode(t *testing.T) {
 	}
 	check("pre")
 	auto := event.ModeAuto
-	f.appendAll(t, event.Event{Kind: event.SettingsChanged, Actor: event.Actor{Role: event.RoleModerator, Name: "ada"},
+	f.appendAll(t, event.Entry{Kind: event.SettingsChanged, Actor: event.Actor{Role: event.RoleModerator, Name: "ada"},
 		Settings: &event.Settings{Moderation: &auto}})
 	check("auto")
 }

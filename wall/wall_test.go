@@ -96,7 +96,7 @@ func (f *fixture) get(t *testing.T, path string, wantStatus int, into any) *http
 }
 
 // appendAll appends the events and waits until the fold reflects them.
-func (f *fixture) appendAll(t *testing.T, evs ...event.Event) {
+func (f *fixture) appendAll(t *testing.T, evs ...event.Entry) {
 	t.Helper()
 	ctx := context.Background()
 	var last uint64
@@ -114,16 +114,16 @@ func (f *fixture) appendAll(t *testing.T, evs ...event.Event) {
 	}
 }
 
-func received(uri, text string) event.Event {
-	return event.Event{
+func received(uri, text string) event.Entry {
+	return event.Entry{
 		Kind: event.PostReceived, Actor: event.Actor{Role: event.RoleSource, Name: "rehearsal"},
 		Post:    &event.Post{ID: event.PostID(uri), URI: uri, Source: "rehearsal", Text: text, HTML: "<p>" + text + "</p>"},
 		Verdict: &event.Verdict{Decision: event.DecisionHold, Rule: "pre-moderation"},
 	}
 }
 
-func decided(kind event.Kind, uri string) event.Event {
-	return event.Event{Kind: kind, Actor: event.Actor{Role: event.RoleModerator, Name: "ada"}, PostID: event.PostID(uri)}
+func decided(kind event.Kind, uri string) event.Entry {
+	return event.Entry{Kind: kind, Actor: event.Actor{Role: event.RoleModerator, Name: "ada"}, PostID: event.PostID(uri)}
 }
 
 func TestHealthAndReadiness(t *testing.T) {
@@ -199,7 +199,7 @@ func TestEventsAPI(t *testing.T) {
 
 	// Settings changed at run time show through the API.
 	title := "Leaders for Leeds"
-	f.appendAll(t, event.Event{Kind: event.SettingsChanged, Actor: event.Actor{Role: event.RoleModerator}, Settings: &event.Settings{Title: &title}})
+	f.appendAll(t, event.Entry{Kind: event.SettingsChanged, Actor: event.Actor{Role: event.RoleModerator}, Settings: &event.Settings{Title: &title}})
 	var one wall.EventInfo
 	f.get(t, "/api/events/ev", 200, &one)
 	if one.Title != title || one.Pos != 1 {

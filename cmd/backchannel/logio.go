@@ -178,7 +178,7 @@ func readEvents(ctx context.Context, log eventlog.Log, r io.Reader) (uint64, err
 	dec := json.NewDecoder(bufio.NewReader(r))
 	var n uint64
 	for {
-		var e event.Event
+		var e event.Entry
 		if err := dec.Decode(&e); errors.Is(err, io.EOF) {
 			return n, nil
 		} else if err != nil {

@@ -49,7 +49,7 @@ func TestModeFromTheFoldAndRules(t *testing.T) {
 	}
 	setMode := func(m event.Mode) {
 		t.Helper()
-		e := event.Event{Kind: event.SettingsChanged, Time: now, Actor: event.Actor{Role: event.RoleModerator, Name: "ada"},
+		e := event.Entry{Kind: event.SettingsChanged, Time: now, Actor: event.Actor{Role: event.RoleModerator, Name: "ada"},
 			Settings: &event.Settings{Moderation: &m}}
 		if _, err := log.Append(ctx, "", e); err != nil {
 			t.Fatal(err)
@@ -94,7 +94,7 @@ func TestOnWallFollowsTheFold(t *testing.T) {
 	uri := "https://a.example/users/ada/statuses/1"
 	p := event.Post{ID: event.PostID(uri), URI: uri, Source: "mastodon", Text: "hi",
 		Author: event.Author{ID: "https://a.example/users/ada", Handle: "@ada@a.example"}}
-	appendWait := func(e event.Event) {
+	appendWait := func(e event.Entry) {
 		t.Helper()
 		a, err := log.Append(ctx, e.IdempotencyKey(), e)
 		if err != nil {
@@ -104,12 +104,12 @@ func TestOnWallFollowsTheFold(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	appendWait(event.Event{Kind: event.PostReceived, Actor: event.Actor{Role: event.RoleSource}, PostID: p.ID, Post: &p,
+	appendWait(event.Entry{Kind: event.PostReceived, Actor: event.Actor{Role: event.RoleSource}, PostID: p.ID, Post: &p,
 		Verdict: &event.Verdict{Decision: event.DecisionHold, Rule: "pre-moderation"}})
 	if on(uri) {
 		t.Fatal("a held post counted as on the wall")
 	}
-	appendWait(event.Event{Kind: event.PostApproved, Actor: event.Actor{Role: event.RoleModerator, Name: "ada"}, PostID: p.ID})
+	appendWait(event.Entry{Kind: event.PostApproved, Actor: event.Actor{Role: event.RoleModerator, Name: "ada"}, PostID: p.ID})
 	if !on(uri) {
 		t.Fatal("an approved post not counted as on the wall")
 	}

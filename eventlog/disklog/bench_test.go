@@ -19,7 +19,7 @@ import (
 )
 
 // benchPost is a post of a realistic size (about 1 KB of JSON).
-func benchPost(i int64) event.Event {
+func benchPost(i int64) event.Entry {
 	p := logtest.Post(fmt.Sprintf("https://mastodon.example/users/ada/statuses/%d", 110000000000000000+i))
 	p.Post.Text = "Watching the keynote from the train: the point about local leaders owning the budget is the one I want the panel to take on. Who decides what gets cut first, and how do residents get a say before it is decided? #Leaders4Leeds"
 	p.Post.HTML = "<p>" + p.Post.Text + "</p>"
@@ -66,7 +66,7 @@ func BenchmarkTailLatency(b *testing.B) {
 			finished := errors.New("all seen")
 			tailDone := make(chan error, 1)
 			go func() {
-				tailDone <- l.Tail(context.Background(), 0, func(evs []event.Event) error {
+				tailDone <- l.Tail(context.Background(), 0, func(evs []event.Entry) error {
 					now := time.Now()
 					for _, ev := range evs {
 						seen[ev.Pos] = now

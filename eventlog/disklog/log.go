@@ -136,7 +136,7 @@ func (l *Log) close() error {
 // Append implements eventlog.Log. Concurrent appends are committed together:
 // the writer frames every append waiting, writes them with one write, fsyncs
 // once, and only then acknowledges each.
-func (l *Log) Append(ctx context.Context, key string, e event.Event) (eventlog.Appended, error) {
+func (l *Log) Append(ctx context.Context, key string, e event.Entry) (eventlog.Appended, error) {
 	if err := ctx.Err(); err != nil {
 		return eventlog.Appended{}, err
 	}
@@ -328,7 +328,7 @@ func (l *Log) commit(batch []*appendReq) {
 }
 
 // Read implements eventlog.Log.
-func (l *Log) Read(ctx context.Context, after uint64, limit int) ([]event.Event, error) {
+func (l *Log) Read(ctx context.Context, after uint64, limit int) ([]event.Entry, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -359,13 +359,13 @@ func (l *Log) Read(ctx context.Context, after uint64, limit int) ([]event.Event,
 	if _, err := l.f.ReadAt(buf, start); err != nil {
 		return nil, fmt.Errorf("disklog: log %s: read: %w", l.slug, err)
 	}
-	evs := make([]event.Event, 0, end-after)
+	evs := make([]event.Entry, 0, end-after)
 	for p := after + 1; p <= end; p++ {
 		pos, _, data, n, err := parseRecord(buf)
 		if err != nil || pos != p {
 			return nil, fmt.Errorf("disklog: log %s: record %d is damaged (%v)", l.slug, p, err)
 		}
-		var e event.Event
+		var e event.Entry
 		if err := json.Unmarshal(data, &e); err != nil {
 			return nil, fmt.Errorf("disklog: log %s: decode record %d: %w", l.slug, p, err)
 		}
@@ -379,7 +379,7 @@ func (l *Log) Read(ctx context.Context, after uint64, limit int) ([]event.Event,
 // Tail implements eventlog.Log. It reads what is committed, then sleeps on
 // the log's commit signal, so a new event reaches fn as soon as its commit
 // is fsync'd, with no polling. Closing the store ends it with ErrClosed.
-func (l *Log) Tail(ctx context.Context, after uint64, fn func([]event.Event) error) error {
+func (l *Log) Tail(ctx context.Context, after uint64, fn func([]event.Entry) error) error {
 	pos := after
 	for {
 		if err := ctx.Err(); err != nil {

@@ -15,7 +15,7 @@ import (
 // writers, each append under its own idempotency key, as ingest makes them.
 // open returns a fresh log for each sub-benchmark; post builds the i-th
 // event. Both engines run it, so their figures measure the same thing.
-func BenchmarkAppend(b *testing.B, open func(b *testing.B) eventlog.Log, post func(i int64) event.Event) {
+func BenchmarkAppend(b *testing.B, open func(b *testing.B) eventlog.Log, post func(i int64) event.Entry) {
 	for _, writers := range []int{1, 16} {
 		b.Run(fmt.Sprintf("writers=%d", writers), func(b *testing.B) {
 			l := open(b)

@@ -100,8 +100,8 @@ func logOf(t *testing.T, s eventlog.Store, slug string) eventlog.Log {
 // Post returns a valid post.received event for a post with this URI. The
 // suite appends it under Key(e), so the URI is the idempotency key, as in
 // ingest.
-func Post(uri string) event.Event {
-	return event.Event{
+func Post(uri string) event.Entry {
+	return event.Entry{
 		Kind:    event.PostReceived,
 		Actor:   event.Actor{Role: event.RoleSource, Name: "rehearsal"},
 		PostID:  event.PostID(uri),
@@ -111,15 +111,15 @@ func Post(uri string) event.Event {
 }
 
 // Message returns a valid stage.message event, appended with no key.
-func Message(text string) event.Event {
-	return event.Event{
+func Message(text string) event.Entry {
+	return event.Entry{
 		Kind:    event.StageMessage,
 		Actor:   event.Actor{Role: event.RoleModerator, Name: "mod"},
 		Message: text,
 	}
 }
 
-func appendOK(t *testing.T, l eventlog.Log, key string, e event.Event) eventlog.Appended {
+func appendOK(t *testing.T, l eventlog.Log, key string, e event.Entry) eventlog.Appended {
 	t.Helper()
 	a, err := l.Append(context.Background(), key, e)
 	if err != nil {
@@ -128,7 +128,7 @@ func appendOK(t *testing.T, l eventlog.Log, key string, e event.Event) eventlog.
 	return a
 }
 
-func readOK(t *testing.T, l eventlog.Log, after uint64, limit int) []event.Event {
+func readOK(t *testing.T, l eventlog.Log, after uint64, limit int) []event.Entry {
 	t.Helper()
 	evs, err := l.Read(context.Background(), after, limit)
 	if err != nil {
@@ -147,7 +147,7 @@ func headOK(t *testing.T, l eventlog.Log) eventlog.Head {
 }
 
 // checkPositions fails unless evs hold exactly positions from, from+1, ....
-func checkPositions(t *testing.T, evs []event.Event, from uint64, n int) {
+func checkPositions(t *testing.T, evs []event.Entry, from uint64, n int) {
 	t.Helper()
 	if len(evs) != n {
 		t.Fatalf("got %d events, want %d", len(evs), n)
@@ -168,9 +168,9 @@ func testAppendThenRead(t *testing.T, e Engine) {
 	if evs := readOK(t, l, 0, 0); len(evs) != 0 {
 		t.Fatalf("empty log: Read returned %d events", len(evs))
 	}
-	var want []event.Event
+	var want []event.Entry
 	for i := range 5 {
-		var ev event.Event
+		var ev event.Entry
 		if i%2 == 0 {
 			ev = Post(fmt.Sprintf("https://example.org/@ada/%d", i))
 		} else {
@@ -376,7 +376,7 @@ func testConcurrentCollidingKeys(t *testing.T, e Engine) {
 // exactly where the last one stopped ends the tail with an error.
 type tailer struct {
 	mu      sync.Mutex
-	events  []event.Event
+	events  []event.Entry
 	changed chan struct{} // closed and replaced whenever events grows
 	done    chan error    // receives Tail's result
 	cancel  context.CancelFunc
@@ -388,7 +388,7 @@ func startTail(t *testing.T, l eventlog.Log, after uint64) *tailer {
 	tl := &tailer{changed: make(chan struct{}), done: make(chan error, 1), cancel: cancel}
 	next := after + 1
 	go func() {
-		tl.done <- l.Tail(ctx, after, func(evs []event.Event) error {
+		tl.done <- l.Tail(ctx, after, func(evs []event.Entry) error {
 			if len(evs) == 0 {
 				return errors.New("logtest: fn called with no events")
 			}
@@ -419,7 +419,7 @@ func startTail(t *testing.T, l eventlog.Log, after uint64) *tailer {
 
 // waitLen waits until the tail delivered at least n events, failing if the
 // tail ends or the deadline passes first.
-func (tl *tailer) waitLen(t *testing.T, n int) []event.Event {
+func (tl *tailer) waitLen(t *testing.T, n int) []event.Entry {
 	t.Helper()
 	deadline := time.After(waitTimeout)
 	for {
@@ -534,7 +534,7 @@ func testTailCancel(t *testing.T, e Engine) {
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	done := make(chan error, 1)
-	go func() { done <- l.Tail(ctx, 1, func([]event.Event) error { return nil }) }()
+	go func() { done <- l.Tail(ctx, 1, func([]event.Entry) error { return nil }) }()
 	select {
 	case err := <-done:
 		if !errors.Is(err, context.Canceled) {
@@ -546,7 +546,7 @@ func testTailCancel(t *testing.T, e Engine) {
 	// A deadline ends it with DeadlineExceeded.
 	ctx, cancel = context.WithTimeout(context.Background(), 50*time.Millisecond)
 	defer cancel()
-	if err := l.Tail(ctx, 1, func([]event.Event) error { return nil }); !errors.Is(err, context.DeadlineExceeded) {
+	if err := l.Tail(ctx, 1, func([]event.Entry) error { return nil }); !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("Tail past its deadline returned %v, want context.DeadlineExceeded", err)
 	}
 }
@@ -559,7 +559,7 @@ func testTailFnError(t *testing.T, e Engine) {
 	}
 	stop := errors.New("enough")
 	calls := 0
-	err := l.Tail(context.Background(), 0, func(evs []event.Event) error {
+	err := l.Tail(context.Background(), 0, func(evs []event.Entry) error {
 		calls++
 		return stop
 	})
@@ -770,7 +770,7 @@ func testConcurrentFirstUse(t *testing.T, e Engine) {
 func testAppendRejectsInvalid(t *testing.T, e Engine) {
 	s := open(t, e)
 	l := logOf(t, s, "invalid")
-	bad := []event.Event{
+	bad := []event.Entry{
 		{Kind: "no.such.kind", Actor: event.Actor{Role: event.RoleSystem}},
 		{Kind: event.StageMessage, Actor: event.Actor{Role: event.RoleModerator}},
 		{Kind: event.PostReceived, Actor: event.Actor{Role: event.RoleSource}, Post: &event.Post{URI: "x", ID: "wrong", Source: "form"}},
@@ -873,7 +873,7 @@ func testClosed(t *testing.T, e Engine) {
 	_, err = l.GetMeta(ctx, "x")
 	check("GetMeta", err)
 	check("SetMeta", l.SetMeta(ctx, "x", "y"))
-	check("Tail", l.Tail(ctx, 0, func([]event.Event) error { return nil }))
+	check("Tail", l.Tail(ctx, 0, func([]event.Entry) error { return nil }))
 }
 
 // testCloseDuringAppends closes the store while appends are under way: every

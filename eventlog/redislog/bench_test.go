@@ -42,7 +42,7 @@ func BenchmarkAppend(b *testing.B) {
 	logtest.BenchmarkAppend(b, func(b *testing.B) eventlog.Log {
 		_, l := benchLog(b, srv)
 		return l
-	}, func(i int64) event.Event {
+	}, func(i int64) event.Entry {
 		return logtest.Post(fmt.Sprintf("https://example.org/@ada/%d", i))
 	})
 }
@@ -72,7 +72,7 @@ func BenchmarkTailLatency(b *testing.B) {
 			var mu sync.Mutex
 			tailDone := make(chan error, 1)
 			go func() {
-				tailDone <- l.Tail(ctx, 0, func(evs []event.Event) error {
+				tailDone <- l.Tail(ctx, 0, func(evs []event.Entry) error {
 					now := time.Now()
 					mu.Lock()
 					defer mu.Unlock()
@@ -116,7 +116,7 @@ func BenchmarkTailLatency(b *testing.B) {
 						if pace != nil {
 							<-pace
 						}
-						m := event.Event{Kind: event.StageMessage, Actor: event.Actor{Role: event.RoleModerator}, Message: "m", Time: time.Now()}
+						m := event.Entry{Kind: event.StageMessage, Actor: event.Actor{Role: event.RoleModerator}, Message: "m", Time: time.Now()}
 						if _, err := l.Append(ctx, "", m); err != nil {
 							b.Error(err)
 							return

@@ -81,7 +81,7 @@ func (l *Log) observe(pos uint64) {
 // can be lost if the Redis machine crashes within about a second after it.
 // If ctx ends while an attempt is in flight, the append may or may not
 // have happened.
-func (l *Log) Append(ctx context.Context, key string, e event.Event) (eventlog.Appended, error) {
+func (l *Log) Append(ctx context.Context, key string, e event.Entry) (eventlog.Appended, error) {
 	if l.s.closed.Load() {
 		return eventlog.Appended{}, eventlog.ErrClosed
 	}
@@ -123,14 +123,14 @@ func (l *Log) Append(ctx context.Context, key string, e event.Event) (eventlog.A
 
 // Read returns the events after position after, at most limit of them
 // (no limit if limit <= 0), with XRANGE in pages.
-func (l *Log) Read(ctx context.Context, after uint64, limit int) ([]event.Event, error) {
+func (l *Log) Read(ctx context.Context, after uint64, limit int) ([]event.Entry, error) {
 	if l.s.closed.Load() {
 		return nil, eventlog.ErrClosed
 	}
 	if after == math.MaxUint64 {
 		return nil, nil // nothing can come after it, and Redis refuses the range
 	}
-	var out []event.Event
+	var out []event.Entry
 	for {
 		n := readPage
 		if limit > 0 && limit-len(out) < n {
@@ -167,7 +167,7 @@ func (l *Log) Read(ctx context.Context, after uint64, limit int) ([]event.Event,
 // it retries with jittered backoff for as long as ctx lasts and resumes
 // after the last delivered position; if Redis came back without the
 // events already delivered it returns ErrDiverged.
-func (l *Log) Tail(ctx context.Context, after uint64, fn func([]event.Event) error) error {
+func (l *Log) Tail(ctx context.Context, after uint64, fn func([]event.Entry) error) error {
 	if l.s.closed.Load() {
 		return eventlog.ErrClosed
 	}
@@ -342,8 +342,8 @@ func (l *Log) SetMeta(ctx context.Context, name, value string) error {
 
 // decode turns stream entries into events, checking that they continue
 // densely after position after.
-func decode(msgs []redis.XMessage, after uint64) ([]event.Event, error) {
-	evs := make([]event.Event, 0, len(msgs))
+func decode(msgs []redis.XMessage, after uint64) ([]event.Entry, error) {
+	evs := make([]event.Entry, 0, len(msgs))
 	for i, m := range msgs {
 		pos, err := posOf(m.ID)
 		if err != nil {
@@ -356,7 +356,7 @@ func decode(msgs []redis.XMessage, after uint64) ([]event.Event, error) {
 		if !ok {
 			return nil, fmt.Errorf("redislog: entry %s has no event", m.ID)
 		}
-		var e event.Event
+		var e event.Entry
 		if err := json.Unmarshal([]byte(raw), &e); err != nil {
 			return nil, fmt.Errorf("redislog: entry %s: %w", m.ID, err)
 		}

@@ -64,8 +64,8 @@ func TestConformance(t *testing.T) {
 	})
 }
 
-func message(text string) event.Event {
-	return event.Event{Kind: event.StageMessage, Actor: event.Actor{Role: event.RoleModerator, Name: "mod"}, Message: text}
+func message(text string) event.Entry {
+	return event.Entry{Kind: event.StageMessage, Actor: event.Actor{Role: event.RoleModerator, Name: "mod"}, Message: text}
 }
 
 // TestAppendsAcrossRestart: Redis is restarted while four writers append.
@@ -162,10 +162,10 @@ func TestTailWaitsOutAnOutage(t *testing.T) {
 	if _, err := l.Append(ctx, "k1", message("before")); err != nil {
 		t.Fatal(err)
 	}
-	got := make(chan event.Event, 16)
+	got := make(chan event.Entry, 16)
 	done := make(chan error, 1)
 	go func() {
-		done <- l.Tail(ctx, 0, func(evs []event.Event) error {
+		done <- l.Tail(ctx, 0, func(evs []event.Entry) error {
 			for _, e := range evs {
 				got <- e
 			}
@@ -223,7 +223,7 @@ func TestTailDetectsLostLog(t *testing.T) {
 	done := make(chan error, 1)
 	go func() {
 		var once sync.Once
-		done <- l.Tail(ctx, 0, func(evs []event.Event) error {
+		done <- l.Tail(ctx, 0, func(evs []event.Entry) error {
 			if evs[len(evs)-1].Pos == 3 {
 				once.Do(func() { close(delivered) })
 			}

@@ -37,7 +37,7 @@ func newTestSink(t testing.TB) *testSink {
 }
 
 // snapshot returns every event in the log, in order.
-func (s *testSink) snapshot() []event.Event {
+func (s *testSink) snapshot() []event.Entry {
 	events, err := s.log.Read(context.Background(), 0, 0)
 	if err != nil {
 		panic(err)

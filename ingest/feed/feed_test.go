@@ -480,7 +480,7 @@ func TestEditedItem(t *testing.T) {
 	if n := sink.count(event.PostReceived); n != 3 {
 		t.Errorf("received %d, want 3", n)
 	}
-	var edits []event.Event
+	var edits []event.Entry
 	for _, e := range sink.snapshot() {
 		if e.Kind == event.PostEdited {
 			edits = append(edits, e)

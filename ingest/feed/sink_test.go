@@ -16,7 +16,7 @@ import (
 type memSink struct {
 	mu     sync.Mutex
 	keys   map[string]uint64
-	events []event.Event
+	events []event.Entry
 	meta   map[string]string
 	health *ingest.Health
 	// failPost, when set, is returned by Post instead of appending: the
@@ -28,7 +28,7 @@ func newMemSink() *memSink {
 	return &memSink{keys: map[string]uint64{}, meta: map[string]string{}, health: ingest.NewHealth("rss", Kind)}
 }
 
-func (m *memSink) append(e event.Event) (eventlog.Appended, error) {
+func (m *memSink) append(e event.Entry) (eventlog.Appended, error) {
 	if err := e.Validate(); err != nil {
 		return eventlog.Appended{}, err
 	}
@@ -51,15 +51,15 @@ func (m *memSink) Post(_ context.Context, p event.Post) (eventlog.Appended, erro
 	if fail != nil {
 		return eventlog.Appended{}, fail
 	}
-	return m.append(event.Event{Kind: event.PostReceived, Actor: event.Actor{Role: event.RoleSource}, PostID: p.ID, Post: &p})
+	return m.append(event.Entry{Kind: event.PostReceived, Actor: event.Actor{Role: event.RoleSource}, PostID: p.ID, Post: &p})
 }
 
 func (m *memSink) Edit(_ context.Context, p event.Post) (eventlog.Appended, error) {
-	return m.append(event.Event{Kind: event.PostEdited, Actor: event.Actor{Role: event.RoleSource}, PostID: p.ID, Post: &p})
+	return m.append(event.Entry{Kind: event.PostEdited, Actor: event.Actor{Role: event.RoleSource}, PostID: p.ID, Post: &p})
 }
 
 func (m *memSink) Delete(_ context.Context, uri string) (eventlog.Appended, error) {
-	return m.append(event.Event{Kind: event.PostDeleted, Actor: event.Actor{Role: event.RoleSource}, PostID: event.PostID(uri)})
+	return m.append(event.Entry{Kind: event.PostDeleted, Actor: event.Actor{Role: event.RoleSource}, PostID: event.PostID(uri)})
 }
 
 func (m *memSink) Cursor(_ context.Context, key string) (string, error) {
@@ -78,10 +78,10 @@ func (m *memSink) SetCursor(_ context.Context, key, value string) error {
 func (m *memSink) Health() *ingest.Health { return m.health }
 
 // snapshot returns the events appended, in order.
-func (m *memSink) snapshot() []event.Event {
+func (m *memSink) snapshot() []event.Entry {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	return append([]event.Event(nil), m.events...)
+	return append([]event.Entry(nil), m.events...)
 }
 
 func (m *memSink) count(kind event.Kind) int {

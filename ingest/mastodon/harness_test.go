@@ -30,7 +30,7 @@ import (
 type memLog struct {
 	mu       sync.Mutex
 	keys     map[string]uint64
-	events   []event.Event
+	events   []event.Entry
 	meta     map[string]string
 	received map[string]bool // uri
 }
@@ -39,7 +39,7 @@ func newMemLog() *memLog {
 	return &memLog{keys: map[string]uint64{}, meta: map[string]string{}, received: map[string]bool{}}
 }
 
-func (l *memLog) append(key string, e event.Event) (eventlog.Appended, error) {
+func (l *memLog) append(key string, e event.Entry) (eventlog.Appended, error) {
 	if err := e.Validate(); err != nil {
 		return eventlog.Appended{}, err
 	}
@@ -58,7 +58,7 @@ func (l *memLog) append(key string, e event.Event) (eventlog.Appended, error) {
 	return eventlog.Appended{Pos: e.Pos}, nil
 }
 
-func (l *memLog) all() []event.Event {
+func (l *memLog) all() []event.Entry {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return slices.Clone(l.events)
@@ -122,7 +122,7 @@ func (s *memSink) sawState(state, errPart string) bool {
 func (s *memSink) actor() event.Actor { return event.Actor{Role: event.RoleSource, Name: s.name} }
 
 func (s *memSink) Post(ctx context.Context, p event.Post) (eventlog.Appended, error) {
-	e := event.Event{Kind: event.PostReceived, Actor: s.actor(), PostID: p.ID, Post: &p,
+	e := event.Entry{Kind: event.PostReceived, Actor: s.actor(), PostID: p.ID, Post: &p,
 		Verdict: &event.Verdict{Decision: event.DecisionHold, Rule: "test"}}
 	a, err := s.log.append(e.IdempotencyKey(), e)
 	if err == nil {
@@ -138,7 +138,7 @@ func (s *memSink) Edit(ctx context.Context, p event.Post) (eventlog.Appended, er
 	if !known {
 		return s.Post(ctx, p)
 	}
-	e := event.Event{Kind: event.PostEdited, Actor: s.actor(), PostID: p.ID, Post: &p}
+	e := event.Entry{Kind: event.PostEdited, Actor: s.actor(), PostID: p.ID, Post: &p}
 	a, err := s.log.append(e.IdempotencyKey(), e)
 	if err == nil {
 		s.health.Counted(a.Duplicate, p.CreatedAt, time.Now())
@@ -153,7 +153,7 @@ func (s *memSink) Delete(ctx context.Context, uri string) (eventlog.Appended, er
 	if !known {
 		return eventlog.Appended{}, nil
 	}
-	e := event.Event{Kind: event.PostDeleted, Actor: s.actor(), PostID: event.PostID(uri)}
+	e := event.Entry{Kind: event.PostDeleted, Actor: s.actor(), PostID: event.PostID(uri)}
 	return s.log.append(e.IdempotencyKey(), e)
 }
 

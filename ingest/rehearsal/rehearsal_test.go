@@ -26,7 +26,7 @@ func TestEveryCorpusPostIsValidAndSafe(t *testing.T) {
 	s := New(Config{Tags: []string{"Leaders4Leeds"}, Seed: 1})
 	for i := range corpus {
 		p := s.build(i, uint64(i+1), "Leaders4Leeds", now)
-		e := event.Event{Kind: event.PostReceived, Actor: event.Actor{Role: event.RoleSource, Name: "rehearsal"}, Post: &p}
+		e := event.Entry{Kind: event.PostReceived, Actor: event.Actor{Role: event.RoleSource, Name: "rehearsal"}, Post: &p}
 		if err := e.Validate(); err != nil {
 			t.Errorf("corpus[%d]: %v", i, err)
 		}

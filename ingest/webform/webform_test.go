@@ -32,7 +32,7 @@ type memSink struct {
 	now    func() time.Time
 
 	mu      sync.Mutex
-	events  []event.Event
+	events  []event.Entry
 	keys    map[string]uint64
 	cursors map[string]string
 	fail    error
@@ -43,7 +43,7 @@ func newMemSink(rules moderation.Rules, now func() time.Time) *memSink {
 	return &memSink{rules: rules, now: now, health: ingest.NewHealth("form", Kind), keys: map[string]uint64{}, cursors: map[string]string{}}
 }
 
-func (s *memSink) append(key string, e event.Event) (eventlog.Appended, error) {
+func (s *memSink) append(key string, e event.Entry) (eventlog.Appended, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.fail != nil {
@@ -66,7 +66,7 @@ func (s *memSink) append(key string, e event.Event) (eventlog.Appended, error) {
 
 func (s *memSink) Post(ctx context.Context, p event.Post) (eventlog.Appended, error) {
 	v := s.rules.Evaluate(p, s.now())
-	e := event.Event{Kind: event.PostReceived, Actor: event.Actor{Role: event.RoleSource, Name: p.SourceName}, PostID: p.ID, Post: &p, Verdict: &v}
+	e := event.Entry{Kind: event.PostReceived, Actor: event.Actor{Role: event.RoleSource, Name: p.SourceName}, PostID: p.ID, Post: &p, Verdict: &v}
 	res, err := s.append(e.IdempotencyKey(), e)
 	if err == nil {
 		s.health.Counted(res.Duplicate, p.CreatedAt, s.now())
@@ -75,12 +75,12 @@ func (s *memSink) Post(ctx context.Context, p event.Post) (eventlog.Appended, er
 }
 
 func (s *memSink) Edit(ctx context.Context, p event.Post) (eventlog.Appended, error) {
-	e := event.Event{Kind: event.PostEdited, Actor: event.Actor{Role: event.RoleSource}, PostID: p.ID, Post: &p}
+	e := event.Entry{Kind: event.PostEdited, Actor: event.Actor{Role: event.RoleSource}, PostID: p.ID, Post: &p}
 	return s.append(e.IdempotencyKey(), e)
 }
 
 func (s *memSink) Delete(ctx context.Context, uri string) (eventlog.Appended, error) {
-	e := event.Event{Kind: event.PostDeleted, Actor: event.Actor{Role: event.RoleSource}, PostID: event.PostID(uri)}
+	e := event.Entry{Kind: event.PostDeleted, Actor: event.Actor{Role: event.RoleSource}, PostID: event.PostID(uri)}
 	return s.append(e.IdempotencyKey(), e)
 }
 
@@ -99,10 +99,10 @@ func (s *memSink) SetCursor(ctx context.Context, key, value string) error {
 
 func (s *memSink) Health() *ingest.Health { return s.health }
 
-func (s *memSink) received() []event.Event {
+func (s *memSink) received() []event.Entry {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return append([]event.Event(nil), s.events...)
+	return append([]event.Entry(nil), s.events...)
 }
 
 var _ ingest.Sink = (*memSink)(nil)

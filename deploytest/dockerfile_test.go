@@ -77,7 +77,9 @@ func TestDockerignoreKeepsSources(t *testing.T) {
 			patterns = append(patterns, line)
 		}
 	}
-	out, err := exec.Command("go", "list", "-deps", "-f", `{{if .Module}}{{if .Module.Main}}{{.Dir}}{{range .EmbedFiles}} {{$.Dir}}/{{.}}{{end}}{{end}}{{end}}`, "../cmd/backchannel").Output()
+	list := exec.Command("go", "list", "-deps", "-f", `{{if .Module}}{{if .Module.Main}}{{.Dir}}{{range .EmbedFiles}} {{$.Dir}}/{{.}}{{end}}{{end}}{{end}}`, "./cmd/backchannel")
+	list.Dir = root // the main module: deploytest is a module of its own
+	out, err := list.Output()
 	if err != nil {
 		t.Fatalf("go list: %v", err)
 	}

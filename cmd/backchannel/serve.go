@@ -29,6 +29,7 @@ import (
 	"github.com/backchannel/backchannel/ingest"
 	"github.com/backchannel/backchannel/ingest/webform"
 	"github.com/backchannel/backchannel/metrics"
+	"github.com/backchannel/backchannel/moderation"
 	"github.com/backchannel/backchannel/presence/redispresence"
 	"github.com/backchannel/backchannel/wall"
 )
@@ -217,11 +218,11 @@ func runAll(ctx context.Context, cfg *config.Config, role string, logger *slog.L
 				fail(fmt.Errorf("fold of %q: %w", ec.Slug, err))
 			}
 		})
-		es, err := eventSources(ec, log, onWall(live), logger)
+		es, err := eventSources(ec, log, live.OnWall, logger)
 		if err != nil {
 			return err
 		}
-		es.Rules = modeRules(&ec.Moderation, wall.LiveMode(live))
+		es.Rules = moderation.NewModeRules(rulesOf(&ec.Moderation), live.Mode)
 		if sourcesOn {
 			sources = append(sources, es)
 		}

@@ -260,7 +260,11 @@ func runAll(ctx context.Context, cfg *config.Config, role string, logger *slog.L
 			return err
 		}
 	}
-	if err := registerViewMetrics(reg, store, srv.Events()); err != nil {
+	var views []metrics.EventFold
+	for _, we := range srv.Events() {
+		views = append(views, metrics.EventFold{Slug: we.Slug(), Live: we.Live})
+	}
+	if err := metrics.RegisterViews(reg, store, views); err != nil {
 		return err
 	}
 

@@ -872,11 +872,9 @@ func TestStaffModeratorSettingsAndLists(t *testing.T) {
 		event.Entry{Kind: event.PostRejected, PostID: posts[0].ID, Actor: event.Actor{Role: event.RoleModerator, Name: "earlier"}})
 
 	// The ingest path of cmd/backchannel: rules evaluated in the mode the fold holds now.
-	pre := moderation.Rules{Mode: event.ModePre}
-	pre.Compile()
-	auto := moderation.Rules{Mode: event.ModeAuto}
-	auto.Compile()
-	sink := ingest.NewLogSink(s.log, wall.ModeRules{Pre: &pre, Auto: &auto, Mode: wall.LiveMode(s.live)}, nil,
+	rules := moderation.Rules{Mode: event.ModePre}
+	rules.Compile()
+	sink := ingest.NewLogSink(s.log, moderation.NewModeRules(&rules, s.live.Mode), nil,
 		event.Actor{Role: event.RoleSource, Name: "mastodon:mastodon.social"}, nil)
 	arrive := func(p event.Post) {
 		t.Helper()

@@ -169,3 +169,24 @@ func (l *Live) Pos() uint64 {
 	defer l.posMu.Unlock()
 	return l.pos
 }
+
+// Mode returns the event's moderation mode as the state has it now: the
+// configured one until a settings.changed sets another. Ingest evaluates
+// each arriving post in this mode (moderation.ModeRules.Mode), so a switch
+// through the settings API applies to the next post on every node.
+func (l *Live) Mode() event.Mode {
+	var m event.Mode
+	l.View(func(s *State) { m = s.Settings().Moderation })
+	return m
+}
+
+// OnWall reports whether the post with this URI is approved, and so on a
+// public surface, now. Mastodon's delete check visits those posts first.
+func (l *Live) OnWall(uri string) bool {
+	var on bool
+	l.View(func(s *State) {
+		p, ok := s.Post(event.PostID(uri))
+		on = ok && p.State == StateApproved
+	})
+	return on
+}

@@ -1,6 +1,8 @@
-// Package metrics is the one place backchannel's own log metrics are
-// defined, and holds an eventlog.Store wrapper that records them. Other
-// packages (ingest sources, fan-out) register theirs on the same
+// Package metrics defines backchannel's own Prometheus metrics in one
+// place: the log's (recorded by an eventlog.Store wrapper), the HTTP
+// server's, and those read from the folds at scrape time (the moderation
+// queue, each fold's position, the store's readiness). Other packages
+// (ingest sources, fan-out) register theirs on the same
 // prometheus.Registerer, which /metrics serves.
 package metrics
 

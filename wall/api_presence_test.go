@@ -94,7 +94,7 @@ func TestPresenceAcrossNodesRedis(t *testing.T) {
 	var sv fold.SettingsView
 	a.call(t, "POST", "/api/events/ev/settings", ada, map[string]any{"moderation": "auto"}, 200, &sv)
 	b.waitPos(t, a.head(t))
-	if m := wall.LiveMode(b.live)(); m != event.ModeAuto {
+	if m := b.live.Mode(); m != event.ModeAuto {
 		t.Fatalf("node B's mode after node A's switch = %q", m)
 	}
 	b.call(t, "GET", "/api/events/ev/settings", bob, nil, 200, &sv)

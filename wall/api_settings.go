@@ -7,12 +7,10 @@ import (
 	"regexp"
 	"slices"
 	"strings"
-	"time"
 
 	"github.com/backchannel/backchannel/auth"
 	"github.com/backchannel/backchannel/event"
 	"github.com/backchannel/backchannel/fold"
-	"github.com/backchannel/backchannel/ingest"
 )
 
 // DisplayKeys are the display options a moderator may change while the
@@ -161,36 +159,4 @@ func validDisplay(k, v string) error {
 		}
 	}
 	return nil
-}
-
-// ModeRules is the ingest.Evaluator of an event whose moderation mode may
-// change while it runs: each post is evaluated by Pre or Auto (the same
-// rules but for the mode) as Mode says at that moment. cmd wires Mode to
-// the event's fold (LiveMode), so a moderator switching the event to auto
-// through POST .../settings has the next post that arrives approved by
-// the rules, and switching back holds it again.
-type ModeRules struct {
-	Pre, Auto ingest.Evaluator
-	// Mode reports the event's moderation mode now.
-	Mode func() event.Mode
-}
-
-var _ ingest.Evaluator = ModeRules{}
-
-// Evaluate implements ingest.Evaluator.
-func (m ModeRules) Evaluate(p event.Post, now time.Time) event.Verdict {
-	if m.Mode() == event.ModeAuto {
-		return m.Auto.Evaluate(p, now)
-	}
-	return m.Pre.Evaluate(p, now)
-}
-
-// LiveMode reports the moderation mode of the event live folds: the
-// configured one until a settings.changed sets another.
-func LiveMode(live *fold.Live) func() event.Mode {
-	return func() event.Mode {
-		var m event.Mode
-		live.View(func(s *fold.State) { m = s.Settings().Moderation })
-		return m
-	}
 }

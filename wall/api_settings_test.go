@@ -9,15 +9,13 @@ import (
 	"github.com/backchannel/backchannel/fold"
 	"github.com/backchannel/backchannel/ingest"
 	"github.com/backchannel/backchannel/moderation"
-	"github.com/backchannel/backchannel/wall"
 )
 
 // modeSink is a source's sink whose rules follow the event's moderation
 // mode as n's fold has it, as cmd wires every source.
 func modeSink(n *staffNode) *ingest.LogSink {
-	pre, auto := moderation.Default(), moderation.Default()
-	auto.Mode = event.ModeAuto
-	rules := wall.ModeRules{Pre: &pre, Auto: &auto, Mode: wall.LiveMode(n.live)}
+	base := moderation.Default()
+	rules := moderation.NewModeRules(&base, n.live.Mode)
 	return ingest.NewLogSink(n.log, rules, nil, event.Actor{Role: event.RoleSource, Name: "rehearsal"}, n.clock.Now)
 }
 
@@ -206,30 +204,4 @@ func TestSettingsRefused(t *testing.T) {
 
 func containsCode(body []byte, code string) bool {
 	return len(code) == 0 || bytes.Contains(body, []byte(`"`+code+`"`))
-}
-
-// What following the log's mode adds to each post's evaluation: a read of
-// the fold's settings under its lock.
-func BenchmarkModeRules(b *testing.B) {
-	pre, auto := moderation.Default(), moderation.Default()
-	auto.Mode = event.ModeAuto
-	live := fold.NewLive(nil, fold.SettingsView{Title: "#Ev", Moderation: event.ModeAuto,
-		Display: map[string]string{"layout": "grid", "theme": "dark"}})
-	p := textPost("https://a.example/1", "a plain post about the keynote", "@ada@a.example")
-	now := p.CreatedAt
-	b.Run("rules", func(b *testing.B) {
-		for b.Loop() {
-			if auto.Evaluate(p, now).Decision != event.DecisionApprove {
-				b.Fatal("not approved")
-			}
-		}
-	})
-	b.Run("following the log", func(b *testing.B) {
-		r := wall.ModeRules{Pre: &pre, Auto: &auto, Mode: wall.LiveMode(live)}
-		for b.Loop() {
-			if r.Evaluate(p, now).Decision != event.DecisionApprove {
-				b.Fatal("not approved")
-			}
-		}
-	})
 }

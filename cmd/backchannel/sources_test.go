@@ -8,7 +8,13 @@ import (
 
 	"github.com/backchannel/backchannel/config"
 	"github.com/backchannel/backchannel/event"
+	"github.com/backchannel/backchannel/ingest"
+	"github.com/backchannel/backchannel/moderation"
 )
+
+// The rules every source's sink evaluates arriving posts with: moderation
+// satisfies ingest's interface without importing ingest.
+var _ ingest.Evaluator = moderation.ModeRules{}
 
 // Every configured source type becomes a source of the ingest runner, named
 // as the config names it, with the event's window and rules.

@@ -1,16 +1,14 @@
-package main
+package moderation_test
 
 import (
 	"context"
 	"testing"
 	"time"
 
-	"github.com/backchannel/backchannel/config"
 	"github.com/backchannel/backchannel/event"
 	"github.com/backchannel/backchannel/eventlog/disklog"
 	"github.com/backchannel/backchannel/fold"
 	"github.com/backchannel/backchannel/moderation"
-	"github.com/backchannel/backchannel/wall"
 )
 
 // Sources follow the mode moderators set in the log (read from the event's
@@ -30,14 +28,15 @@ func TestModeFromTheFoldAndRules(t *testing.T) {
 	live := fold.NewLive(log, fold.SettingsView{Moderation: event.ModePre})
 	done := make(chan error, 1)
 	go func() { done <- live.Run(ctx) }()
-	mode := wall.LiveMode(live)
 	defer func() {
 		cancel()
 		if err := <-done; err != nil {
 			t.Errorf("run after cancel = %v", err)
 		}
 	}()
-	rules := modeRules(&config.Moderation{Mode: event.ModePre, BlockedWords: []string{"spoiler"}}, mode)
+	base := &moderation.Rules{Mode: event.ModePre, BlockedWords: []string{"spoiler"}, Profanity: true}
+	base.Compile()
+	rules := moderation.NewModeRules(base, live.Mode)
 	now := time.Date(2026, 3, 12, 10, 0, 0, 0, time.UTC)
 	plain := event.Post{URI: "https://a.example/1", Text: "hello", Source: "mastodon",
 		Author: event.Author{ID: "https://a.example/users/ada", Handle: "@ada@a.example"}}
@@ -51,15 +50,17 @@ func TestModeFromTheFoldAndRules(t *testing.T) {
 		t.Helper()
 		e := event.Entry{Kind: event.SettingsChanged, Time: now, Actor: event.Actor{Role: event.RoleModerator, Name: "ada"},
 			Settings: &event.Settings{Moderation: &m}}
-		if _, err := log.Append(ctx, "", e); err != nil {
+		a, err := log.Append(ctx, "", e)
+		if err != nil {
 			t.Fatal(err)
 		}
-		deadline := time.Now().Add(5 * time.Second)
-		for mode() != m {
-			if time.Now().After(deadline) {
-				t.Fatalf("the fold did not see the switch to %q within 5s", m)
-			}
-			time.Sleep(5 * time.Millisecond)
+		wait, stop := context.WithTimeout(ctx, 5*time.Second)
+		defer stop()
+		if err := live.WaitFor(wait, a.Pos); err != nil {
+			t.Fatalf("the fold did not see the switch to %q: %v", m, err)
+		}
+		if got := live.Mode(); got != m {
+			t.Fatalf("mode after the switch to %q = %q", m, got)
 		}
 	}
 	setMode(event.ModeAuto)
@@ -73,47 +74,36 @@ func TestModeFromTheFoldAndRules(t *testing.T) {
 	if v := rules.Evaluate(plain, now); v.Decision != event.DecisionHold {
 		t.Fatalf("after the switch back to pre: %+v", v)
 	}
+	if base.Mode != event.ModePre {
+		t.Errorf("NewModeRules changed its base's mode to %q", base.Mode)
+	}
 }
 
-// onWall answers from the fold: only an approved post is on the wall.
-func TestOnWallFollowsTheFold(t *testing.T) {
-	store, err := disklog.Open(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = store.Close() })
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	log, err := store.Log(ctx, "ev")
-	if err != nil {
-		t.Fatal(err)
-	}
-	live := fold.NewLive(log, fold.SettingsView{Moderation: event.ModePre})
-	go live.Run(ctx)
-	on := onWall(live)
-	uri := "https://a.example/users/ada/statuses/1"
-	p := event.Post{ID: event.PostID(uri), URI: uri, Source: "mastodon", Text: "hi",
-		Author: event.Author{ID: "https://a.example/users/ada", Handle: "@ada@a.example"}}
-	appendWait := func(e event.Entry) {
-		t.Helper()
-		a, err := log.Append(ctx, e.IdempotencyKey(), e)
-		if err != nil {
-			t.Fatal(err)
+// What following the log's mode adds to each post's evaluation: a read of
+// the fold's settings under its lock.
+func BenchmarkModeRules(b *testing.B) {
+	pre, auto := moderation.Default(), moderation.Default()
+	auto.Mode = event.ModeAuto
+	live := fold.NewLive(nil, fold.SettingsView{Title: "#Ev", Moderation: event.ModeAuto,
+		Display: map[string]string{"layout": "grid", "theme": "dark"}})
+	p := event.Post{URI: "https://a.example/1", Text: "a plain post about the keynote",
+		HTML:      "<p>a plain post about the keynote</p>",
+		CreatedAt: time.Date(2026, 3, 12, 9, 59, 0, 0, time.UTC),
+		Author:    event.Author{ID: "https://a.example/users/ada", Name: "ada", Handle: "@ada@a.example"}}
+	now := p.CreatedAt
+	b.Run("rules", func(b *testing.B) {
+		for b.Loop() {
+			if auto.Evaluate(p, now).Decision != event.DecisionApprove {
+				b.Fatal("not approved")
+			}
 		}
-		if err := live.WaitFor(ctx, a.Pos); err != nil {
-			t.Fatal(err)
+	})
+	b.Run("following the log", func(b *testing.B) {
+		r := moderation.ModeRules{Pre: &pre, Auto: &auto, Mode: live.Mode}
+		for b.Loop() {
+			if r.Evaluate(p, now).Decision != event.DecisionApprove {
+				b.Fatal("not approved")
+			}
 		}
-	}
-	appendWait(event.Entry{Kind: event.PostReceived, Actor: event.Actor{Role: event.RoleSource}, PostID: p.ID, Post: &p,
-		Verdict: &event.Verdict{Decision: event.DecisionHold, Rule: "pre-moderation"}})
-	if on(uri) {
-		t.Fatal("a held post counted as on the wall")
-	}
-	appendWait(event.Entry{Kind: event.PostApproved, Actor: event.Actor{Role: event.RoleModerator, Name: "ada"}, PostID: p.ID})
-	if !on(uri) {
-		t.Fatal("an approved post not counted as on the wall")
-	}
-	if on("https://a.example/users/ada/statuses/2") {
-		t.Fatal("an unknown post counted as on the wall")
-	}
+	})
 }

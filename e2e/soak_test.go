@@ -147,8 +147,13 @@ func TestWallSoak(t *testing.T) {
 	if m := slices.Max(heaps); m > ref.heap*1.25+1<<20 {
 		t.Errorf("JS heap grew from %.0f KiB to %.0f KiB after warm-up", ref.heap/1024, m/1024)
 	}
-	if m := slices.Max(nodes); float64(m) > float64(ref.nodes)*1.15+300 {
-		t.Errorf("DOM nodes grew from %d to %d after warm-up", ref.nodes, m)
+	// Nodes by the tail's median: a burst that arrives while the page is
+	// starved of CPU is briefly on the DOM before the cap trims it (one
+	// sample of 2,600 between samples of 1,600–1,800 was seen on a loaded
+	// machine), while a leak raises every later sample.
+	slices.Sort(nodes)
+	if m := nodes[len(nodes)/2]; float64(m) > float64(ref.nodes)*1.15+300 {
+		t.Errorf("DOM nodes grew from %d to %d (median after warm-up)", ref.nodes, m)
 	}
 	if l := tail[len(tail)-1].listeners; l > ref.listeners+20 {
 		t.Errorf("event listeners grew from %d to %d after warm-up", ref.listeners, l)

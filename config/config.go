@@ -225,19 +225,26 @@ func (r *Role) Configured() bool {
 	return r.Passphrase != "" || len(r.Users) > 0 || len(r.Tokens) > 0
 }
 
-// Display holds the screens' options. The zero value shows avatars and handles.
+// Display holds the screens' options. The zero value shows avatars and
+// handles. What each option takes is package event's rule (event.Display,
+// ValidateDisplayOption), the same as the settings API's; the yaml names
+// are event.DisplayKeys.
 type Display struct {
-	// Layout is the wall's layout: "grid" (default; also "masonry"),
-	// "column", "spotlight" (also "carousel": one post at a time) or "ticker".
+	// Layout is the wall's layout, one of event.Layouts: "grid" (default;
+	// also "masonry"), "column", "spotlight" (also "carousel": one post at
+	// a time) or "ticker". Validate replaces an alias by the name it
+	// stands for.
 	Layout string `yaml:"layout"`
-	// Theme is "dark" (default, for projectors), "light" or "contrast"
-	// (also "high-contrast").
+	// Theme is one of event.Themes: "dark" (default, for projectors),
+	// "light" or "contrast" (also "high-contrast"). Validate replaces an
+	// alias by the name it stands for.
 	Theme       string `yaml:"theme"`
 	ShowAvatars *bool  `yaml:"show_avatars"`
 	ShowHandles *bool  `yaml:"show_handles"`
-	// BrandColour is a CSS hex colour, "#1a7f5a".
+	// BrandColour is a CSS hex colour, "#1a7f5a" (event.ValidColour).
 	BrandColour string `yaml:"brand_colour"`
-	// Logo is an https URL or a path served by this server ("/logo.png").
+	// Logo is an https URL or a path served by this server ("/logo.png")
+	// (event.ValidLogo).
 	Logo string `yaml:"logo"`
 }
 

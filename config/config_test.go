@@ -118,6 +118,21 @@ func TestParseGood(t *testing.T) {
 				t.Errorf("source = %+v", s)
 			}
 		}},
+		{"display aliases read as the names they stand for", "events:\n  - slug: ev\n    hashtags: [T]\n    display: {layout: masonry, theme: high-contrast, logo: /logo.png}\n", func(t *testing.T, c *Config) {
+			// The fold starts from Map, so the screens never see an alias.
+			m := c.Events[0].Display.Map()
+			if m["layout"] != "grid" || m["theme"] != "contrast" || m["logo"] != "/logo.png" {
+				t.Errorf("display = %v", m)
+			}
+			if err := event.Display(m).Validate(); err != nil {
+				t.Errorf("the config's display is refused by the settings rule: %v", err)
+			}
+		}},
+		{"carousel is the spotlight", "events:\n  - slug: ev\n    hashtags: [T]\n    display: {layout: carousel, theme: light}\n", func(t *testing.T, c *Config) {
+			if d := c.Events[0].Display; d.Layout != "spotlight" || d.Theme != "light" {
+				t.Errorf("display = %+v", d)
+			}
+		}},
 		{"unicode hashtag with slug", "events:\n  - slug: cafe\n    hashtags: [Café_2026]\n", func(t *testing.T, c *Config) {
 			if c.Events[0].Hashtags[0] != "Café_2026" {
 				t.Errorf("hashtag = %q", c.Events[0].Hashtags[0])
@@ -187,7 +202,9 @@ func TestParseBad(t *testing.T) {
 		{"short passphrase", "events:\n  - slug: ev\n    hashtags: [T]\n    roles:\n      facilitator:\n        passphrase_env: P\n", map[string]string{"P": "abc"}, `events.yaml:6: events[0].roles.facilitator.passphrase_env: the passphrase is shorter than 8 characters`},
 		{"colour", "events:\n  - slug: ev\n    hashtags: [T]\n    display:\n      brand_colour: green\n", nil, `events.yaml:5: events[0].display.brand_colour: "green" is not a colour`},
 		{"logo over http", "events:\n  - slug: ev\n    hashtags: [T]\n    display:\n      logo: http://x.example/l.png\n", nil, `events.yaml:5: events[0].display.logo:`},
-		{"layout", "events:\n  - slug: ev\n    hashtags: [T]\n    display: {layout: slideshow}\n", nil, `events.yaml:4: events[0].display.layout: must be one of grid, masonry, column, spotlight, carousel, ticker, not "slideshow"`},
+		{"layout", "events:\n  - slug: ev\n    hashtags: [T]\n    display: {layout: slideshow}\n", nil, `events.yaml:4: events[0].display.layout: must be one of grid, column, spotlight, ticker (or masonry, carousel), not "slideshow"`},
+		{"theme", "events:\n  - slug: ev\n    hashtags: [T]\n    display:\n      theme: neon\n", nil, `events.yaml:5: events[0].display.theme: must be one of dark, light, contrast (or high-contrast, highcontrast), not "neon"`},
+		{"protocol-relative logo", "events:\n  - slug: ev\n    hashtags: [T]\n    display:\n      logo: //x.example/l.png\n", nil, `events.yaml:5: events[0].display.logo: "//x.example/l.png" is not an https URL or a path starting with /`},
 		{"list where mapping", "events:\n  - slug: ev\n    hashtags: [T]\n    roles: [a]\n", nil, `events.yaml:4: events[0].roles: must be a mapping of fields`},
 		{"redis URL", "redis: 'http://x'\n" + minimal, nil, `events.yaml:1: redis: not a redis:// URL`},
 		{"listen", "listen: '8080'\n" + minimal, nil, `events.yaml:1: listen: not a listen address`},

@@ -7,7 +7,6 @@ import (
 	"net/netip"
 	"net/url"
 	"regexp"
-	"slices"
 	"strings"
 
 	"golang.org/x/crypto/bcrypt"
@@ -19,7 +18,6 @@ var (
 	slugRe    = regexp.MustCompile(`^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$`)
 	hashtagRe = regexp.MustCompile(`^[\p{L}\p{N}_]+$`)
 	userRe    = regexp.MustCompile(`^[A-Za-z0-9_.@-]{1,64}$`)
-	colourRe  = regexp.MustCompile(`^#(?:[0-9a-fA-F]{3}|[0-9a-fA-F]{6})$`)
 	domainRe  = regexp.MustCompile(`^(?i)[a-z0-9](?:[a-z0-9-]*[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)+$`)
 )
 
@@ -27,15 +25,6 @@ var (
 const (
 	MinSessionKey  = 32
 	MinTokenLength = 16
-)
-
-// Known display values; the pages understand these.
-var (
-	// The names the wall draws (wall.PublicLayouts and PublicThemes) and
-	// their aliases: a host names the issue's "masonry", "carousel" and
-	// "high-contrast" as readily as the wall's own names.
-	Layouts = []string{"grid", "masonry", "column", "spotlight", "carousel", "ticker"}
-	Themes  = []string{"dark", "light", "contrast", "high-contrast"}
 )
 
 // Validate reports everything wrong with c, each as an *Error naming the
@@ -237,7 +226,7 @@ func (c *Config) validateModeration(mp string, m *Moderation) []error {
 	bad := func(path, format string, args ...any) {
 		errs = append(errs, c.errAt(path, fmt.Sprintf(format, args...)))
 	}
-	if m.Mode != event.ModePre && m.Mode != event.ModeAuto {
+	if !m.Mode.Valid() {
 		bad(mp+".mode", "must be pre or auto, not %q", m.Mode)
 	}
 	for _, l := range []struct {
@@ -299,27 +288,27 @@ func (c *Config) validateRole(rp string, r *Role) []error {
 	return errs
 }
 
+// validateDisplay checks the display options by the one rule of package
+// event (the settings API uses the same), then writes the layout and theme
+// under their canonical names: the fold starts from d.Map(), so the
+// screens, staff pages included, only ever see one name for each.
 func (c *Config) validateDisplay(dp string, d *Display) []error {
 	var errs []error
-	bad := func(path, format string, args ...any) {
-		errs = append(errs, c.errAt(path, fmt.Sprintf(format, args...)))
-	}
-	if d.Layout != "" && !slices.Contains(Layouts, d.Layout) {
-		bad(dp+".layout", "must be one of %s, not %q", strings.Join(Layouts, ", "), d.Layout)
-	}
-	if d.Theme != "" && !slices.Contains(Themes, d.Theme) {
-		bad(dp+".theme", "must be one of %s, not %q", strings.Join(Themes, ", "), d.Theme)
-	}
-	if d.BrandColour != "" && !colourRe.MatchString(d.BrandColour) {
-		bad(dp+".brand_colour", "%q is not a colour like #1a7f5a", d.BrandColour)
-	}
-	if d.Logo != "" {
-		u, err := url.Parse(d.Logo)
-		// Only https or a local path: the page's Content-Security-Policy
-		// must be able to name where the logo comes from.
-		if err != nil || !(u.Scheme == "https" && u.Host != "" || u.Scheme == "" && u.Host == "" && strings.HasPrefix(u.Path, "/")) {
-			bad(dp+".logo", "%q is not an https URL or a path starting with /", d.Logo)
+	m := d.Map()
+	for _, k := range event.DisplayKeys {
+		if err := event.ValidateDisplayOption(k, m[k]); err != nil {
+			var de *event.DisplayError
+			if !errors.As(err, &de) {
+				de = &event.DisplayError{Key: k, Reason: err.Error()}
+			}
+			errs = append(errs, c.errAt(dp+"."+k, de.Reason))
 		}
+	}
+	if l, ok := event.CanonicalLayout(d.Layout); ok {
+		d.Layout = l
+	}
+	if t, ok := event.CanonicalTheme(d.Theme); ok {
+		d.Theme = t
 	}
 	return errs
 }

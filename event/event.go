@@ -206,6 +206,9 @@ func (e *Entry) Validate() error {
 		if e.Settings == nil {
 			return Errorf(EINVALID, "%s: settings are required", e.Kind)
 		}
+		if err := e.Settings.Validate(); err != nil {
+			return err
+		}
 	}
 	return nil
 }
@@ -404,14 +407,38 @@ const (
 	ModeAuto Mode = "auto"
 )
 
+// Valid reports whether m is ModePre or ModeAuto.
+func (m Mode) Valid() bool { return m == ModePre || m == ModeAuto }
+
 // Settings are an event's settings that can change while it runs. In a
 // SettingsChanged event only the non-nil fields change.
 type Settings struct {
 	Title      *string `json:"title,omitempty"`
 	Moderation *Mode   `json:"moderation,omitempty"`
-	// Display holds the screens' options (layout, theme, show_avatars, ...).
-	// A key with an empty value is removed.
-	Display map[string]string `json:"display,omitempty"`
+	// Display holds the screens' options (DisplayKeys). A key with an empty
+	// value is removed. Whoever appends writes layouts and themes under
+	// their canonical names (Display.Canonical), so the screens need no
+	// aliases.
+	Display Display `json:"display,omitempty"`
+}
+
+// Validate reports an unknown moderation mode or a refused display option
+// (a *DisplayError), and a layout or theme written under an alias: the log
+// holds canonical names only, so no screen needs to know the aliases.
+func (s *Settings) Validate() error {
+	if s.Moderation != nil && !s.Moderation.Valid() {
+		return Errorf(EINVALID, "moderation must be %q or %q, not %q", ModePre, ModeAuto, *s.Moderation)
+	}
+	if err := s.Display.Validate(); err != nil {
+		return err
+	}
+	c := s.Display.Canonical()
+	for _, k := range []string{DisplayLayout, DisplayTheme} {
+		if v := s.Display[k]; v != c[k] {
+			return &DisplayError{Key: k, Reason: fmt.Sprintf("%q is another name for %q: append the canonical name", v, c[k])}
+		}
+	}
+	return nil
 }
 
 // String gives a one-line description for logs.

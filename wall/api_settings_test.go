@@ -152,6 +152,35 @@ func equalMaps(a, b map[string]string) bool {
 	return true
 }
 
+// The settings API takes the names the config file takes, aliases too,
+// and hands every screen the canonical name (event.Display.Canonical).
+func TestSettingsDisplayAliases(t *testing.T) {
+	n := newDiskNode(t)
+	var sv fold.SettingsView
+	n.call(t, "POST", "/api/events/ev/settings", modCred, map[string]any{
+		"display": map[string]string{"layout": "carousel", "theme": "high-contrast"}}, 200, &sv)
+	if sv.Display["layout"] != "spotlight" || sv.Display["theme"] != "contrast" {
+		t.Fatalf("after carousel and high-contrast = %+v", sv.Display)
+	}
+	var info struct {
+		Display map[string]string `json:"display"`
+	}
+	n.call(t, "GET", "/api/events/ev", noCred, nil, 200, &info)
+	if info.Display["layout"] != "spotlight" || info.Display["theme"] != "contrast" {
+		t.Errorf("public info = %+v", info.Display)
+	}
+	// An alias of what already stands changes nothing, so appends nothing.
+	before := n.head(t)
+	n.call(t, "POST", "/api/events/ev/settings", modCred, map[string]any{"display": map[string]string{"theme": "highcontrast"}}, 200, &sv)
+	if n.head(t) != before {
+		t.Errorf("an alias of the theme as it stands appended %d events", n.head(t)-before)
+	}
+	n.call(t, "POST", "/api/events/ev/settings", modCred, map[string]any{"display": map[string]string{"layout": "masonry"}}, 200, &sv)
+	if sv.Display["layout"] != "grid" {
+		t.Errorf("after masonry = %+v", sv.Display)
+	}
+}
+
 func TestSettingsRefused(t *testing.T) {
 	n := newDiskNode(t)
 	mod := n.login(t, modPass, "ada")
@@ -173,6 +202,7 @@ func TestSettingsRefused(t *testing.T) {
 		{"unknown moderation mode", modCred, map[string]any{"moderation": "post"}, 400, event.EINVALID},
 		{"unknown display key", modCred, map[string]any{"display": map[string]string{"font": "Comic Sans"}}, 400, event.EINVALID},
 		{"unknown layout", modCred, map[string]any{"display": map[string]string{"layout": "spiral"}}, 400, event.EINVALID},
+		{"layout in capitals", modCred, map[string]any{"display": map[string]string{"layout": "Grid"}}, 400, event.EINVALID},
 		{"bad colour", modCred, map[string]any{"display": map[string]string{"brand_colour": "red"}}, 400, event.EINVALID},
 		{"bad boolean", modCred, map[string]any{"display": map[string]string{"show_handles": "yes"}}, 400, event.EINVALID},
 		{"http logo", modCred, map[string]any{"display": map[string]string{"logo": "http://logo.example/l.png"}}, 400, event.EINVALID},

@@ -10,13 +10,14 @@ import (
 	"io/fs"
 	"net/http"
 	"path"
-	"regexp"
 	"slices"
 	"strings"
 	"sync"
 	"time"
 
 	"rsc.io/qr"
+
+	"github.com/backchannel/backchannel/event"
 )
 
 // The public screens (the wall, the participant page, the livestream
@@ -38,22 +39,12 @@ func StaticFS() fs.FS {
 	return sub
 }
 
-// The layouts and themes a page accepts in ?layout= and ?theme=; the
-// config's values ("grid", "column", "ticker"; "dark", "light") are among
-// them. "masonry" is another name for "grid", "high-contrast" for
-// "contrast".
-var (
-	PublicLayouts = []string{"grid", "column", "spotlight", "ticker"}
-	PublicThemes  = []string{"dark", "light", "contrast"}
-)
-
 // DefaultPostCap is how many posts a wall keeps in its page.
 const DefaultPostCap = 60
 
 var (
 	pageTemplates = template.Must(template.New("").ParseFS(staticFiles,
 		"static/wall.html", "static/participant.html", "static/overlay.html", "static/index.html"))
-	brandColour = regexp.MustCompile(`^#(?:[0-9a-fA-F]{3}|[0-9a-fA-F]{6})$`)
 )
 
 // asset is one embedded file with its validator, so browsers revalidate
@@ -191,11 +182,11 @@ func (s *Server) pageData(r *http.Request, e *Event) PageData {
 	}
 	d.Avatars = disp["show_avatars"] != "false"
 	d.Handles = disp["show_handles"] != "false"
-	if brandColour.MatchString(disp["brand_colour"]) {
+	if event.ValidColour(disp["brand_colour"]) {
 		d.Brand = disp["brand_colour"]
 	}
-	if l := disp["logo"]; strings.HasPrefix(l, "https://") || (strings.HasPrefix(l, "/") && !strings.HasPrefix(l, "//")) {
-		d.Logo = l
+	if event.ValidLogo(disp["logo"]) {
+		d.Logo = disp["logo"]
 	}
 	q := r.URL.Query()
 	if v := normaliseLayout(q.Get("layout")); v != "" {
@@ -218,28 +209,18 @@ func (s *Server) pageData(r *http.Request, e *Event) PageData {
 	return d
 }
 
+// normaliseLayout gives the canonical name of the layout v names (an
+// alias resolved, as event.CanonicalLayout does), or "". People type a
+// ?layout= by hand, so case and surrounding space do not matter.
 func normaliseLayout(v string) string {
-	switch v = strings.ToLower(strings.TrimSpace(v)); v {
-	case "masonry":
-		return "grid"
-	case "carousel":
-		return "spotlight"
-	}
-	if slices.Contains(PublicLayouts, v) {
-		return v
-	}
-	return ""
+	l, _ := event.CanonicalLayout(strings.ToLower(strings.TrimSpace(v)))
+	return l
 }
 
+// normaliseTheme is normaliseLayout for themes.
 func normaliseTheme(v string) string {
-	switch v = strings.ToLower(strings.TrimSpace(v)); v {
-	case "high-contrast", "highcontrast":
-		return "contrast"
-	}
-	if slices.Contains(PublicThemes, v) {
-		return v
-	}
-	return ""
+	t, _ := event.CanonicalTheme(strings.ToLower(strings.TrimSpace(v)))
+	return t
 }
 
 func truthy(v string) bool {

@@ -62,15 +62,15 @@ export function showStatus(el, status) {
 export function applyDisplay(cfg, display) {
   const changed = { layout: false, theme: false, cards: false };
   if (!display) return changed;
-  const layouts = { grid: "grid", masonry: "grid", column: "column", spotlight: "spotlight", carousel: "spotlight", ticker: "ticker" };
-  const themes = { dark: "dark", light: "light", contrast: "contrast", "high-contrast": "contrast" };
-  const layout = layouts[display.layout] || "grid";
+  // The server hands out canonical names only (event.Layouts and event.Themes in Go: the config
+  // and the settings API resolve "masonry", "high-contrast" and the like), so there is no alias here.
+  const layout = display.layout || "grid";
   if (!cfg.layoutLocked && layout !== cfg.layout) {
     cfg.layout = layout;
     document.body.dataset.layout = layout;
     changed.layout = true;
   }
-  const theme = themes[display.theme] || "dark";
+  const theme = display.theme || "dark";
   if (!cfg.themeLocked && theme !== cfg.theme) {
     cfg.theme = theme;
     document.documentElement.dataset.theme = theme;

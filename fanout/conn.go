@@ -252,9 +252,10 @@ func (h *Hub) ServeWS(w http.ResponseWriter, r *http.Request, a Audience) {
 	go c.readLoop()
 }
 
-// readLoop reads the client's frames on the handler's goroutine: pongs
-// extend the deadline; "ping" messages are answered; anything else, a
-// flood or an oversize frame closes this client only.
+// readLoop reads the client's frames on a goroutine of its own (ServeWS
+// has returned by then): pongs extend the deadline; "ping" messages are
+// answered; anything else, a flood or an oversize frame closes this
+// client only.
 func (c *conn) readLoop() {
 	defer c.kill()
 	o := &c.h.opts

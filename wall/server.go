@@ -65,6 +65,7 @@ func New(opts Options) *Server {
 	s.routeHealth()
 	s.routeAPI()
 	s.routeSockets()
+	s.routeAssets()
 	s.routePublicPages()
 	s.routeStaffPages()
 	return s

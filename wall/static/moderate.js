@@ -16,7 +16,7 @@ import { connect } from "/static/ws.js";
 import {
   api, APIError, requireSession, showIdentity, showConn, loadTitle, renderPost, toggleCW,
   el, toast, clock, actorName, socketPath,
-} from "/static/login.js";
+} from "/static/staff.js";
 
 const TABS = ["queue", "approved", "rejected", "pinned"];
 const MAX_RENDERED = 300; // cards in the DOM per tab; the counts say how many more there are

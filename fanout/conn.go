@@ -17,8 +17,9 @@ import (
 )
 
 // conn is one websocket client. Its writes happen on a goroutine started
-// only while its queue has frames, so an idle connection costs one
-// goroutine (the reader) and a few hundred bytes besides the socket.
+// only while its queue has frames, or in a public tick's sweep (sweep.go),
+// so an idle connection costs one goroutine (the reader) and a few hundred
+// bytes besides the socket.
 type conn struct {
 	h      *Hub
 	aud    *audState

@@ -17,8 +17,9 @@ import (
 )
 
 // conn is one websocket client. Its writes happen on a goroutine started
-// only while its queue has frames, so an idle connection costs one
-// goroutine (the reader) and a few hundred bytes besides the socket.
+// only while its queue has frames, or in a public tick's sweep (sweep.go),
+// so an idle connection costs one goroutine (the reader) and a few hundred
+// bytes besides the socket.
 type conn struct {
 	h      *Hub
 	aud    *audState
@@ -252,9 +253,10 @@ func (h *Hub) ServeWS(w http.ResponseWriter, r *http.Request, a Audience) {
 	go c.readLoop()
 }
 
-// readLoop reads the client's frames on the handler's goroutine: pongs
-// extend the deadline; "ping" messages are answered; anything else, a
-// flood or an oversize frame closes this client only.
+// readLoop reads the client's frames on a goroutine of its own (ServeWS
+// has returned by then): pongs extend the deadline; "ping" messages are
+// answered; anything else, a flood or an oversize frame closes this
+// client only.
 func (c *conn) readLoop() {
 	defer c.kill()
 	o := &c.h.opts

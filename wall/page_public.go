@@ -2,17 +2,11 @@ package wall
 
 import (
 	"bytes"
-	"crypto/sha256"
-	"embed"
-	"encoding/hex"
 	"fmt"
 	"html/template"
-	"io/fs"
 	"net/http"
-	"path"
 	"slices"
 	"strings"
-	"sync"
 	"time"
 
 	"rsc.io/qr"
@@ -21,23 +15,9 @@ import (
 )
 
 // The public screens (the wall, the participant page, the livestream
-// overlay and the index) are HTML templates and plain ES modules embedded
-// in the binary: no build step, nothing loaded from another host. Pages
-// get their settings through data- attributes, because the CSP allows no
-// inline script.
-
-//go:embed static
-var staticFiles embed.FS
-
-// StaticFS is the embedded wall/static directory (served at /static/), for
-// page handlers that render its templates.
-func StaticFS() fs.FS {
-	sub, err := fs.Sub(staticFiles, "static")
-	if err != nil {
-		panic(err) // the directory is embedded at build time
-	}
-	return sub
-}
+// overlay and the index) are HTML templates over the embedded files (see
+// assets.go) and plain ES modules. Pages get their settings through data-
+// attributes, because the CSP allows no inline script.
 
 // DefaultPostCap is how many posts a wall keeps in its page.
 const DefaultPostCap = 60
@@ -47,76 +27,13 @@ var (
 		"static/wall.html", "static/participant.html", "static/overlay.html", "static/index.html"))
 )
 
-// asset is one embedded file with its validator, so browsers revalidate
-// cheaply and never run a stale ws.js after an upgrade.
-type asset struct {
-	body []byte
-	etag string
-}
-
-var (
-	assetsOnce sync.Once
-	assets     map[string]asset
-)
-
-func loadAssets() map[string]asset {
-	assetsOnce.Do(func() {
-		assets = map[string]asset{}
-		_ = fs.WalkDir(staticFiles, "static", func(p string, d fs.DirEntry, err error) error {
-			if err != nil || d.IsDir() {
-				return err
-			}
-			b, err := staticFiles.ReadFile(p)
-			if err != nil {
-				return err
-			}
-			sum := sha256.Sum256(b)
-			assets[strings.TrimPrefix(p, "static/")] = asset{body: b, etag: `"` + hex.EncodeToString(sum[:8]) + `"`}
-			return nil
-		})
-	})
-	return assets
-}
-
-// routePublicPages mounts the public screens and the shared assets.
+// routePublicPages mounts the public screens.
 func (s *Server) routePublicPages() {
-	s.mux.HandleFunc("GET /static/{file...}", serveStatic)
-	s.mux.HandleFunc("GET /favicon.ico", serveFavicon)
 	s.mux.HandleFunc("GET /{$}", s.indexPage)
 	s.mux.HandleFunc("GET /e/{slug}", s.participantPage)
 	s.mux.HandleFunc("GET /e/{slug}/wall", s.wallPage)
 	s.mux.HandleFunc("GET /e/{slug}/overlay", s.overlayPage)
 	s.mux.HandleFunc("GET /e/{slug}/qr.svg", s.qrCode)
-}
-
-// serveFavicon answers the browser's own request for /favicon.ico with the
-// SVG icon, so a wall left open for hours does not log a 404 per load.
-func serveFavicon(w http.ResponseWriter, r *http.Request) {
-	a, ok := loadAssets()["img/icon.svg"]
-	if !ok {
-		http.NotFound(w, r)
-		return
-	}
-	h := w.Header()
-	h.Set("Content-Type", "image/svg+xml")
-	h.Set("ETag", a.etag)
-	h.Set("Cache-Control", "public, max-age=86400")
-	http.ServeContent(w, r, "favicon.svg", time.Time{}, bytes.NewReader(a.body))
-}
-
-func serveStatic(w http.ResponseWriter, r *http.Request) {
-	name := path.Clean(r.PathValue("file"))
-	a, ok := loadAssets()[name]
-	if !ok || strings.HasSuffix(name, ".html") {
-		http.NotFound(w, r)
-		return
-	}
-	h := w.Header()
-	h.Set("ETag", a.etag)
-	// no-cache: the browser keeps the file but asks each time (a 304 when
-	// unchanged), so a wall that reloads after an upgrade gets new code.
-	h.Set("Cache-Control", "no-cache")
-	http.ServeContent(w, r, name, time.Time{}, bytes.NewReader(a.body))
 }
 
 // PageData is what a public page template gets.

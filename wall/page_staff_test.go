@@ -90,7 +90,7 @@ func TestStaffPagesServedUnderCSP(t *testing.T) {
 			for _, m := range refs {
 				check(m[1])
 			}
-			for _, want := range []string{"/static/common.css", "/static/login.js", "/static/login.css"} {
+			for _, want := range []string{"/static/common.css", "/static/staff.js", "/static/staff.css"} {
 				if !seen[want] {
 					t.Errorf("%s.html does not load %s", page, want)
 				}

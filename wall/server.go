@@ -1,7 +1,9 @@
-// Package wall is backchannel's HTTP server: health and readiness, the
-// Prometheus endpoint, and the JSON API over the events this node serves.
-// Pages, websockets and actions are mounted on the same Server by their
-// own packages with Server.Handle, so each concern stays in its own file.
+// Package wall holds backchannel's HTTP server: the JSON API and the
+// websockets over the events this node serves, and the pages (the public
+// screens and the staff pages) with their assets embedded in the binary,
+// beside health, readiness and metrics. New mounts what needs no
+// credentials; MountStaff adds the moderator and facilitator API, their
+// socket, login and the web form.
 package wall
 
 import (
@@ -49,7 +51,9 @@ type Server struct {
 	order  []string // slugs in the order added, for listings
 }
 
-// New returns a Server with the health, metrics and read API routes.
+// New returns a Server with the health and metrics routes, the public API
+// and socket, the assets and the pages; the staff API comes with
+// MountStaff.
 func New(opts Options) *Server {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
@@ -65,6 +69,7 @@ func New(opts Options) *Server {
 	s.routeHealth()
 	s.routeAPI()
 	s.routeSockets()
+	s.routeAssets()
 	s.routePublicPages()
 	s.routeStaffPages()
 	return s

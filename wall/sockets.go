@@ -7,14 +7,16 @@ import (
 	"github.com/backchannel/backchannel/fanout"
 )
 
+// routeSockets mounts the public socket, GET /api/events/{slug}/ws.
 func (s *Server) routeSockets() {
 	s.mux.HandleFunc("GET /api/events/{slug}/ws", s.publicSocket)
 }
 
 // publicSocket serves the public wall's websocket: it carries only what is
 // approved for public surfaces, so it needs no credentials. The moderator
-// and facilitator sockets are mounted by the auth layer, which picks their
-// audience from the credentials.
+// and facilitator socket, GET /api/events/{slug}/ws/staff, is mounted by
+// MountStaff, which picks its audience from the caller's role
+// (staffSocket).
 func (s *Server) publicSocket(w http.ResponseWriter, r *http.Request) {
 	e, err := s.EventOf(r)
 	if err != nil {

@@ -4,7 +4,7 @@
 // says when the log moved, and the page then reads the entries after the newest it holds.
 
 import { connect } from "/static/ws.js";
-import { api, requireSession, showIdentity, showConn, loadTitle, el, toast, clock, actorName, socketPath } from "/static/login.js";
+import { api, requireSession, showIdentity, showConn, loadTitle, el, toast, clock, actorName, socketPath } from "/static/staff.js";
 
 const LIMIT = 500; // rows kept on the page
 let entries = []; // newest first

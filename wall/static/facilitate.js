@@ -8,7 +8,7 @@
 // or with the up/down buttons, the accessible way.
 
 import { connect } from "/static/ws.js";
-import { api, requireSession, showIdentity, showConn, loadTitle, el, toast, clock, actorName, socketPath } from "/static/login.js";
+import { api, requireSession, showIdentity, showConn, loadTitle, el, toast, clock, actorName, socketPath } from "/static/staff.js";
 
 let open = []; // QuestionView, the facilitators' order
 let answered = [];

@@ -1,0 +1,193 @@
+// moderate-actions.js: what a moderator does to posts: decide (approve, reject, pin, question),
+// hide media, undo, select and bulk-approve, block an author (with its dialog), and send a
+// message to the stage. Each is a POST to the staff API whose answer is applied at once.
+
+import { api, APIError, toast } from "/static/staff.js";
+import {
+  posts, selected, undoStack, leaving, inflight, view, listOf, focused, setFocus, move, upsert, scheduleRender,
+} from "/static/moderate-queue.js";
+
+let blockFor = null; // the post whose author the block dialog is about
+
+const $ = (id) => document.getElementById(id);
+
+async function act(p, action, body) {
+  try {
+    const res = await api("POST", "posts/" + encodeURIComponent(p.id) + "/" + action, body);
+    if (res && res.post) upsert(res.post);
+    scheduleRender();
+    return res;
+  } catch (e) {
+    if (e instanceof APIError && e.status === 409) {
+      toast("Nothing changed: " + e.message);
+    } else {
+      toast(action + " failed: " + e.message, "error");
+    }
+    return null;
+  }
+}
+
+async function decide(action) {
+  const p = focused();
+  if (!p) return;
+  const wasPending = p.state === "pending";
+  const call = act(p, action);
+  // Every decision on a pending post takes it out of the queue (pin and question approve it),
+  // and is what u takes back next, even before the server has answered.
+  if (wasPending) {
+    leaving.add(p.id);
+    inflight.set(p.id, call);
+    undoStack.push(p.id);
+    if (undoStack.length > 100) undoStack.shift();
+    scheduleRender();
+  }
+  const res = await call;
+  if (wasPending) {
+    leaving.delete(p.id);
+    inflight.delete(p.id);
+    if (!res) {
+      const i = undoStack.lastIndexOf(p.id);
+      if (i >= 0) undoStack.splice(i, 1);
+    }
+  }
+  scheduleRender();
+}
+
+export function approve() { return decide("approve"); }
+export function reject() { return decide("reject"); }
+export function pin() {
+  const p = focused();
+  if (p) return decide(p.pinned ? "unpin" : "pin");
+}
+export function question() {
+  const p = focused();
+  if (p) return decide(p.question ? "unquestion" : "question");
+}
+export function hideMedia() {
+  const p = focused();
+  if (!p) return;
+  if (!p.media || !p.media.length) {
+    toast("This post has no media.");
+    return;
+  }
+  return act(p, p.media_hidden ? "show-media" : "hide-media");
+}
+
+export async function undo() {
+  let p = focused();
+  // In the queue a post has no decision to undo: take back my last one instead, waiting for
+  // it to reach the server if it is still on its way.
+  if (!p || p.state === "pending") {
+    p = null;
+    let id;
+    while (!p && (id = undoStack.pop())) {
+      if (inflight.has(id)) await inflight.get(id);
+      const q = posts.get(id);
+      if (q && q.state !== "pending") p = q;
+    }
+    if (!p) {
+      toast("Nothing of yours to undo.");
+      return;
+    }
+  }
+  const res = await act(p, "undo");
+  if (res) {
+    toast("Undone: back in the queue.");
+    view.tab = "queue";
+    setFocus(p.id);
+  }
+}
+
+export function toggleSelect() {
+  const p = focused();
+  if (!p || p.state !== "pending") return;
+  if (selected.has(p.id)) selected.delete(p.id);
+  else selected.add(p.id);
+  move(1);
+  scheduleRender();
+}
+
+export async function bulkApprove() {
+  const ids = listOf("queue").filter((p) => selected.has(p.id)).map((p) => p.id);
+  if (!ids.length) {
+    toast("Select posts with x first.");
+    return;
+  }
+  for (const id of ids) leaving.add(id);
+  scheduleRender();
+  try {
+    const res = await api("POST", "posts/approve", { ids });
+    for (const it of (res && res.results) || []) if (it.post) upsert(it.post);
+    for (const id of ids) undoStack.push(id);
+    selected.clear();
+    toast((res ? res.approved : ids.length) + " approved.");
+  } catch (e) {
+    toast("Bulk approve failed: " + e.message, "error");
+  }
+  for (const id of ids) leaving.delete(id);
+  scheduleRender();
+}
+
+export function openBlock() {
+  const p = focused();
+  if (!p) return;
+  blockFor = p;
+  const a = p.author || {};
+  $("block-who").textContent = (a.name ? a.name + " " : "") + (a.handle || a.id || "");
+  const dom = domainOf(a.handle);
+  $("block-domain").textContent = dom || "(none)";
+  $("block-dialog").classList.remove("hidden");
+  $("block-dialog").querySelector(".btn-primary").focus();
+}
+
+function closeBlock() {
+  blockFor = null;
+  $("block-dialog").classList.add("hidden");
+  $("list").focus({ preventScroll: true });
+}
+
+function domainOf(handle) {
+  const h = (handle || "").replace(/^@/, "");
+  const i = h.lastIndexOf("@");
+  if (i >= 0) return h.slice(i + 1).toLowerCase();
+  return h.includes(".") ? h.toLowerCase() : "";
+}
+
+export async function block(choice) {
+  const p = blockFor;
+  closeBlock();
+  if (!p || choice === "cancel") return;
+  let body;
+  if (choice === "domain") {
+    const d = domainOf(p.author && p.author.handle);
+    if (!d) {
+      toast("This author's handle names no domain.", "error");
+      return;
+    }
+    body = { domain: d };
+  } else {
+    body = { post_id: p.id, minutes: Number(choice) || 0 };
+  }
+  try {
+    await api("POST", "authors/block", body);
+    toast("Blocked " + (body.domain || (p.author && p.author.handle) || "the author") + (body.minutes ? " for " + (body.minutes >= 1440 ? "a day" : "an hour") : " for good") + ".");
+  } catch (e) {
+    toast("Block failed: " + e.message, "error");
+  }
+}
+
+export async function sendStage(ev) {
+  ev.preventDefault();
+  const input = $("stage-input");
+  const message = input.value.trim();
+  if (!message) return;
+  try {
+    await api("POST", "stage", { message });
+    input.value = "";
+    toast("Sent to the stage.");
+    input.blur();
+    $("list").focus({ preventScroll: true });
+  } catch (e) {
+    toast("Not sent: " + e.message, "error");
+  }
+}

@@ -1,0 +1,121 @@
+// moderate-cards.js: draws the moderator page from the model: the focused tab's list of post
+// cards (each a staff.js card with the moderator's footer, cached until the post changes), the
+// tab counts, the selection line, and the focus, which it scrolls to and reports as open.
+
+import { renderPost, el, actorName, clock } from "/static/staff.js";
+import { posts, selected, view, focus, pages, resolveFocus, setFocus } from "/static/moderate-queue.js";
+import { presence, openPresence } from "/static/moderate-presence.js";
+
+const MAX_RENDERED = 300; // cards in the DOM per tab; the counts say how many more there are
+
+export const cards = new Map(); // id -> {card, key} rendered card cache
+let lastScrolled = "";
+
+const $ = (id) => document.getElementById(id);
+
+// cardFor returns p's card, drawn again only when what it shows changed.
+function cardFor(p) {
+  const key = (p.last_pos || 0) + ":" + p.state + ":" + (p.pinned ? 1 : 0) + ":" + (p.question ? 1 : 0) + ":" + (p.media_hidden ? 1 : 0);
+  const c = cards.get(p.id);
+  if (c && c.key === key) return c.card;
+  const card = renderPost(p);
+  const foot = el("div", { class: "mod-foot" });
+  if (p.rule) foot.append(el("span", { class: "rule", title: "the rule that decided when it arrived" }, "rule: ", el("strong", { text: p.rule })));
+  if (p.state !== "pending" && p.decided_by && p.decided_by.role) {
+    foot.append(el("span", { class: "decided" }, p.state + " by " + actorName(p.decided_by) + (p.decided_at ? " at " + clock(p.decided_at) : "")));
+  }
+  foot.append(el("span", { class: "presence" }));
+  if (p.url && /^https?:\/\//.test(p.url)) foot.append(el("a", { href: p.url, target: "_blank", rel: "noopener noreferrer", text: "original" }));
+  card.append(foot);
+  card.dataset.state = p.state;
+  card.addEventListener("click", () => setFocus(p.id));
+  cards.set(p.id, { card, key });
+  return card;
+}
+
+// render draws the open tab, its counts and the focus.
+export function render() {
+  const list = resolveFocus();
+  const f = focus[view.tab];
+  const idx = f.idx;
+
+  const shown = list.slice(0, Math.max(MAX_RENDERED, idx + 1));
+  // Only what changed is written: a card whose state is the same is not touched, so a
+  // decision costs the browser one card's work, not the whole list's.
+  const nodes = shown.map((p) => {
+    const card = cardFor(p);
+    const isFocus = p.id === f.id;
+    card.classList.toggle("focused", isFocus);
+    setAttr(card, "aria-current", isFocus ? "true" : "false");
+    card.classList.toggle("selected", selected.has(p.id));
+    const who = presence.get(p.id) || [];
+    card.classList.toggle("open-elsewhere", who.length > 0);
+    const pr = card.querySelector(".presence");
+    setText(pr, who.length ? "open by " + who.join(", ") : "");
+    return card;
+  });
+  reconcile($("list"), nodes);
+  $("empty").classList.toggle("hidden", list.length > 0);
+  setText($("empty"), view.tab === "queue" ? "The queue is empty." : pages[view.tab] && pages[view.tab].loading ? "Loading…" : "Nothing here.");
+  const pg = pages[view.tab];
+  $("more").classList.toggle("hidden", !pg || !pg.before);
+  // Drop cached cards of posts that are gone, so hours of posts do not pile up.
+  for (const id of cards.keys()) if (!posts.has(id)) cards.delete(id);
+
+  for (const b of document.querySelectorAll("#tabs .tab")) setAttr(b, "aria-selected", String(b.dataset.tab === view.tab));
+  const n = { queue: 0, approved: 0, rejected: 0, pinned: 0 };
+  for (const p of posts.values()) {
+    if (p.state === "pending") n.queue++;
+    else if (p.state === "approved") n.approved++;
+    else if (p.state === "rejected") n.rejected++;
+    if (p.state === "approved" && p.pinned) n.pinned++;
+  }
+  // The server's counts are exact; this page may not hold every approved or rejected post.
+  const counts = view.counts;
+  if (counts) {
+    n.queue = counts.pending;
+    n.approved = Math.max(n.approved, counts.approved);
+    n.rejected = Math.max(n.rejected, counts.rejected);
+    n.pinned = Math.max(n.pinned, counts.pinned);
+  }
+  for (const s of document.querySelectorAll("[data-count]")) setText(s, String(n[s.dataset.count]));
+  setText($("counts"), counts
+    ? `${counts.pending} waiting · ${counts.approved} approved · ${counts.rejected} rejected · ${counts.questions_open} ${counts.questions_open === 1 ? "question" : "questions"} open`
+    : "");
+  const sel = $("selection");
+  sel.classList.toggle("hidden", selected.size === 0);
+  setText(sel, selected.size + " selected: A approves them all, Esc clears");
+
+  const fc = f.id && cards.get(f.id);
+  if (fc) {
+    // Scrolled only when the focus moved, so others' decisions never yank the view away from
+    // where a moderator scrolled with the mouse.
+    if (f.id !== lastScrolled) fc.card.scrollIntoView({ block: "nearest" });
+    lastScrolled = f.id;
+    openPresence(f.id);
+  }
+}
+
+// reconcile makes parent's children exactly nodes, in order, moving or removing only the
+// children that differ (replaceChildren would re-insert every card and make the browser
+// restyle and lay out the whole list on each decision).
+function reconcile(parent, nodes) {
+  const keep = new Set(nodes);
+  for (const child of [...parent.children]) if (!keep.has(child)) child.remove();
+  let cur = parent.firstElementChild;
+  for (const n of nodes) {
+    if (n === cur) {
+      cur = cur.nextElementSibling;
+      continue;
+    }
+    parent.insertBefore(n, cur);
+  }
+}
+
+export function setText(node, text) {
+  if (node && node.textContent !== text) node.textContent = text;
+}
+
+function setAttr(node, name, value) {
+  if (node.getAttribute(name) !== value) node.setAttribute(name, value);
+}

@@ -1,0 +1,67 @@
+// moderate-keys.js: the moderator page's keys (docs/STAFF.md lists them). The open dialog
+// (settings, block) takes the keys first; a field being typed in keeps them but Escape.
+
+import { toggleCW } from "/static/staff.js";
+import { selected, focused, move, setTab, scheduleRender } from "/static/moderate-queue.js";
+import { cards } from "/static/moderate-cards.js";
+import { closeSettings, openSettings } from "/static/moderate-settings.js";
+import {
+  approve, reject, pin, question, openBlock, hideMedia, undo, toggleSelect, bulkApprove, block,
+} from "/static/moderate-actions.js";
+
+const $ = (id) => document.getElementById(id);
+
+let focusOnKeyUp = "";
+
+export function onKeyUp() {
+  if (!focusOnKeyUp) return;
+  $(focusOnKeyUp).focus();
+  focusOnKeyUp = "";
+}
+
+function typing(t) {
+  return t && (t.tagName === "INPUT" || t.tagName === "TEXTAREA" || t.tagName === "SELECT" || t.isContentEditable);
+}
+
+export function onKey(ev) {
+  if (ev.ctrlKey || ev.metaKey || ev.altKey) return;
+  if (!$("settings-dialog").classList.contains("hidden")) {
+    if (ev.key === "Escape") {
+      ev.preventDefault();
+      closeSettings();
+    }
+    return; // the form's own keys (tab, space, arrows) work as in any form
+  }
+  if (!$("block-dialog").classList.contains("hidden")) {
+    const map = { "1": "60", "2": "1440", "3": "0", d: "domain", Escape: "cancel" };
+    if (map[ev.key] !== undefined) {
+      ev.preventDefault();
+      block(map[ev.key]);
+    }
+    return;
+  }
+  if (typing(ev.target)) {
+    if (ev.key === "Escape") {
+      ev.target.blur();
+      $("list").focus({ preventScroll: true });
+    }
+    return;
+  }
+  const keys = {
+    j: () => move(1), ArrowDown: () => move(1), k: () => move(-1), ArrowUp: () => move(-1),
+    a: approve, r: reject, p: pin, q: question, b: openBlock, h: hideMedia, u: undo,
+    x: toggleSelect, A: bulkApprove,
+    c: () => { const p = focused(); const c = p && cards.get(p.id); if (c) toggleCW(c.card); },
+    // Focused on keyup, so the "m" itself is never typed into the field (some input paths
+    // deliver the character after keydown, to whatever has focus by then).
+    m: () => { focusOnKeyUp = "stage-input"; },
+    s: openSettings,
+    "1": () => setTab("queue"), "2": () => setTab("approved"), "3": () => setTab("rejected"), "4": () => setTab("pinned"),
+    Escape: () => { selected.clear(); scheduleRender(); },
+    "?": () => $("legend").classList.toggle("hidden"),
+  };
+  const f = keys[ev.key];
+  if (!f) return;
+  ev.preventDefault();
+  f();
+}

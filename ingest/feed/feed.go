@@ -36,6 +36,7 @@ import (
 	"github.com/backchannel/backchannel/eventlog"
 	"github.com/backchannel/backchannel/ingest"
 	"github.com/backchannel/backchannel/internal/backoff"
+	"github.com/backchannel/backchannel/internal/weburl"
 )
 
 // Kind is the source kind of every feed source, and the Source of its posts.
@@ -115,8 +116,8 @@ var tagFeedPath = regexp.MustCompile(`^/tags/[^/]+\.rss$`)
 
 // New checks cfg and returns the source. An error is a configuration fault.
 func New(cfg Config) (*Source, error) {
-	u, err := url.Parse(strings.TrimSpace(cfg.URL))
-	if err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") {
+	u, ok := weburl.Parse(cfg.URL)
+	if !ok {
 		return nil, event.Errorf(event.EINVALID, "feed: url %q is not an absolute http(s) URL", cfg.URL)
 	}
 	if cfg.MinBackoff <= 0 {

@@ -37,6 +37,7 @@ import (
 	"github.com/backchannel/backchannel/event"
 	"github.com/backchannel/backchannel/ingest"
 	"github.com/backchannel/backchannel/internal/backoff"
+	"github.com/backchannel/backchannel/internal/weburl"
 )
 
 // PageLimit is the page size asked for: Mastodon's maximum.
@@ -154,8 +155,8 @@ func New(cfg Config) (*Source, error) {
 	if !strings.Contains(raw, "://") {
 		raw = "https://" + raw
 	}
-	base, err := url.Parse(strings.TrimRight(raw, "/"))
-	if err != nil || base.Host == "" || (base.Scheme != "https" && base.Scheme != "http") {
+	base, ok := weburl.Parse(strings.TrimRight(raw, "/"))
+	if !ok {
 		return nil, event.Errorf(event.EINVALID, "mastodon: server %q is not an http(s) URL", cfg.Server)
 	}
 	var tags []string

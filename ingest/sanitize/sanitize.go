@@ -24,6 +24,8 @@ import (
 
 	"github.com/microcosm-cc/bluemonday"
 	"golang.org/x/net/html"
+
+	"github.com/backchannel/backchannel/internal/weburl"
 )
 
 // Emoji is a custom emoji a post may use: ":Shortcode:" in its text is shown
@@ -143,7 +145,7 @@ func emojiMap(emojis []Emoji) map[string]string {
 	}
 	m := make(map[string]string, len(emojis))
 	for _, e := range emojis {
-		if !validShortcode(e.Shortcode) || !httpURL(e.URL) {
+		if !validShortcode(e.Shortcode) || !weburl.Valid(e.URL) {
 			continue
 		}
 		m[e.Shortcode] = e.URL
@@ -167,24 +169,11 @@ func shortcodeByte(c byte) bool {
 	return c == '_' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9'
 }
 
-// httpURL reports whether s is an absolute http or https URL with a host.
-func httpURL(s string) bool {
-	u, err := url.Parse(s)
-	if err != nil || u.Host == "" {
-		return false
-	}
-	switch strings.ToLower(u.Scheme) {
-	case "http", "https":
-		return true
-	}
-	return false
-}
-
 // safeHref reports whether s may be a link target: an absolute http(s) URL
 // with a host, or a mailto: URL. bluemonday has already checked this; the
 // second pass checks again so its output never depends on the first alone.
 func safeHref(s string) bool {
-	if httpURL(s) {
+	if weburl.Valid(s) {
 		return true
 	}
 	u, err := url.Parse(s)

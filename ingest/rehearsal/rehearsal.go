@@ -11,7 +11,6 @@ package rehearsal
 import (
 	"context"
 	"fmt"
-	"html"
 	"log/slog"
 	"math/rand/v2"
 	"strconv"
@@ -20,6 +19,7 @@ import (
 
 	"github.com/backchannel/backchannel/event"
 	"github.com/backchannel/backchannel/ingest"
+	"github.com/backchannel/backchannel/ingest/sanitize"
 	"github.com/backchannel/backchannel/internal/backoff"
 )
 
@@ -238,26 +238,15 @@ func (s *Source) build(i int, n uint64, tag string, created time.Time) event.Pos
 	return p
 }
 
-// render writes text as HTML in the form the sanitiser gives (paragraphs,
-// line breaks, escaped characters, links with rel and target), so the
-// rehearsal's HTML is what a real source would store, and its plain text.
-func render(text, link string) (htm, plain string) {
-	var b strings.Builder
-	paras := strings.Split(text, "\n\n")
-	for _, para := range paras {
-		b.WriteString("<p>")
-		for i, line := range strings.Split(para, "\n") {
-			if i > 0 {
-				b.WriteString("<br>")
-			}
-			b.WriteString(html.EscapeString(line))
-		}
-		b.WriteString("</p>")
-	}
+// render passes text through the sanitiser, a paragraph per blank line and
+// the link, if any, in a last paragraph of its own, so the rehearsal's HTML
+// and plain text are what a real source would store.
+func render(text, link string) (safeHTML, plainText string) {
+	var b sanitize.Builder
+	b.Paragraphs(text)
 	if link != "" {
-		u := html.EscapeString(link)
-		b.WriteString(`<p><a href="` + u + `" rel="nofollow noopener noreferrer" target="_blank">` + u + `</a></p>`)
-		paras = append(paras, link)
+		b.Paragraph()
+		b.Link(link, link)
 	}
-	return b.String(), strings.Join(paras, "\n\n")
+	return b.Body()
 }

@@ -1,7 +1,11 @@
-// Package sanitize turns the HTML a source hands us (a Mastodon status's
-// content, a feed item) into what backchannel stores and shows: HTML that is
-// safe to insert into the wall page, and the same body as plain text for
-// rules, search and screen readers.
+// Package sanitize turns the body a source hands us (a Mastodon status's or
+// a feed item's HTML, a Bluesky record's or a web form's plain text with
+// its links) into what backchannel stores and shows: HTML that is safe to
+// insert into the wall page, and the same body as plain text for rules,
+// search and screen readers.
+//
+// HTML takes HTML; Plain and Builder take plain text, write it as HTML and
+// hand that to HTML, so every source's body passes the same two passes.
 //
 // It works in two passes. bluemonday, a maintained allowlist sanitiser,
 // removes everything not on a short list (scripts, styles, event handlers,

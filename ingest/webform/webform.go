@@ -12,7 +12,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"html"
 	"log/slog"
 	"mime"
 	"net/http"
@@ -24,6 +23,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/backchannel/backchannel/ingest/sanitize"
 	"github.com/backchannel/backchannel/internal/jsonhttp"
 
 	"golang.org/x/text/unicode/norm"
@@ -230,14 +230,15 @@ func (h *Handler) post(sub Submission) (event.Post, error) {
 	}
 	id := randomID()
 	uri := "urn:backchannel:form:" + id
+	safe, plain := sanitize.Plain(text)
 	return event.Post{
 		ID:         event.PostID(uri),
 		URI:        uri,
 		Source:     Kind,
 		SourceName: Kind,
 		Author:     event.Author{ID: "form:" + id, Name: name},
-		Text:       text,
-		HTML:       strings.ReplaceAll(html.EscapeString(text), "\n", "<br>"),
+		Text:       plain,
+		HTML:       safe,
 		CreatedAt:  h.opts.Now().UTC(),
 		Question:   bool(sub.Question),
 	}, nil

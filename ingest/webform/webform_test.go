@@ -16,9 +16,9 @@ import (
 	"github.com/backchannel/backchannel/ingest/ingesttest"
 	"github.com/backchannel/backchannel/internal/jsonhttp"
 
-	"github.com/backchannel/backchannel/auth"
 	"github.com/backchannel/backchannel/event"
 	"github.com/backchannel/backchannel/ingest"
+	"github.com/backchannel/backchannel/internal/ratelimit"
 	"github.com/backchannel/backchannel/moderation"
 )
 
@@ -110,7 +110,7 @@ func TestInfo(t *testing.T) {
 }
 
 func TestSubmit(t *testing.T) {
-	f := newFixture(t, Options{Rate: auth.Rate{Burst: 1000, Every: time.Second}})
+	f := newFixture(t, Options{Rate: ratelimit.Rate{Burst: 1000, Every: time.Second}})
 	rec := f.postJSON(map[string]any{"name": "  Ada\nLovelace ", "text": "  How will the <b>new</b> bus routes\r\nreach Holbeck?\n\n\n\nThanks \u202Eevil  ", "question": true}, "192.0.2.1:1")
 	if rec.Code != 200 {
 		t.Fatalf("%d %s", rec.Code, rec.Body)
@@ -164,7 +164,7 @@ func TestSubmit(t *testing.T) {
 }
 
 func TestSubmitRefusals(t *testing.T) {
-	f := newFixture(t, Options{Rate: auth.Rate{Burst: 1000, Every: time.Second}})
+	f := newFixture(t, Options{Rate: ratelimit.Rate{Burst: 1000, Every: time.Second}})
 	cases := []struct {
 		name string
 		body any

@@ -29,6 +29,7 @@ import (
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/backchannel/backchannel/event"
+	"github.com/backchannel/backchannel/internal/ratelimit"
 )
 
 // MinKeyLength is the shortest server key accepted, in bytes.
@@ -70,8 +71,8 @@ type Authenticator struct {
 	slugFrom func(*http.Request) string
 	now      func() time.Time
 	log      *slog.Logger
-	perAddr  *Limiter
-	perEvent *Limiter
+	perAddr  *ratelimit.Limiter
+	perEvent *ratelimit.Limiter
 
 	mu     sync.RWMutex
 	events map[string]*eventCreds
@@ -123,8 +124,8 @@ func New(opts Options) (*Authenticator, error) {
 	if opts.LoginPerEvent.Burst == 0 {
 		opts.LoginPerEvent = Rate{Burst: 20, Every: 3 * time.Second}
 	}
-	a.perAddr = NewLimiter(opts.LoginPerAddress, a.now)
-	a.perEvent = NewLimiter(opts.LoginPerEvent, a.now)
+	a.perAddr = ratelimit.NewLimiter(opts.LoginPerAddress, a.now)
+	a.perEvent = ratelimit.NewLimiter(opts.LoginPerEvent, a.now)
 	for slug, c := range opts.Events {
 		if err := a.SetEvent(slug, c); err != nil {
 			return nil, err
@@ -436,3 +437,8 @@ func newNonce() string {
 }
 
 func subtleEqual(a, b string) bool { return subtle.ConstantTimeCompare([]byte(a), []byte(b)) == 1 }
+
+// Rate is the shape of a login limit (see Options): Burst attempts at once,
+// then one more every Every. It is ratelimit.Rate, named here so Options
+// reads on its own.
+type Rate = ratelimit.Rate

@@ -6,14 +6,16 @@ import (
 	"log/slog"
 	"mime"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"strconv"
 	"strings"
 	"time"
 
-	"github.com/backchannel/backchannel/internal/jsonhttp"
-
 	"github.com/backchannel/backchannel/event"
+	"github.com/backchannel/backchannel/internal/clientaddr"
+	"github.com/backchannel/backchannel/internal/jsonhttp"
+	"github.com/backchannel/backchannel/internal/ratelimit"
 )
 
 // CSRFHeader is the header a cookie-authenticated request that changes
@@ -93,7 +95,7 @@ func (a *Authenticator) sameOrigin(r *http.Request) bool {
 		return false // includes "null", sent by sandboxed and privacy-sensitive contexts
 	}
 	host := r.Host
-	if fromTrustedProxy(r, a.proxies) {
+	if clientaddr.FromTrustedProxy(r, a.proxies) {
 		if fh := firstValue(r.Header.Get("X-Forwarded-Host")); fh != "" {
 			host = strings.TrimSpace(fh)
 		}
@@ -133,8 +135,8 @@ func (a *Authenticator) LoginHandler() http.Handler {
 			jsonhttp.Refuse(w, http.StatusForbidden, event.EFORBIDDEN, "cross-site login refused")
 			return
 		}
-		addr := ClientAddr(r, a.proxies)
-		if ok, retry := a.perAddr.Allow(ClientKey(addr)); !ok {
+		addr := clientaddr.From(r, a.proxies)
+		if ok, retry := a.perAddr.Allow(clientaddr.Key(addr)); !ok {
 			a.log.Warn("login rate limited", slog.String("event", slug), slog.String("addr", addr.String()), slog.String("limit", "address"))
 			tooMany(w, retry)
 			return
@@ -287,6 +289,22 @@ func localNext(next, slug string) string {
 }
 
 func tooMany(w http.ResponseWriter, retry time.Duration) {
-	w.Header().Set("Retry-After", strconv.Itoa(RetryAfterSeconds(retry)))
+	w.Header().Set("Retry-After", strconv.Itoa(ratelimit.RetryAfterSeconds(retry)))
 	jsonhttp.Refuse(w, http.StatusTooManyRequests, event.ERATELIMIT, "too many login attempts; try again later")
+}
+
+// IsTLS reports whether the client reached us over TLS: directly, or
+// through a trusted proxy that says so in X-Forwarded-Proto.
+func IsTLS(r *http.Request, trusted []netip.Prefix) bool {
+	if r.TLS != nil {
+		return true
+	}
+	return clientaddr.FromTrustedProxy(r, trusted) && strings.EqualFold(strings.TrimSpace(firstValue(r.Header.Get("X-Forwarded-Proto"))), "https")
+}
+
+func firstValue(v string) string {
+	if i := strings.IndexByte(v, ','); i >= 0 {
+		return v[:i]
+	}
+	return v
 }

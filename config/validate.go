@@ -12,6 +12,7 @@ import (
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/backchannel/backchannel/event"
+	"github.com/backchannel/backchannel/internal/weburl"
 )
 
 var (
@@ -150,11 +151,11 @@ func (c *Config) validateSource(sp string, s *Source) []error {
 	}
 	switch s.Type {
 	case SourceMastodon:
-		u, err := url.Parse(s.Server)
+		u, ok := weburl.Parse(s.Server)
 		switch {
 		case s.Server == "":
 			bad(sp+".server", "required for a mastodon source")
-		case err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "":
+		case !ok:
 			bad(sp+".server", "not a URL: %q (write it as https://mastodon.social)", s.Server)
 		case u.Path != "" || u.RawQuery != "":
 			bad(sp+".server", "give the server's base URL only, without a path: %q", s.Server)
@@ -175,11 +176,10 @@ func (c *Config) validateSource(sp string, s *Source) []error {
 		}
 		errs = append(errs, c.onlyFor(sp, s, SourceBluesky)...)
 	case SourceRSS:
-		u, err := url.Parse(s.URL)
 		switch {
 		case s.URL == "":
 			bad(sp+".url", "required for an rss source")
-		case err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "":
+		case !weburl.Valid(s.URL):
 			bad(sp+".url", "not a URL: %q (write it as https://blog.example.org/feed/)", s.URL)
 		}
 		errs = append(errs, c.onlyFor(sp, s, SourceRSS)...)

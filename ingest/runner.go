@@ -17,6 +17,7 @@ import (
 
 	"github.com/backchannel/backchannel/event"
 	"github.com/backchannel/backchannel/eventlog"
+	"github.com/backchannel/backchannel/internal/backoff"
 )
 
 // Defaults for RunnerConfig's zero fields.
@@ -271,7 +272,7 @@ func (s *sourceRun) loop(ctx context.Context) {
 		s.release() // also when backing off: the lease may still be ours
 		s.health.SetState(StateStopped)
 	}()
-	attempt := 0
+	bo := backoff.Backoff{Min: cfg.BackoffMin, Max: cfg.BackoffMax}
 	for ctx.Err() == nil {
 		now := cfg.Clock()
 		if !s.ev.Window.Open(now) {
@@ -281,7 +282,7 @@ func (s *sourceRun) loop(ctx context.Context) {
 				<-ctx.Done()
 				return
 			}
-			Sleep(ctx, s.ev.Window.Opens().Sub(now))
+			backoff.Sleep(ctx, s.ev.Window.Opens().Sub(now))
 			continue
 		}
 
@@ -292,13 +293,13 @@ func (s *sourceRun) loop(ctx context.Context) {
 			}
 			s.setLeader(false)
 			s.fail(ErrorKindLease, fmt.Errorf("lease %s: %w", s.lease, err), cfg.LeaseRenew)
-			Sleep(ctx, jitter(cfg.LeaseRenew))
+			backoff.Sleep(ctx, backoff.Spread(cfg.LeaseRenew, cfg.LeaseRenew/5))
 			continue
 		}
 		if !held {
 			s.setLeader(false)
 			s.health.SetState(StateStandby)
-			Sleep(ctx, jitter(cfg.LeaseRenew))
+			backoff.Sleep(ctx, backoff.Spread(cfg.LeaseRenew, cfg.LeaseRenew/5))
 			continue
 		}
 
@@ -330,14 +331,13 @@ func (s *sourceRun) loop(ctx context.Context) {
 			err = ErrReturnedEarly
 		}
 		if cfg.Clock().Sub(started) > cfg.BackoffMax {
-			attempt = 0 // it ran well for a while: this is a new failure
+			bo.Reset() // it ran well for a while: this is a new failure
 		}
-		d := Backoff(attempt, cfg.BackoffMin, cfg.BackoffMax)
-		attempt++
+		d := bo.Next()
 		s.fail(kind, err, d)
 		// The lease is not renewed while backing off: if the wait outlasts
 		// it, another process may take the source over, which is fine.
-		Sleep(ctx, d)
+		backoff.Sleep(ctx, d)
 	}
 }
 

@@ -412,17 +412,6 @@ func TestWindow(t *testing.T) {
 	}
 }
 
-func TestBackoff(t *testing.T) {
-	for attempt, want := range []time.Duration{time.Second, 2 * time.Second, 4 * time.Second, 8 * time.Second, 10 * time.Second, 10 * time.Second} {
-		for range 50 {
-			d := Backoff(attempt, time.Second, 10*time.Second)
-			if d < want/2 || d > want {
-				t.Fatalf("Backoff(%d) = %v, want within [%v, %v]", attempt, d, want/2, want)
-			}
-		}
-	}
-}
-
 func TestNewRunnerRejects(t *testing.T) {
 	st := newMemStore()
 	a, a2 := &counterSource{name: "a"}, &counterSource{name: "a"}

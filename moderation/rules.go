@@ -12,6 +12,7 @@ import (
 	"unsafe"
 
 	"github.com/backchannel/backchannel/event"
+	"github.com/backchannel/backchannel/internal/weburl"
 )
 
 // TimedEntry is a blocked account or domain, for good or until a time.
@@ -356,10 +357,8 @@ func authorDomains(a event.Author) [3]string {
 	var d [3]string
 	d[0] = a.Domain()
 	for i, s := range []string{a.ID, a.URL} {
-		if strings.HasPrefix(s, "https://") || strings.HasPrefix(s, "http://") {
-			if u, err := url.Parse(s); err == nil {
-				d[i+1] = strings.ToLower(u.Hostname())
-			}
+		if u, ok := weburl.Parse(s); ok {
+			d[i+1] = strings.ToLower(u.Hostname())
 		}
 	}
 	return d

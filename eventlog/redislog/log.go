@@ -197,7 +197,7 @@ func (l *Log) Tail(ctx context.Context, after uint64, fn func([]event.Entry) err
 
 	log := l.s.cfg.logger.With(slog.String("slug", l.slug))
 	pos := after
-	var bo backoff
+	bo := newBackoff()
 	failing := false
 	// The head is read before the first XREAD, for the epoch, and again
 	// after every failure, to check that Redis came back with the log the
@@ -237,14 +237,15 @@ func (l *Log) Tail(ctx context.Context, after uint64, fn func([]event.Entry) err
 				failing = true
 			}
 			check = true
-			if err := l.s.sleep(ctx, bo.next()); err != nil {
+			if err := l.s.sleep(ctx, bo.Next()); err != nil {
 				return ended()
 			}
 			continue
 		}
 		if failing {
 			log.InfoContext(ctx, "redislog: tail resumed", slog.Uint64("after", pos))
-			failing, bo = false, backoff{}
+			failing = false
+			bo.Reset()
 		}
 		if len(streams) != 1 || len(streams[0].Messages) == 0 {
 			continue

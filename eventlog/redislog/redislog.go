@@ -13,7 +13,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	mathrand "math/rand/v2"
 	"strconv"
 	"strings"
 	"sync"
@@ -24,6 +23,7 @@ import (
 
 	"github.com/backchannel/backchannel/event"
 	"github.com/backchannel/backchannel/eventlog"
+	"github.com/backchannel/backchannel/internal/backoff"
 )
 
 // Defaults for the options.
@@ -214,7 +214,7 @@ func newEpoch() string {
 // to run more than once.
 func (s *Store) retry(ctx context.Context, op string, fn func(ctx context.Context) error) error {
 	deadline := time.Now().Add(s.cfg.retryFor)
-	var bo backoff
+	bo := newBackoff()
 	for attempt := 0; ; attempt++ {
 		if s.closed.Load() {
 			return eventlog.ErrClosed
@@ -235,7 +235,7 @@ func (s *Store) retry(ctx context.Context, op string, fn func(ctx context.Contex
 		if attempt == 0 {
 			s.cfg.logger.WarnContext(ctx, "redislog: redis unreachable, retrying", slog.String("op", op), slog.Any("err", err))
 		}
-		if err := s.sleep(ctx, bo.next()); err != nil {
+		if err := s.sleep(ctx, bo.Next()); err != nil {
 			return err
 		}
 	}
@@ -295,20 +295,10 @@ func transient(err error) bool {
 	return true
 }
 
-// backoff yields jittered, doubling waits from 25ms to 1s, so many clients
+// newBackoff returns the schedule of waits while Redis is unreachable:
+// jittered, doubling from 25ms to 1s, short because a log that cannot be
+// read or written stalls every screen, and jittered so many clients
 // reconnecting after a Redis restart do not arrive in step.
-type backoff struct{ d time.Duration }
-
-func (b *backoff) next() time.Duration {
-	switch {
-	case b.d == 0:
-		b.d = 25 * time.Millisecond
-	case b.d < time.Second:
-		b.d *= 2
-	}
-	if b.d > time.Second {
-		b.d = time.Second
-	}
-	half := int64(b.d / 2)
-	return time.Duration(half + mathrand.Int64N(half+1))
+func newBackoff() backoff.Backoff {
+	return backoff.Backoff{Min: 25 * time.Millisecond, Max: time.Second}
 }

@@ -16,7 +16,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math/rand/v2"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -28,6 +27,7 @@ import (
 
 	"github.com/backchannel/backchannel/event"
 	"github.com/backchannel/backchannel/ingest"
+	"github.com/backchannel/backchannel/internal/backoff"
 )
 
 // Config configures one Bluesky source.
@@ -172,7 +172,7 @@ func (s *Source) Run(ctx context.Context, sink ingest.Sink) error {
 	if s.cfg.Backfill != nil {
 		cur = s.backfill(ctx, sink, cur)
 	}
-	backoff := s.cfg.MinBackoff
+	bo := backoff.Backoff{Min: s.cfg.MinBackoff, Max: s.cfg.MaxBackoff}
 	for host := 0; ctx.Err() == nil; host = (host + 1) % len(s.cfg.Hosts) {
 		started := s.cfg.Now()
 		n, err := s.follow(ctx, sink, s.cfg.Hosts[host], &cur)
@@ -181,9 +181,9 @@ func (s *Source) Run(ctx context.Context, sink ingest.Sink) error {
 			break
 		}
 		if n > 0 && s.cfg.Now().Sub(started) > s.cfg.MinBackoff {
-			backoff = s.cfg.MinBackoff // it worked for a while: start over
+			bo.Reset() // it worked for a while: start over
 		}
-		wait := jitter(backoff)
+		wait := bo.Next()
 		retry := s.cfg.Now().Add(wait)
 		if err == nil {
 			err = errors.New("connection closed")
@@ -192,10 +192,9 @@ func (s *Source) Run(ctx context.Context, sink ingest.Sink) error {
 		s.log.Warn("jetstream connection lost; failing over",
 			slog.String("host", s.cfg.Hosts[host]), slog.String("next", s.cfg.Hosts[(host+1)%len(s.cfg.Hosts)]),
 			slog.Any("err", err), slog.Duration("retry_in", wait))
-		if !waitFor(ctx, wait) {
+		if !backoff.Sleep(ctx, wait) {
 			break
 		}
-		backoff = min(backoff*2, s.cfg.MaxBackoff)
 	}
 	s.saveCursor(context.WithoutCancel(ctx), sink, cur)
 	return nil
@@ -414,23 +413,6 @@ func (s *Source) delete(ctx context.Context, sink ingest.Sink, uri string) error
 		s.log.Warn("could not store known posts", slog.Any("err", err))
 	}
 	return nil
-}
-
-// jitter returns d scaled by a random factor in [0.5, 1.5).
-func jitter(d time.Duration) time.Duration {
-	return time.Duration(float64(d) * (0.5 + rand.Float64()))
-}
-
-// waitFor waits d or until ctx is done; it reports whether d passed.
-func waitFor(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-ctx.Done():
-		return false
-	}
 }
 
 // compile-time check.

@@ -17,6 +17,8 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/backchannel/backchannel/event"
+	"github.com/backchannel/backchannel/ingest/ingesttest"
+	"github.com/backchannel/backchannel/moderation"
 )
 
 // fixture reads a testdata file as one compact JSON frame.
@@ -151,7 +153,7 @@ func newTestSource(t *testing.T, hosts []string, appView string) *Source {
 	return s
 }
 
-func run(t *testing.T, s *Source, sink *testSink) (stop func()) {
+func run(t *testing.T, s *Source, sink *ingesttest.Sink) (stop func()) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- s.Run(ctx, sink) }()
@@ -176,10 +178,10 @@ func TestOnlyTaggedPostsAppendedOnce(t *testing.T) {
 	sink := newTestSink(t)
 	s := newTestSource(t, []string{js.wsURL()}, av.URL)
 	stop := run(t, s, sink)
-	waitUntil(t, "all frames read", func() bool { return s.Stats.Frames.Load() == int64(2*len(frames)) })
+	ingesttest.WaitUntil(t, "all frames read", func() bool { return s.Stats.Frames.Load() == int64(2*len(frames)) })
 	stop()
 
-	events := sink.snapshot()
+	events := sink.Log.Entries()
 	if len(events) != 2 {
 		t.Fatalf("appended %d events, want the 2 tagged posts: %v", len(events), events)
 	}
@@ -202,7 +204,7 @@ func TestOnlyTaggedPostsAppendedOnce(t *testing.T) {
 	if !strings.Contains(img.HTML, `<a href="https://www.tumblr.com/tempo-tales/765681292369166336/behind-them-timmi-and-wankyu-follow-silently-but?source=share" rel="nofollow noopener noreferrer" target="_blank">www.tumblr.com/tempo-tales/...</a>`) {
 		t.Errorf("link facet not rendered: %s", img.HTML)
 	}
-	if got := sink.health.Snapshot(); got.Appended != 2 || got.Duplicates != 2 {
+	if got := sink.Health().Snapshot(); got.Appended != 2 || got.Duplicates != 2 {
 		t.Errorf("health counted %d appended, %d duplicates; want 2 and 2", got.Appended, got.Duplicates)
 	}
 	// Two authors, each resolved once although each posted twice.
@@ -241,12 +243,12 @@ func TestDeleteRemovesOnlyOurPost(t *testing.T) {
 	sink := newTestSink(t)
 	s := newTestSource(t, []string{js.wsURL()}, av.URL)
 	stop := run(t, s, sink)
-	waitUntil(t, "all frames read", func() bool { return s.Stats.Frames.Load() == int64(len(frames)) })
+	ingesttest.WaitUntil(t, "all frames read", func() bool { return s.Stats.Frames.Load() == int64(len(frames)) })
 	stop()
-	if n := sink.count(event.PostDeleted); n != 1 {
+	if n := sink.Log.Count(event.PostDeleted); n != 1 {
 		t.Fatalf("appended %d deletes, want 1", n)
 	}
-	for _, e := range sink.snapshot() {
+	for _, e := range sink.Log.Entries() {
 		if e.Kind == event.PostDeleted && e.PostID != event.PostID(PostURI("did:plc:tn3hni2jpphsgl6amfbb7ja6", "3mptbypfywk2v")) {
 			t.Errorf("deleted the wrong post %s", e.PostID)
 		}
@@ -260,7 +262,7 @@ func TestRestartResumesFromStoredCursor(t *testing.T) {
 	sink := newTestSink(t)
 	s := newTestSource(t, []string{js.wsURL()}, av.URL)
 	stop := run(t, s, sink)
-	waitUntil(t, "first run read its frames", func() bool { return s.Stats.Frames.Load() == 7 })
+	ingesttest.WaitUntil(t, "first run read its frames", func() bool { return s.Stats.Frames.Load() == 7 })
 	stop()
 	stored, _ := sink.Cursor(context.Background(), cursorKey)
 	if stored != strconv.FormatInt(frameTime(frames[6]), 10) {
@@ -273,14 +275,14 @@ func TestRestartResumesFromStoredCursor(t *testing.T) {
 	js.mu.Unlock()
 	s2 := newTestSource(t, []string{js.wsURL()}, av.URL)
 	stop = run(t, s2, sink)
-	waitUntil(t, "both tagged posts", func() bool { return sink.count(event.PostReceived) == 2 })
+	ingesttest.WaitUntil(t, "both tagged posts", func() bool { return sink.Log.Count(event.PostReceived) == 2 })
 	stop()
 	cursors := js.cursorLog()
 	margin := (10 * time.Second).Microseconds()
 	if want := strconv.FormatInt(frameTime(frames[6])-margin, 10); cursors[len(cursors)-1] != want {
 		t.Errorf("resumed with cursor %s, want stored minus margin %s", cursors[len(cursors)-1], want)
 	}
-	if n := len(sink.snapshot()); n != 2 {
+	if n := len(sink.Log.Entries()); n != 2 {
 		t.Errorf("log holds %d events, want 2 (no gap, no repeat)", n)
 	}
 }
@@ -294,7 +296,7 @@ func TestDroppedConnectionFailsOver(t *testing.T) {
 	sink := newTestSink(t)
 	s := newTestSource(t, []string{first.wsURL(), second.wsURL()}, av.URL)
 	stop := run(t, s, sink)
-	waitUntil(t, "both tagged posts", func() bool { return sink.count(event.PostReceived) == 2 })
+	ingesttest.WaitUntil(t, "both tagged posts", func() bool { return sink.Log.Count(event.PostReceived) == 2 })
 	stop()
 	if second.conns.Load() == 0 {
 		t.Fatal("never failed over to the second host")
@@ -303,10 +305,10 @@ func TestDroppedConnectionFailsOver(t *testing.T) {
 	if want := strconv.FormatInt(frameTime(frames[6])-(10*time.Second).Microseconds(), 10); cur != want {
 		t.Errorf("second host asked from %s, want %s", cur, want)
 	}
-	if h := sink.health.Snapshot(); h.LastError == "" {
+	if h := sink.Health().Snapshot(); h.LastError == "" {
 		t.Error("the drop was not reported on the source's health")
 	}
-	if n := len(sink.snapshot()); n != 2 {
+	if n := len(sink.Log.Entries()); n != 2 {
 		t.Errorf("log holds %d events, want 2", n)
 	}
 }
@@ -326,7 +328,7 @@ func TestAccountTakedownDeletesItsPosts(t *testing.T) {
 	sink := newTestSink(t)
 	s := newTestSource(t, []string{js.wsURL()}, av.URL)
 	stop := run(t, s, sink)
-	waitUntil(t, "the takedown handled", func() bool { return sink.count(event.PostDeleted) == 1 })
+	ingesttest.WaitUntil(t, "the takedown handled", func() bool { return sink.Log.Count(event.PostDeleted) == 1 })
 	stop()
 }
 
@@ -370,13 +372,13 @@ func TestBackfillSearchesBeforeTheStream(t *testing.T) {
 		t.Fatal(err)
 	}
 	stop := run(t, s, sink)
-	waitUntil(t, "the searched post", func() bool { return sink.count(event.PostReceived) == 1 })
-	waitUntil(t, "the stream connected", func() bool { return js.conns.Load() > 0 })
+	ingesttest.WaitUntil(t, "the searched post", func() bool { return sink.Log.Count(event.PostReceived) == 1 })
+	ingesttest.WaitUntil(t, "the stream connected", func() bool { return js.conns.Load() > 0 })
 	stop()
 	if logins.Load() != 1 {
 		t.Errorf("logged in %d times, want 1", logins.Load())
 	}
-	if p := sink.snapshot()[0].Post; p.Author.Handle != "@tn.example.com" {
+	if p := sink.Log.Entries()[0].Post; p.Author.Handle != "@tn.example.com" {
 		t.Errorf("author from the search result not kept: %+v", p.Author)
 	}
 	// The stream starts from where the search ended, not from the live edge.
@@ -395,4 +397,13 @@ func TestNewRefusesBadConfig(t *testing.T) {
 			t.Errorf("New(%+v) accepted a bad config", c)
 		}
 	}
+}
+
+// newTestSink returns a recording sink over a log of its own that judges
+// posts with the default moderation rules, as the runner's sink does.
+func newTestSink(testing.TB) *ingesttest.Sink {
+	rules := moderation.Default()
+	s := ingesttest.NewSink(ingesttest.NewLog(), "bluesky", "bluesky")
+	s.Rules = &rules
+	return s
 }

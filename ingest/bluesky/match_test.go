@@ -107,9 +107,12 @@ func TestRichTextEscapesAndRefusesBadLinks(t *testing.T) {
 		URI  string `json:"uri"`
 		Did  string `json:"did"`
 	}{Type: "app.bsky.richtext.facet#link", URI: "javascript:alert(1)"})
-	got := c.richText(text, []facet{f})
+	got, plain := c.richText(text, []facet{f})
 	if want := `<p>&lt;script&gt;alert(1)&lt;/script&gt; click</p>`; got != want {
 		t.Errorf("richText = %q, want %q", got, want)
+	}
+	if plain != text {
+		t.Errorf("richText plain text = %q, want %q", plain, text)
 	}
 }
 

@@ -2,14 +2,13 @@ package bluesky
 
 import (
 	"encoding/json"
-	"html"
 	"net/url"
-	"sort"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/backchannel/backchannel/event"
+	"github.com/backchannel/backchannel/ingest/sanitize"
+	"github.com/backchannel/backchannel/internal/weburl"
 )
 
 // Collection is the record collection of Bluesky posts.
@@ -131,10 +130,9 @@ func (c *converter) post(did, rkey string, rec *postRecord, prof Profile) event.
 		Source:     "bluesky",
 		SourceName: c.source,
 		URL:        c.web + "/profile/" + did + "/post/" + url.PathEscape(rkey),
-		Text:       rec.Text,
-		HTML:       c.richText(rec.Text, rec.Facets),
 		Tags:       uniqueTags(append(rec.facetTags(), rec.Tags...)),
 	}
+	p.HTML, p.Text = c.richText(rec.Text, rec.Facets)
 	if t, err := time.Parse(time.RFC3339Nano, rec.CreatedAt); err == nil {
 		p.CreatedAt = t.UTC()
 	}
@@ -215,26 +213,20 @@ func safeID(s string) bool {
 	return true
 }
 
-// richText renders text with its facets as HTML: text escaped, line breaks
-// as <br>, link facets as links (http and https only), mentions as links to
-// the profile. Facets out of range, overlapping or not on character
-// boundaries are ignored, so a malformed record still shows its text.
-func (c *converter) richText(text string, facets []facet) string {
-	type span struct {
-		start, end int
-		href       string
-	}
-	var spans []span
+// richText renders text with its facets through the sanitiser: one
+// paragraph, line breaks as <br>, link facets as links (http and https
+// only), mentions and tags as links to the profile and the tag's page. It
+// returns the HTML and the plain text as the sanitiser gives them. Facets
+// out of range, overlapping or not on character boundaries are ignored, so
+// a malformed record still shows its text.
+func (c *converter) richText(text string, facets []facet) (safeHTML, plainText string) {
+	var links []sanitize.Link
 	for _, f := range facets {
-		s, e := f.Index.ByteStart, f.Index.ByteEnd
-		if s < 0 || e > len(text) || s >= e || !utf8.RuneStart(text[s]) || (e < len(text) && !utf8.RuneStart(text[e])) {
-			continue
-		}
 		for _, ft := range f.Features {
 			var href string
 			switch ft.Type {
 			case "app.bsky.richtext.facet#link":
-				if u, err := url.Parse(ft.URI); err == nil && (u.Scheme == "https" || u.Scheme == "http") && u.Host != "" {
+				if u, ok := weburl.Parse(ft.URI); ok {
 					href = u.String()
 				}
 			case "app.bsky.richtext.facet#mention":
@@ -247,34 +239,15 @@ func (c *converter) richText(text string, facets []facet) string {
 				}
 			}
 			if href != "" {
-				spans = append(spans, span{s, e, href})
+				links = append(links, sanitize.Link{Start: f.Index.ByteStart, End: f.Index.ByteEnd, Href: href})
 				break
 			}
 		}
 	}
-	sort.Slice(spans, func(i, j int) bool { return spans[i].start < spans[j].start })
-	var b strings.Builder
-	b.WriteString("<p>")
-	at := 0
-	for _, sp := range spans {
-		if sp.start < at { // overlaps the previous one
-			continue
-		}
-		b.WriteString(escapeText(text[at:sp.start]))
-		b.WriteString(`<a href="`)
-		b.WriteString(html.EscapeString(sp.href))
-		b.WriteString(`" rel="nofollow noopener noreferrer" target="_blank">`)
-		b.WriteString(escapeText(text[sp.start:sp.end]))
-		b.WriteString("</a>")
-		at = sp.end
-	}
-	b.WriteString(escapeText(text[at:]))
-	b.WriteString("</p>")
-	return b.String()
-}
-
-func escapeText(s string) string {
-	return strings.ReplaceAll(html.EscapeString(s), "\n", "<br>")
+	var b sanitize.Builder
+	b.Paragraph()
+	b.Linked(text, links)
+	return b.Body()
 }
 
 func uniqueTags(tags []string) []string {

@@ -59,7 +59,7 @@ func BenchmarkPollUnchanged(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
-	if n := len(sink.snapshot()); n != 4 {
+	if n := len(sink.Log.Entries()); n != 4 {
 		b.Fatalf("log has %d events, want 4", n)
 	}
 }

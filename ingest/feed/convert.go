@@ -14,6 +14,7 @@ import (
 
 	"github.com/backchannel/backchannel/event"
 	"github.com/backchannel/backchannel/ingest/sanitize"
+	"github.com/backchannel/backchannel/internal/weburl"
 )
 
 // Bounds on what one item may bring, so one odd feed cannot flood a post.
@@ -51,11 +52,11 @@ func (s *Source) PostURI(guid, link string, mastodon bool) string {
 		}
 	}
 	switch {
-	case webURL(guid):
+	case weburl.Valid(guid):
 		return guid
 	case guid != "":
 		return s.urnSpace + ":" + guid
-	case webURL(link):
+	case weburl.Valid(link):
 		return link
 	}
 	return ""
@@ -76,9 +77,9 @@ func (s *Source) convert(f *gofeed.Feed, it *gofeed.Item, mastodon bool, fetched
 		Language:   sanitize.Line(f.Language),
 	}
 	switch {
-	case webURL(it.Link):
+	case weburl.Valid(it.Link):
 		p.URL = strings.TrimSpace(it.Link)
-	case webURL(uri):
+	case weburl.Valid(uri):
 		p.URL = uri
 	}
 
@@ -145,7 +146,7 @@ func (s *Source) author(f *gofeed.Feed, it *gofeed.Item, mastodon bool) event.Au
 			// An account feed (/@user.rss) names its one author on the channel.
 			if strings.TrimRight(f.Link, "/") == a.URL {
 				a.Name = sanitize.Line(f.Title)
-				if f.Image != nil && webURL(f.Image.URL) {
+				if f.Image != nil && weburl.Valid(f.Image.URL) {
 					a.Avatar = f.Image.URL
 				}
 			}
@@ -164,10 +165,10 @@ func (s *Source) author(f *gofeed.Feed, it *gofeed.Item, mastodon bool) event.Au
 	if name == "" {
 		a.Name = sanitize.Line(f.Title)
 	}
-	if webURL(f.Link) {
+	if weburl.Valid(f.Link) {
 		a.URL = strings.TrimSpace(f.Link)
 	}
-	if f.Image != nil && webURL(f.Image.URL) {
+	if f.Image != nil && weburl.Valid(f.Image.URL) {
 		a.Avatar = f.Image.URL
 	}
 	// Blocks key on the id: one per name within this feed, or the feed itself.
@@ -186,7 +187,7 @@ func media(it *gofeed.Item) ([]event.Media, bool) {
 	sensitive := false
 	seen := map[string]bool{}
 	add := func(m event.Media) {
-		if len(out) >= maxMedia || !webURL(m.URL) || seen[m.URL] {
+		if len(out) >= maxMedia || !weburl.Valid(m.URL) || seen[m.URL] {
 			return
 		}
 		seen[m.URL] = true
@@ -205,7 +206,7 @@ func media(it *gofeed.Item) ([]event.Media, bool) {
 			}
 		}
 		for _, t := range c.Children["thumbnail"] {
-			if webURL(t.Attrs["url"]) && m.PreviewURL == "" {
+			if weburl.Valid(t.Attrs["url"]) && m.PreviewURL == "" {
 				m.PreviewURL = t.Attrs["url"]
 			}
 		}
@@ -303,18 +304,4 @@ func carriesTag(p event.Post, title string, want []string) bool {
 // tagRune reports whether r may continue a hashtag.
 func tagRune(r rune) bool {
 	return r == '_' || unicode.IsLetter(r) || unicode.IsDigit(r) || unicode.Is(unicode.Mn, r)
-}
-
-// webURL reports whether s is an absolute http(s) URL: the only kind a page
-// may load or link.
-func webURL(s string) bool {
-	s = strings.TrimSpace(s)
-	if s == "" {
-		return false
-	}
-	u, err := url.Parse(s)
-	if err != nil || u.Host == "" {
-		return false
-	}
-	return strings.EqualFold(u.Scheme, "https") || strings.EqualFold(u.Scheme, "http")
 }

@@ -22,7 +22,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"math/rand/v2"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -36,6 +35,8 @@ import (
 	"github.com/backchannel/backchannel/event"
 	"github.com/backchannel/backchannel/eventlog"
 	"github.com/backchannel/backchannel/ingest"
+	"github.com/backchannel/backchannel/internal/backoff"
+	"github.com/backchannel/backchannel/internal/weburl"
 )
 
 // Kind is the source kind of every feed source, and the Source of its posts.
@@ -115,8 +116,8 @@ var tagFeedPath = regexp.MustCompile(`^/tags/[^/]+\.rss$`)
 
 // New checks cfg and returns the source. An error is a configuration fault.
 func New(cfg Config) (*Source, error) {
-	u, err := url.Parse(strings.TrimSpace(cfg.URL))
-	if err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") {
+	u, ok := weburl.Parse(cfg.URL)
+	if !ok {
 		return nil, event.Errorf(event.EINVALID, "feed: url %q is not an absolute http(s) URL", cfg.URL)
 	}
 	if cfg.MinBackoff <= 0 {
@@ -178,10 +179,7 @@ func (s *Source) pollInterval() time.Duration {
 		d = DefaultPollInterval
 	}
 	d = max(d, s.floor)
-	if tenth := d / 10; tenth > 0 {
-		d = d - tenth + rand.N(2*tenth+1)
-	}
-	return d
+	return backoff.Spread(d, d/10)
 }
 
 // ThrottledError is a 429 or 503 answer: the server asked us to wait.
@@ -213,7 +211,7 @@ var ErrParse = errors.New("feed: not a feed")
 // reported on the sink's health and backed off, never returned.
 func (s *Source) Run(ctx context.Context, sink ingest.Sink) error {
 	h := sink.Health()
-	attempt := 0
+	bo := backoff.Backoff{Min: s.cfg.MinBackoff, Max: s.cfg.MaxBackoff}
 	for {
 		err := s.poll(ctx, sink)
 		if ctx.Err() != nil {
@@ -224,25 +222,23 @@ func (s *Source) Run(ctx context.Context, sink ingest.Sink) error {
 		var te *ThrottledError
 		switch {
 		case err == nil:
-			attempt = 0
+			bo.Reset()
 			wait = s.pollInterval()
 		case errors.As(err, &te):
-			wait = ingest.Backoff(attempt, s.cfg.MinBackoff, s.cfg.MaxBackoff)
+			wait = bo.Next()
 			if !te.RetryAt.IsZero() {
 				wait = max(min(te.RetryAt.Sub(now), s.cfg.MaxRetryAfter), s.cfg.MinBackoff)
 			}
-			attempt++
 			h.RateLimited(now, err.Error(), now.Add(wait))
 			s.log.WarnContext(ctx, "feed: server asked us to wait",
 				slog.Int("status", te.StatusCode), slog.Duration("wait", wait))
 		default:
-			wait = ingest.Backoff(attempt, s.cfg.MinBackoff, s.cfg.MaxBackoff)
-			attempt++
+			wait = bo.Next()
 			h.Failed(now, err, now.Add(wait))
 			s.log.WarnContext(ctx, "feed: poll failed",
-				slog.Any("err", err), slog.Int("attempt", attempt), slog.Duration("retry_in", wait))
+				slog.Any("err", err), slog.Int("attempt", bo.Attempt()), slog.Duration("retry_in", wait))
 		}
-		if !ingest.Sleep(ctx, wait) {
+		if !backoff.Sleep(ctx, wait) {
 			return nil
 		}
 	}

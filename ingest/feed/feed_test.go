@@ -15,6 +15,7 @@ import (
 
 	"github.com/backchannel/backchannel/event"
 	"github.com/backchannel/backchannel/ingest"
+	"github.com/backchannel/backchannel/ingest/ingesttest"
 )
 
 func fixture(t *testing.T, name string) string { return fixtureB(t, name) }
@@ -124,9 +125,12 @@ func newSource(t *testing.T, cfg Config) *Source {
 	return s
 }
 
-func posts(m *memSink) []event.Post {
+// newMemSink returns a recording sink over a log of its own.
+func newMemSink() *ingesttest.Sink { return ingesttest.NewSink(ingesttest.NewLog(), "rss", Kind) }
+
+func posts(m *ingesttest.Sink) []event.Post {
 	var out []event.Post
-	for _, e := range m.snapshot() {
+	for _, e := range m.Log.Entries() {
 		if e.Post != nil {
 			out = append(out, *e.Post)
 		}
@@ -351,7 +355,7 @@ func TestConditionalGetAcrossPollsAndRestarts(t *testing.T) {
 	if r := fs.request(0); r.Header.Get("If-None-Match") != "" || r.Header.Get("If-Modified-Since") != "" {
 		t.Errorf("first request sent validators it cannot have: %v", r.Header)
 	}
-	if n := sink.count(event.PostReceived); n != 4 {
+	if n := sink.Log.Count(event.PostReceived); n != 4 {
 		t.Fatalf("first poll appended %d, want 4", n)
 	}
 
@@ -371,7 +375,7 @@ func TestConditionalGetAcrossPollsAndRestarts(t *testing.T) {
 			t.Errorf("request %d validators: %q %q", i, r.Header.Get("If-None-Match"), r.Header.Get("If-Modified-Since"))
 		}
 	}
-	if n := len(sink.snapshot()); n != 4 {
+	if n := len(sink.Log.Entries()); n != 4 {
 		t.Errorf("log has %d events after 304s, want 4", n)
 	}
 	if h := sink.Health().Snapshot(); h.State != ingest.StateOK {
@@ -386,18 +390,17 @@ func TestConditionalGetAcrossPollsAndRestarts(t *testing.T) {
 	if err := newSource(t, cfg).poll(ctx, sink); err != nil {
 		t.Fatal(err)
 	}
-	if n := len(sink.snapshot()); n != 4 {
+	if n := len(sink.Log.Entries()); n != 4 {
 		t.Errorf("log has %d events after a repeated 200, want 4", n)
 	}
 
 	// The cursor lost (a new sink over the same log): every item is handed
 	// to the sink again and the log's idempotent append stores none twice.
-	fresh := newMemSink()
-	fresh.events, fresh.keys = sink.events, sink.keys
+	fresh := ingesttest.NewSink(sink.Log, "rss-fresh", Kind)
 	if err := newSource(t, cfg).poll(ctx, fresh); err != nil {
 		t.Fatal(err)
 	}
-	if n := len(fresh.snapshot()); n != 4 {
+	if n := len(fresh.Log.Entries()); n != 4 {
 		t.Errorf("log has %d events after a lost cursor, want 4", n)
 	}
 
@@ -425,7 +428,7 @@ func TestFailedAppendKeepsOldValidators(t *testing.T) {
 	cfg := Config{URL: fs.URL + "/feed"}
 	sink := newMemSink()
 	down := errors.New("log unreachable")
-	sink.failPost = down
+	sink.Log.Fail(down)
 	err := newSource(t, cfg).poll(context.Background(), sink)
 	if !errors.Is(err, down) {
 		t.Fatalf("poll error %v, want the sink's", err)
@@ -433,16 +436,14 @@ func TestFailedAppendKeepsOldValidators(t *testing.T) {
 	if c, _ := sink.Cursor(context.Background(), cursorKey); c != "" {
 		t.Fatalf("cursor stored after a failed append: %s", c)
 	}
-	sink.mu.Lock()
-	sink.failPost = nil
-	sink.mu.Unlock()
+	sink.Log.Fail(nil)
 	if err := newSource(t, cfg).poll(context.Background(), sink); err != nil {
 		t.Fatal(err)
 	}
 	if r := fs.request(1); r.Header.Get("If-None-Match") != "" {
 		t.Error("the retry sent validators of a document it never finished, and would get a 304")
 	}
-	if n := sink.count(event.PostReceived); n != 3 {
+	if n := sink.Log.Count(event.PostReceived); n != 3 {
 		t.Errorf("appended %d after the log came back, want 3", n)
 	}
 }
@@ -477,11 +478,11 @@ func TestEditedItem(t *testing.T) {
 		fs.ignore = true
 		fs.mu.Unlock()
 	}
-	if n := sink.count(event.PostReceived); n != 3 {
+	if n := sink.Log.Count(event.PostReceived); n != 3 {
 		t.Errorf("received %d, want 3", n)
 	}
 	var edits []event.Entry
-	for _, e := range sink.snapshot() {
+	for _, e := range sink.Log.Entries() {
 		if e.Kind == event.PostEdited {
 			edits = append(edits, e)
 		}
@@ -564,11 +565,11 @@ func TestFetchFailures(t *testing.T) {
 	if err := s.poll(ctx, sink); !errors.Is(err, ErrBodyTooLarge) {
 		t.Errorf("huge body: %v, want ErrBodyTooLarge", err)
 	}
-	if n := len(sink.snapshot()); n != 0 {
+	if n := len(sink.Log.Entries()); n != 0 {
 		t.Errorf("failures appended %d events", n)
 	}
-	if err := s.poll(ctx, sink); err != nil || sink.count(event.PostReceived) != 3 {
-		t.Errorf("recovery: %v, %d posts", err, sink.count(event.PostReceived))
+	if err := s.poll(ctx, sink); err != nil || sink.Log.Count(event.PostReceived) != 3 {
+		t.Errorf("recovery: %v, %d posts", err, sink.Log.Count(event.PostReceived))
 	}
 }
 
@@ -590,7 +591,7 @@ func TestRunBacksOffAndReportsWhileAnotherSourceAppends(t *testing.T) {
 	// Record each state the failing source's health passes through.
 	var mu sync.Mutex
 	var states []ingest.HealthSnapshot
-	badSink.health.OnChange = func(h ingest.HealthSnapshot) {
+	badSink.Health().OnChange = func(h ingest.HealthSnapshot) {
 		mu.Lock()
 		defer mu.Unlock()
 		states = append(states, h)
@@ -601,8 +602,8 @@ func TestRunBacksOffAndReportsWhileAnotherSourceAppends(t *testing.T) {
 	go func() { done <- badSrc.Run(ctx, badSink) }()
 	go func() { done <- goodSrc.Run(ctx, goodSink) }()
 
-	waitUntil(t, "the good source appends", func() bool { return goodSink.count(event.PostReceived) == 4 })
-	waitUntil(t, "the failing source recovers", func() bool { return badSink.count(event.PostReceived) == 2 })
+	ingesttest.WaitUntil(t, "the good source appends", func() bool { return goodSink.Log.Count(event.PostReceived) == 4 })
+	ingesttest.WaitUntil(t, "the failing source recovers", func() bool { return badSink.Log.Count(event.PostReceived) == 2 })
 	cancel()
 	for range 2 {
 		select {
@@ -699,14 +700,14 @@ func TestDroppedItemReconsideredWhenEdited(t *testing.T) {
 		t.Fatal(err)
 	}
 	c, _ := sink.Cursor(ctx, cursorKey)
-	if len(sink.snapshot()) != 0 || strings.Count(c, `"`+event.PostID(newSource(t, cfg).urnSpace+":tag:github.com,2008:Grit::Commit/6d97f8b4582414b6ce69467656824690057d4793")+`":0`) != 1 {
-		t.Fatalf("first poll: %d events, cursor %s", len(sink.snapshot()), c)
+	if len(sink.Log.Entries()) != 0 || strings.Count(c, `"`+event.PostID(newSource(t, cfg).urnSpace+":tag:github.com,2008:Grit::Commit/6d97f8b4582414b6ce69467656824690057d4793")+`":0`) != 1 {
+		t.Fatalf("first poll: %d events, cursor %s", len(sink.Log.Entries()), c)
 	}
 	fs.set(v2, `"v2"`)
 	if err := newSource(t, cfg).poll(ctx, sink); err != nil {
 		t.Fatal(err)
 	}
-	got := sink.snapshot()
+	got := sink.Log.Entries()
 	if len(got) != 1 || got[0].Kind != event.PostReceived || !strings.Contains(got[0].Post.Text, "#OurDay") {
 		t.Fatalf("after the edit: %v", got)
 	}
@@ -727,7 +728,7 @@ func TestRSSDateChangeIsNotAnEdit(t *testing.T) {
 	if err := newSource(t, cfg).poll(ctx, sink); err != nil {
 		t.Fatal(err)
 	}
-	if n, e := sink.count(event.PostReceived), sink.count(event.PostEdited); n != 3 || e != 0 {
+	if n, e := sink.Log.Count(event.PostReceived), sink.Log.Count(event.PostEdited); n != 3 || e != 0 {
 		t.Errorf("received %d edited %d, want 3 and 0", n, e)
 	}
 	for _, p := range posts(sink) {

@@ -7,6 +7,7 @@ import (
 	"github.com/backchannel/backchannel/event"
 	"github.com/backchannel/backchannel/eventlog/disklog"
 	"github.com/backchannel/backchannel/ingest"
+	"github.com/backchannel/backchannel/ingest/ingesttest"
 )
 
 // TestRestartOverDiskLog runs the source against the real ingest.LogSink
@@ -35,7 +36,7 @@ func TestRestartOverDiskLog(t *testing.T) {
 		ctx, cancel := context.WithCancel(t.Context())
 		done := make(chan error, 1)
 		go func() { done <- src.Run(ctx, sink) }()
-		waitUntil(t, "the poll", func() bool {
+		ingesttest.WaitUntil(t, "the poll", func() bool {
 			fs.mu.Lock()
 			defer fs.mu.Unlock()
 			return len(fs.requests) >= wantRequests && health.Snapshot().State == ingest.StateOK

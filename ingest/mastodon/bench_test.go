@@ -12,6 +12,7 @@ import (
 
 	"github.com/backchannel/backchannel/event"
 	"github.com/backchannel/backchannel/eventlog"
+	"github.com/backchannel/backchannel/ingest/ingesttest"
 )
 
 // BenchmarkParseSanitiseConvert measures statuses per second from the
@@ -42,12 +43,12 @@ func BenchmarkParseSanitiseConvert(b *testing.B) {
 
 // latencySink records when Post was called for each URI.
 type latencySink struct {
-	*memSink
+	*ingesttest.Sink
 	at chan time.Time
 }
 
 func (s *latencySink) Post(ctx context.Context, p event.Post) (eventlog.Appended, error) {
-	a, err := s.memSink.Post(ctx, p)
+	a, err := s.Sink.Post(ctx, p)
 	s.at <- time.Now()
 	return a, err
 }
@@ -64,7 +65,7 @@ func benchStreamLatency(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	sink := &latencySink{memSink: newMemSink(newMemLog(), src.Name()), at: make(chan time.Time, 1)}
+	sink := &latencySink{Sink: newMemSink(ingesttest.NewLog(), src.Name()), at: make(chan time.Time, 1)}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- src.Run(ctx, sink) }()

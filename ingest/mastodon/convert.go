@@ -8,6 +8,7 @@ import (
 
 	"github.com/backchannel/backchannel/event"
 	"github.com/backchannel/backchannel/ingest/sanitize"
+	"github.com/backchannel/backchannel/internal/weburl"
 )
 
 // Kind is the kind of this source and the Source of its posts.
@@ -53,9 +54,9 @@ func Convert(st *gomastodon.Status, host string) event.Post {
 		Sensitive:      st.Sensitive,
 		Author:         author(&st.Account, host),
 	}
-	if webURL(st.URL) {
+	if weburl.Valid(st.URL) {
 		p.URL = st.URL
-	} else if webURL(st.URI) {
+	} else if weburl.Valid(st.URI) {
 		p.URL = st.URI
 	}
 	p.HTML, p.Text = sanitize.HTML(st.Content, emojis(st.Emojis))
@@ -94,12 +95,12 @@ func author(a *gomastodon.Account, host string) event.Author {
 	default:
 		au.ID = au.Handle
 	}
-	if webURL(a.URL) {
+	if weburl.Valid(a.URL) {
 		au.URL = a.URL
 	}
-	if webURL(a.AvatarStatic) {
+	if weburl.Valid(a.AvatarStatic) {
 		au.Avatar = a.AvatarStatic
-	} else if webURL(a.Avatar) {
+	} else if weburl.Valid(a.Avatar) {
 		au.Avatar = a.Avatar
 	}
 	return au
@@ -120,7 +121,7 @@ func emojis(es []gomastodon.Emoji) []sanitize.Emoji {
 	out := make([]sanitize.Emoji, 0, len(es))
 	for _, e := range es {
 		u := e.StaticURL
-		if !webURL(u) {
+		if !weburl.Valid(u) {
 			u = e.URL
 		}
 		out = append(out, sanitize.Emoji{Shortcode: e.ShortCode, URL: u})
@@ -130,10 +131,10 @@ func emojis(es []gomastodon.Emoji) []sanitize.Emoji {
 
 func media(a gomastodon.Attachment) (event.Media, bool) {
 	u := a.URL
-	if !webURL(u) {
+	if !weburl.Valid(u) {
 		u = a.RemoteURL
 	}
-	if !webURL(u) {
+	if !weburl.Valid(u) {
 		return event.Media{}, false
 	}
 	m := event.Media{
@@ -149,24 +150,11 @@ func media(a gomastodon.Attachment) (event.Media, bool) {
 	default:
 		m.Kind = "unknown"
 	}
-	if webURL(a.PreviewURL) {
+	if weburl.Valid(a.PreviewURL) {
 		m.PreviewURL = a.PreviewURL
 	}
 	if m.Width == 0 || m.Height == 0 {
 		m.Width, m.Height = int(a.Meta.Small.Width), int(a.Meta.Small.Height)
 	}
 	return m, true
-}
-
-// webURL reports whether s is an absolute http(s) URL: the only kind a page
-// may load or link.
-func webURL(s string) bool {
-	if s == "" {
-		return false
-	}
-	u, err := url.Parse(s)
-	if err != nil || u.Host == "" {
-		return false
-	}
-	return strings.EqualFold(u.Scheme, "https") || strings.EqualFold(u.Scheme, "http")
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/backchannel/backchannel/event"
 	"github.com/backchannel/backchannel/ingest"
+	"github.com/backchannel/backchannel/ingest/ingesttest"
 )
 
 // TestFaults runs two sources on one log: server A misbehaves, server B is
@@ -107,7 +108,7 @@ func TestFaults(t *testing.T) {
 				a.add(numbered(t, n, "OurDay", base))
 				b.add(numbered(t, 100+n, "OurDay", base))
 			}
-			log := newMemLog()
+			log := ingesttest.NewLog()
 			cfgA := fastConfig(a.srv.URL, "OurDay")
 			if tt.timeout > 0 {
 				cfgA.HTTPClient = &http.Client{Timeout: tt.timeout}
@@ -117,10 +118,10 @@ func TestFaults(t *testing.T) {
 			run(t, srcA, sinkA)
 			run(t, srcB, sinkB)
 
-			waitFor(t, "the fault reported", func() bool { return sinkA.sawState(tt.state, tt.errPart) })
-			waitFor(t, "B's posts", func() bool {
+			ingesttest.WaitUntil(t, "the fault reported", func() bool { return sinkA.SawState(tt.state, tt.errPart) })
+			ingesttest.WaitUntil(t, "B's posts", func() bool {
 				for n := 101; n <= 105; n++ {
-					if log.count(event.PostReceived, uriOf(n)) != 1 {
+					if log.CountOf(event.PostReceived, uriOf(n)) != 1 {
 						return false
 					}
 				}
@@ -133,7 +134,7 @@ func TestFaults(t *testing.T) {
 
 			if tt.times < 0 {
 				// A person must act: A appends nothing and does not hammer.
-				waitFor(t, "B polling on", func() bool { return b.requestCount("/api/v1/timelines/tag/") >= 10 })
+				ingesttest.WaitUntil(t, "B polling on", func() bool { return b.requestCount("/api/v1/timelines/tag/") >= 10 })
 				if n := a.requestCount("/api/v1/timelines/tag/"); n != 1 {
 					t.Errorf("A made %d timeline requests, want 1 (long backoff after 401)", n)
 				}
@@ -141,21 +142,21 @@ func TestFaults(t *testing.T) {
 					t.Errorf("A's health = %+v, want backing off for a long while", h)
 				}
 				for n := 1; n <= 5; n++ {
-					if log.count(event.PostReceived, uriOf(n)) != 0 {
+					if log.CountOf(event.PostReceived, uriOf(n)) != 0 {
 						t.Errorf("post %d appended from a refusing server", n)
 					}
 				}
 				return
 			}
-			waitFor(t, "A recovered", func() bool {
+			ingesttest.WaitUntil(t, "A recovered", func() bool {
 				for n := 1; n <= 5; n++ {
-					if log.count(event.PostReceived, uriOf(n)) != 1 {
+					if log.CountOf(event.PostReceived, uriOf(n)) != 1 {
 						return false
 					}
 				}
 				return sinkA.Health().Snapshot().State == ingest.StateOK
 			})
-			if k := log.kinds(); k[event.PostReceived] != 10 || len(log.all()) != 10 {
+			if k := log.Kinds(); k[event.PostReceived] != 10 || len(log.Entries()) != 10 {
 				t.Errorf("events = %v, want exactly 10 received", k)
 			}
 			if tt.noEarlyRetry {
@@ -182,15 +183,15 @@ func TestPacing(t *testing.T) {
 	f.rlReset = time.Now().Add(600 * time.Millisecond)
 	reset := f.rlReset
 	f.mu.Unlock()
-	log := newMemLog()
+	log := ingesttest.NewLog()
 	src := mustNew(t, fastConfig(f.srv.URL, "OurDay"))
 	sink := newMemSink(log, src.Name())
 	run(t, src, sink)
 	f.add(numbered(t, 1, "OurDay", time.Now().Add(-time.Minute)))
-	waitFor(t, "slowing down reported", func() bool { return sink.sawState(ingest.StateRateLimited, "slowing down") })
+	ingesttest.WaitUntil(t, "slowing down reported", func() bool { return sink.SawState(ingest.StateRateLimited, "slowing down") })
 	// With 1 left, the next request waits for the reset: before it, only
 	// the request that learnt the budget (and one in flight beside it).
-	waitFor(t, "the reset", func() bool { return time.Now().After(reset) })
+	ingesttest.WaitUntil(t, "the reset", func() bool { return time.Now().After(reset) })
 	f.mu.Lock()
 	n := 0
 	for _, at := range f.reqTimes {

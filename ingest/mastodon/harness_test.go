@@ -19,158 +19,28 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/backchannel/backchannel/event"
-	"github.com/backchannel/backchannel/eventlog"
 	"github.com/backchannel/backchannel/ingest"
+	"github.com/backchannel/backchannel/ingest/ingesttest"
 )
 
-// ---- a tiny in-memory idempotent log and a Sink over it ----
+// ---- a sink over an in-memory log ----
 
-// memLog is the smallest log with the real log's idempotent append: one
-// key, one event.
-type memLog struct {
-	mu       sync.Mutex
-	keys     map[string]uint64
-	events   []event.Entry
-	meta     map[string]string
-	received map[string]bool // uri
+// holdAll holds every post for a moderator, as pre-moderation does.
+type holdAll struct{}
+
+func (holdAll) Evaluate(event.Post, time.Time) event.Verdict {
+	return event.Verdict{Decision: event.DecisionHold, Rule: "test"}
 }
 
-func newMemLog() *memLog {
-	return &memLog{keys: map[string]uint64{}, meta: map[string]string{}, received: map[string]bool{}}
-}
-
-func (l *memLog) append(key string, e event.Entry) (eventlog.Appended, error) {
-	if err := e.Validate(); err != nil {
-		return eventlog.Appended{}, err
-	}
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if p, ok := l.keys[key]; ok {
-		return eventlog.Appended{Pos: p, Duplicate: true}, nil
-	}
-	e.Pos = uint64(len(l.events) + 1)
-	e.Time = time.Now()
-	l.events = append(l.events, e)
-	l.keys[key] = e.Pos
-	if e.Kind == event.PostReceived {
-		l.received[e.Post.URI] = true
-	}
-	return eventlog.Appended{Pos: e.Pos}, nil
-}
-
-func (l *memLog) all() []event.Entry {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return slices.Clone(l.events)
-}
-
-// count returns how many events of kind k name the post with this URI.
-func (l *memLog) count(k event.Kind, uri string) int {
-	n := 0
-	for _, e := range l.all() {
-		if e.Kind == k && e.PostID == event.PostID(uri) {
-			n++
-		}
-	}
-	return n
-}
-
-// kinds counts events by kind.
-func (l *memLog) kinds() map[event.Kind]int {
-	m := map[event.Kind]int{}
-	for _, e := range l.all() {
-		m[e.Kind]++
-	}
-	return m
-}
-
-// memSink is an ingest.Sink over a memLog, doing what the runner's sink
-// does: keys from event.IdempotencyKey, edits of unknown posts appended as
-// received, counts on Health.
-type memSink struct {
-	log    *memLog
-	name   string
-	health *ingest.Health
-
-	mu    sync.Mutex
-	snaps []ingest.HealthSnapshot
-}
-
-func newMemSink(l *memLog, name string) *memSink {
-	s := &memSink{log: l, name: name, health: ingest.NewHealth(name, Kind)}
-	s.health.OnChange = func(h ingest.HealthSnapshot) {
-		s.mu.Lock()
-		s.snaps = append(s.snaps, h)
-		s.mu.Unlock()
-	}
+// newMemSink returns the sink of the source called name over l. It reads
+// the log as the fold does: an edit of a post never received is appended
+// as received, a delete of one is dropped.
+func newMemSink(l *ingesttest.Log, name string) *ingesttest.Sink {
+	s := ingesttest.NewSink(l, name, Kind)
+	s.Rules = holdAll{}
+	s.KnownOnly = true
 	return s
 }
-
-// sawState reports whether the health ever was in state with an error
-// containing errPart.
-func (s *memSink) sawState(state, errPart string) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for _, h := range s.snaps {
-		if h.State == state && strings.Contains(h.LastError, errPart) {
-			return true
-		}
-	}
-	return false
-}
-
-func (s *memSink) actor() event.Actor { return event.Actor{Role: event.RoleSource, Name: s.name} }
-
-func (s *memSink) Post(ctx context.Context, p event.Post) (eventlog.Appended, error) {
-	e := event.Entry{Kind: event.PostReceived, Actor: s.actor(), PostID: p.ID, Post: &p,
-		Verdict: &event.Verdict{Decision: event.DecisionHold, Rule: "test"}}
-	a, err := s.log.append(e.IdempotencyKey(), e)
-	if err == nil {
-		s.health.Counted(a.Duplicate, p.CreatedAt, time.Now())
-	}
-	return a, err
-}
-
-func (s *memSink) Edit(ctx context.Context, p event.Post) (eventlog.Appended, error) {
-	s.log.mu.Lock()
-	known := s.log.received[p.URI]
-	s.log.mu.Unlock()
-	if !known {
-		return s.Post(ctx, p)
-	}
-	e := event.Entry{Kind: event.PostEdited, Actor: s.actor(), PostID: p.ID, Post: &p}
-	a, err := s.log.append(e.IdempotencyKey(), e)
-	if err == nil {
-		s.health.Counted(a.Duplicate, p.CreatedAt, time.Now())
-	}
-	return a, err
-}
-
-func (s *memSink) Delete(ctx context.Context, uri string) (eventlog.Appended, error) {
-	s.log.mu.Lock()
-	known := s.log.received[uri]
-	s.log.mu.Unlock()
-	if !known {
-		return eventlog.Appended{}, nil
-	}
-	e := event.Entry{Kind: event.PostDeleted, Actor: s.actor(), PostID: event.PostID(uri)}
-	return s.log.append(e.IdempotencyKey(), e)
-}
-
-func (s *memSink) Cursor(ctx context.Context, key string) (string, error) {
-	s.log.mu.Lock()
-	defer s.log.mu.Unlock()
-	return s.log.meta["cursor:"+s.name+":"+key], nil
-}
-
-func (s *memSink) SetCursor(ctx context.Context, key, value string) error {
-	s.log.mu.Lock()
-	defer s.log.mu.Unlock()
-	s.log.meta["cursor:"+s.name+":"+key] = value
-	return nil
-}
-
-func (s *memSink) Health() *ingest.Health { return s.health }
 
 // ---- a local Mastodon server serving recorded statuses ----
 
@@ -528,18 +398,6 @@ func testLogger() *slog.Logger {
 		return slog.Default()
 	}
 	return slog.New(slog.DiscardHandler)
-}
-
-// waitFor polls cond until it holds or the deadline passes.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
 }
 
 // fastConfig is a configuration with intervals small enough for tests.

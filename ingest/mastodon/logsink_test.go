@@ -7,6 +7,7 @@ import (
 	"github.com/backchannel/backchannel/event"
 	"github.com/backchannel/backchannel/eventlog/disklog"
 	"github.com/backchannel/backchannel/ingest"
+	"github.com/backchannel/backchannel/ingest/ingesttest"
 )
 
 // TestWithLogSinkOnDisk runs three sources against the real ingest.LogSink
@@ -78,7 +79,7 @@ func TestWithLogSinkOnDisk(t *testing.T) {
 	}
 	// Whichever server is polled first, the log ends with the edited
 	// version of post 5: as the received post, or as an edit of it.
-	waitFor(t, "all twelve posts and the edit of post 5", func() bool {
+	ingesttest.WaitUntil(t, "all twelve posts and the edit of post 5", func() bool {
 		return len(uris()) == 12 && lastText(uriOf(5)) == "post 5, edited"
 	})
 	// Post 1 is deleted at its origin, and so on every server.
@@ -91,8 +92,8 @@ func TestWithLogSinkOnDisk(t *testing.T) {
 		}
 		f.mu.Unlock()
 	}
-	waitFor(t, "the delete", func() bool { return uris()[event.PostID(uriOf(1))][event.PostDeleted] == 1 })
-	waitFor(t, "more rounds", func() bool { return servers[0].requestCount("/api/v1/statuses/") >= 10 })
+	ingesttest.WaitUntil(t, "the delete", func() bool { return uris()[event.PostID(uriOf(1))][event.PostDeleted] == 1 })
+	ingesttest.WaitUntil(t, "more rounds", func() bool { return servers[0].requestCount("/api/v1/statuses/") >= 10 })
 	for n := 1; n <= 12; n++ {
 		k := uris()[event.PostID(uriOf(n))]
 		if k[event.PostReceived] != 1 {

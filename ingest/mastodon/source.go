@@ -36,6 +36,8 @@ import (
 
 	"github.com/backchannel/backchannel/event"
 	"github.com/backchannel/backchannel/ingest"
+	"github.com/backchannel/backchannel/internal/backoff"
+	"github.com/backchannel/backchannel/internal/weburl"
 )
 
 // PageLimit is the page size asked for: Mastodon's maximum.
@@ -153,8 +155,8 @@ func New(cfg Config) (*Source, error) {
 	if !strings.Contains(raw, "://") {
 		raw = "https://" + raw
 	}
-	base, err := url.Parse(strings.TrimRight(raw, "/"))
-	if err != nil || base.Host == "" || (base.Scheme != "https" && base.Scheme != "http") {
+	base, ok := weburl.Parse(strings.TrimRight(raw, "/"))
+	if !ok {
 		return nil, event.Errorf(event.EINVALID, "mastodon: server %q is not an http(s) URL", cfg.Server)
 	}
 	var tags []string
@@ -286,7 +288,7 @@ func (s *Source) Run(ctx context.Context, sink ingest.Sink) error {
 // pollLoop runs polling rounds until ctx is done.
 func (s *Source) pollLoop(ctx context.Context, sink ingest.Sink) {
 	h := sink.Health()
-	bo := newBackoff(s.cfg.MinBackoff, s.cfg.MaxBackoff)
+	bo := &backoff.Backoff{Min: s.cfg.MinBackoff, Max: s.cfg.MaxBackoff}
 	var nextReread time.Time // zero: re-read in the first round, for what a restart missed
 	nextDeletes := s.now().Add(s.cfg.DeleteCheckInterval)
 	restored := false
@@ -300,7 +302,7 @@ func (s *Source) pollLoop(ctx context.Context, sink ingest.Sink) {
 		if err != nil {
 			wait = s.failed(h, bo, err)
 		} else {
-			bo.reset()
+			bo.Reset()
 			wait = s.cfg.PollInterval
 			pollNow = s.pollNow // a stream may cut the pause short
 		}
@@ -317,7 +319,7 @@ func (s *Source) pollLoop(ctx context.Context, sink ingest.Sink) {
 }
 
 // failed reports err on health and returns how long to wait.
-func (s *Source) failed(h *ingest.Health, bo *backoff, err error) time.Duration {
+func (s *Source) failed(h *ingest.Health, bo *backoff.Backoff, err error) time.Duration {
 	now := s.now()
 	var te *ThrottledError
 	var ae *gomastodon.APIError
@@ -325,7 +327,7 @@ func (s *Source) failed(h *ingest.Health, bo *backoff, err error) time.Duration 
 	case errors.As(err, &te):
 		wait := te.RetryAt.Sub(now)
 		if te.RetryAt.IsZero() || wait <= 0 {
-			wait = bo.next()
+			wait = bo.Next()
 		}
 		// A little jitter after the reset, so several sources (or
 		// processes) on one address do not all come back at once.
@@ -338,12 +340,12 @@ func (s *Source) failed(h *ingest.Health, bo *backoff, err error) time.Duration 
 		if s.cfg.Token != "" {
 			msg = "server refused the access token"
 		}
-		wait := jitter(s.cfg.AuthBackoff)
+		wait := backoff.Jitter(s.cfg.AuthBackoff)
 		h.Failed(now, fmt.Errorf("%s: %w", msg, err), now.Add(wait))
 		s.log.Error(msg, slog.Int("status", ae.StatusCode), slog.Duration("retry_in", wait))
 		return wait
 	default:
-		wait := bo.next()
+		wait := bo.Next()
 		h.Failed(now, err, now.Add(wait))
 		s.log.Warn("poll failed", slog.String("err", err.Error()), slog.Duration("retry_in", wait))
 		return wait
@@ -639,30 +641,4 @@ func (s *Source) pace(ctx context.Context) error {
 	case <-t.C:
 		return nil
 	}
-}
-
-// backoff is a jittered exponential backoff: each wait is drawn from
-// [d/2, d], and d doubles up to max.
-type backoff struct {
-	min, max, cur time.Duration
-}
-
-func newBackoff(min, max time.Duration) *backoff { return &backoff{min: min, max: max, cur: min} }
-
-func (b *backoff) next() time.Duration {
-	d := jitter(b.cur)
-	b.cur = min(b.cur*2, b.max)
-	return d
-}
-
-func (b *backoff) reset() { b.cur = b.min }
-
-// jitter returns a duration in [d/2, d], so sources that failed together
-// do not retry together.
-func jitter(d time.Duration) time.Duration {
-	if d <= 1 {
-		return d
-	}
-	half := d / 2
-	return half + time.Duration(rand.Int64N(int64(d-half)+1))
 }

@@ -14,6 +14,7 @@ import (
 
 	"github.com/backchannel/backchannel/event"
 	"github.com/backchannel/backchannel/ingest"
+	"github.com/backchannel/backchannel/ingest/ingesttest"
 )
 
 // replayHeaders writes recorded response headers (as VCR stored them, a
@@ -62,17 +63,17 @@ func TestRecordedPages(t *testing.T) {
 	}))
 	defer srv.Close()
 
-	log := newMemLog()
+	log := ingesttest.NewLog()
 	src := mustNew(t, fastConfig(srv.URL, "#"+tag))
 	sink := newMemSink(log, src.Name())
 	run(t, src, sink)
 
-	waitFor(t, "two polls after the back-fill", func() bool {
+	ingesttest.WaitUntil(t, "two polls after the back-fill", func() bool {
 		mu.Lock()
 		defer mu.Unlock()
 		return len(queries) >= 5
 	})
-	evs := log.all()
+	evs := log.Entries()
 	if len(evs) != 10 {
 		t.Fatalf("appended %d events, want 10", len(evs))
 	}
@@ -262,20 +263,20 @@ func TestBackfillThenForward(t *testing.T) {
 	}
 	cfg := fastConfig(f.srv.URL, "ourday")
 	cfg.Start = base.Add(11 * time.Minute) // posts 11..95 are the event's
-	log := newMemLog()
+	log := ingesttest.NewLog()
 	src := mustNew(t, cfg)
 	sink := newMemSink(log, src.Name())
 	run(t, src, sink)
 
-	waitFor(t, "back-fill", func() bool { return len(log.all()) >= 85 })
-	waitFor(t, "a forward poll", func() bool { return f.requestCount("/api/v1/timelines/tag/") >= 5 })
+	ingesttest.WaitUntil(t, "back-fill", func() bool { return len(log.Entries()) >= 85 })
+	ingesttest.WaitUntil(t, "a forward poll", func() bool { return f.requestCount("/api/v1/timelines/tag/") >= 5 })
 	for n := 96; n <= 150; n++ { // a burst: 55 posts, more than a page
 		f.add(numbered(t, n, "OurDay", base))
 	}
-	waitFor(t, "the burst", func() bool { return len(log.all()) >= 140 })
-	waitFor(t, "more polls", func() bool { return f.requestCount("/api/v1/timelines/tag/") >= 12 })
+	ingesttest.WaitUntil(t, "the burst", func() bool { return len(log.Entries()) >= 140 })
+	ingesttest.WaitUntil(t, "more polls", func() bool { return f.requestCount("/api/v1/timelines/tag/") >= 12 })
 
-	evs := log.all()
+	evs := log.Entries()
 	if len(evs) != 140 {
 		t.Fatalf("appended %d, want 140 (posts 11..150)", len(evs))
 	}
@@ -304,9 +305,9 @@ func TestBackfillThenForward(t *testing.T) {
 // different local ids reach the log once each.
 func TestThreeServers(t *testing.T) {
 	base := time.Now().Add(-time.Hour)
-	log := newMemLog()
+	log := ingesttest.NewLog()
 	var servers []*fakeServer
-	var sinks []*memSink
+	var sinks []*ingesttest.Sink
 	for i := range 3 {
 		f := newFakeServer(t)
 		f.next += int64(i) * 7 // different local ids per server
@@ -330,8 +331,8 @@ func TestThreeServers(t *testing.T) {
 			servers[(n+2)%3].add(st)
 		}
 	}
-	waitFor(t, "every post", func() bool { return len(log.all()) >= 30 })
-	waitFor(t, "every server polled again", func() bool {
+	ingesttest.WaitUntil(t, "every post", func() bool { return len(log.Entries()) >= 30 })
+	ingesttest.WaitUntil(t, "every server polled again", func() bool {
 		for _, f := range servers {
 			if f.requestCount("/api/v1/timelines/tag/") < 10 {
 				return false
@@ -339,11 +340,11 @@ func TestThreeServers(t *testing.T) {
 		}
 		return true
 	})
-	if got := log.kinds()[event.PostReceived]; got != 30 || len(log.all()) != 30 {
-		t.Errorf("events = %v, want exactly 30 post.received", log.kinds())
+	if got := log.Kinds()[event.PostReceived]; got != 30 || len(log.Entries()) != 30 {
+		t.Errorf("events = %v, want exactly 30 post.received", log.Kinds())
 	}
 	for n := 1; n <= 30; n++ {
-		if c := log.count(event.PostReceived, uriOf(n)); c != 1 {
+		if c := log.CountOf(event.PostReceived, uriOf(n)); c != 1 {
 			t.Errorf("post %d received %d times", n, c)
 		}
 	}
@@ -368,7 +369,7 @@ func TestRereadEditsBoostsDeletes(t *testing.T) {
 	cfg := fastConfig(f.srv.URL, "OurDay")
 	cfg.RereadInterval = 30 * time.Millisecond
 	cfg.DeleteCheckInterval = 30 * time.Millisecond
-	log := newMemLog()
+	log := ingesttest.NewLog()
 	src := mustNew(t, cfg)
 	sink := newMemSink(log, src.Name())
 
@@ -386,13 +387,13 @@ func TestRereadEditsBoostsDeletes(t *testing.T) {
 	f.add(unlisted)
 	run(t, src, sink)
 
-	waitFor(t, "posts 1 and 2", func() bool { return len(log.all()) >= 2 })
-	if log.count(event.PostReceived, uriOf(2)) != 1 {
-		t.Errorf("the boost did not resolve to its original: %v", log.all())
+	ingesttest.WaitUntil(t, "posts 1 and 2", func() bool { return len(log.Entries()) >= 2 })
+	if log.CountOf(event.PostReceived, uriOf(2)) != 1 {
+		t.Errorf("the boost did not resolve to its original: %v", log.Entries())
 	}
 	// A late remote post, with an id older than the cursor.
 	f.addWithID(numbered(t, 3, "OurDay", base), "100000000000000000")
-	waitFor(t, "the backdated post", func() bool { return log.count(event.PostReceived, uriOf(3)) == 1 })
+	ingesttest.WaitUntil(t, "the backdated post", func() bool { return log.CountOf(event.PostReceived, uriOf(3)) == 1 })
 
 	// Post 1 is edited at its origin.
 	edited := base.Add(30 * time.Minute).UTC().Format(time.RFC3339Nano)
@@ -400,18 +401,18 @@ func TestRereadEditsBoostsDeletes(t *testing.T) {
 		m["edited_at"] = edited
 		m["content"] = "<p>post 1, corrected</p>"
 	})
-	waitFor(t, "the edit", func() bool { return log.count(event.PostEdited, uriOf(1)) == 1 })
+	ingesttest.WaitUntil(t, "the edit", func() bool { return log.CountOf(event.PostEdited, uriOf(1)) == 1 })
 
 	// Post 1 is deleted at its origin.
 	f.remove(first)
-	waitFor(t, "the delete", func() bool { return log.count(event.PostDeleted, uriOf(1)) == 1 })
+	ingesttest.WaitUntil(t, "the delete", func() bool { return log.CountOf(event.PostDeleted, uriOf(1)) == 1 })
 
-	waitFor(t, "more re-reads", func() bool { return f.requestCount("/api/v1/timelines/tag/") >= 20 })
-	k := log.kinds()
+	ingesttest.WaitUntil(t, "more re-reads", func() bool { return f.requestCount("/api/v1/timelines/tag/") >= 20 })
+	k := log.Kinds()
 	if k[event.PostReceived] != 3 || k[event.PostEdited] != 1 || k[event.PostDeleted] != 1 {
 		t.Errorf("events = %v; want 3 received (no unlisted), 1 edited, 1 deleted", k)
 	}
-	for _, e := range log.all() {
+	for _, e := range log.Entries() {
 		if e.Kind == event.PostEdited && e.Post.Text != "post 1, corrected" {
 			t.Errorf("edit text = %q", e.Post.Text)
 		}
@@ -428,13 +429,13 @@ func TestCursorsSurviveRestart(t *testing.T) {
 	base := time.Now().Add(-time.Hour)
 	f := newFakeServer(t)
 	ids := []string{f.add(numbered(t, 1, "OurDay", base)), f.add(numbered(t, 2, "OurDay", base))}
-	log := newMemLog()
+	log := ingesttest.NewLog()
 
 	src := mustNew(t, fastConfig(f.srv.URL, "OurDay"))
 	sink := newMemSink(log, src.Name())
 	stop := run(t, src, sink)
-	waitFor(t, "first run", func() bool { return len(log.all()) == 2 })
-	waitFor(t, "recent stored", func() bool {
+	ingesttest.WaitUntil(t, "first run", func() bool { return len(log.Entries()) == 2 })
+	ingesttest.WaitUntil(t, "recent stored", func() bool {
 		v, _ := sink.Cursor(t.Context(), "recent")
 		return strings.Contains(v, ids[1])
 	})
@@ -449,7 +450,7 @@ func TestCursorsSurviveRestart(t *testing.T) {
 	src2 := mustNew(t, cfg)
 	sink2 := newMemSink(log, src2.Name())
 	run(t, src2, sink2)
-	waitFor(t, "post 3", func() bool { return log.count(event.PostReceived, uriOf(3)) == 1 })
+	ingesttest.WaitUntil(t, "post 3", func() bool { return log.CountOf(event.PostReceived, uriOf(3)) == 1 })
 	f.mu.Lock()
 	firstAfter := f.requests[before].URL.Query().Get("min_id")
 	f.mu.Unlock()
@@ -457,8 +458,8 @@ func TestCursorsSurviveRestart(t *testing.T) {
 		t.Errorf("restarted source asked min_id=%q, want the stored cursor %q", firstAfter, ids[1])
 	}
 	f.remove(ids[0])
-	waitFor(t, "delete of a post appended before the restart", func() bool { return log.count(event.PostDeleted, uriOf(1)) == 1 })
-	if len(log.all()) != 4 {
-		t.Errorf("events = %v", log.kinds())
+	ingesttest.WaitUntil(t, "delete of a post appended before the restart", func() bool { return log.CountOf(event.PostDeleted, uriOf(1)) == 1 })
+	if len(log.Entries()) != 4 {
+		t.Errorf("events = %v", log.Kinds())
 	}
 }

@@ -15,6 +15,7 @@ import (
 	gomastodon "github.com/mattn/go-mastodon"
 
 	"github.com/backchannel/backchannel/ingest"
+	"github.com/backchannel/backchannel/internal/backoff"
 )
 
 // streamMessage is one websocket frame of the streaming API. Payload is a
@@ -38,7 +39,7 @@ var errStreamAuth = errors.New("mastodon: streaming refused the token")
 // covers everything the stream may have missed.
 func (s *Source) streamLoop(ctx context.Context, sink ingest.Sink) {
 	h := sink.Health()
-	bo := newBackoff(s.cfg.MinBackoff, s.cfg.MaxBackoff)
+	bo := backoff.Backoff{Min: s.cfg.MinBackoff, Max: s.cfg.MaxBackoff}
 	for {
 		started := s.now()
 		err := s.streamOnce(ctx, sink)
@@ -48,11 +49,11 @@ func (s *Source) streamLoop(ctx context.Context, sink ingest.Sink) {
 		}
 		// A connection that lived a while was healthy: start the backoff over.
 		if s.now().Sub(started) > 4*s.cfg.MinBackoff {
-			bo.reset()
+			bo.Reset()
 		}
-		wait := bo.next()
+		wait := bo.Next()
 		if errors.Is(err, errStreamAuth) {
-			wait = jitter(s.cfg.AuthBackoff)
+			wait = backoff.Jitter(s.cfg.AuthBackoff)
 		}
 		s.log.Warn("stream dropped; polling continues", slog.String("err", errString(err)), slog.Duration("reconnect_in", wait))
 		t := time.NewTimer(wait)

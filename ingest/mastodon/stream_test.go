@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/backchannel/backchannel/event"
+	"github.com/backchannel/backchannel/ingest/ingesttest"
 )
 
 // envelope wraps a status (or an id) the way the streaming server does:
@@ -45,17 +46,17 @@ func TestStreaming(t *testing.T) {
 	cfg.Stream = true
 	// Poll slowly, so what arrives fast arrived by the stream.
 	cfg.PollInterval = time.Hour
-	log := newMemLog()
+	log := ingesttest.NewLog()
 	src := mustNew(t, cfg)
 	sink := newMemSink(log, src.Name())
 	run(t, src, sink)
 
-	waitFor(t, "streaming with both tags subscribed", func() bool {
+	ingesttest.WaitUntil(t, "streaming with both tags subscribed", func() bool {
 		subs := f.subscriptions()
 		return sink.Health().Snapshot().Streaming && slices.Contains(subs, "OurDay") && slices.Contains(subs, "Leaders4Leeds")
 	})
 	// The first poll round (back-fill of empty tags) runs beside the stream.
-	waitFor(t, "the first poll", func() bool { return f.requestCount("/api/v1/timelines/tag/") >= 2 })
+	ingesttest.WaitUntil(t, "the first poll", func() bool { return f.requestCount("/api/v1/timelines/tag/") >= 2 })
 
 	// The recorded filters_changed envelope: no payload, nothing to do.
 	if err := f.push(readFixture(t, "mastodon_stream_ws_filters_changed_envelope.json")); err != nil {
@@ -69,11 +70,11 @@ func TestStreaming(t *testing.T) {
 	if err := f.push(envelope(t, "update", first)); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "the streamed post", func() bool { return log.count(event.PostReceived, uri) == 1 })
+	ingesttest.WaitUntil(t, "the streamed post", func() bool { return log.CountOf(event.PostReceived, uri) == 1 })
 	if err := f.push(envelope(t, "status.update", edited)); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "the streamed edit", func() bool { return log.count(event.PostEdited, uri) == 1 })
+	ingesttest.WaitUntil(t, "the streamed edit", func() bool { return log.CountOf(event.PostEdited, uri) == 1 })
 	// Garbage between events is skipped, not fatal.
 	if err := f.push([]byte(`{"event":"update","payload":"{not json`)); err != nil {
 		t.Fatal(err)
@@ -82,7 +83,7 @@ func TestStreaming(t *testing.T) {
 	if err := f.push(envelope(t, "delete", string(readFixture(t, "mastodon_stream_delete_payload.txt")))); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "the streamed delete", func() bool { return log.count(event.PostDeleted, uri) == 1 })
+	ingesttest.WaitUntil(t, "the streamed delete", func() bool { return log.CountOf(event.PostDeleted, uri) == 1 })
 	if !sink.Health().Snapshot().Streaming {
 		t.Error("garbage in the stream must not drop it")
 	}
@@ -99,21 +100,21 @@ func TestStreaming(t *testing.T) {
 		t.Fatal(err)
 	}
 	const fosstodon = "https://fosstodon.org/users/tobtobxx/statuses/108913983628474640"
-	waitFor(t, "the recorded envelope's post", func() bool { return log.count(event.PostReceived, fosstodon) == 1 })
+	ingesttest.WaitUntil(t, "the recorded envelope's post", func() bool { return log.CountOf(event.PostReceived, fosstodon) == 1 })
 
 	// Drop mid-event; publish during the gap; the reconnect polls.
 	polls := f.requestCount("/api/v1/timelines/tag/")
 	f.dropMidFrame()
 	gap := numbered(t, 7, "OurDay", time.Now().Add(-time.Minute))
 	f.add(gap)
-	waitFor(t, "the drop to be seen", func() bool { return len(f.subscriptions()) >= 4 })
-	waitFor(t, "streaming again", func() bool { return sink.Health().Snapshot().Streaming })
-	waitFor(t, "the gap closed by a poll", func() bool { return log.count(event.PostReceived, uriOf(7)) == 1 })
+	ingesttest.WaitUntil(t, "the drop to be seen", func() bool { return len(f.subscriptions()) >= 4 })
+	ingesttest.WaitUntil(t, "streaming again", func() bool { return sink.Health().Snapshot().Streaming })
+	ingesttest.WaitUntil(t, "the gap closed by a poll", func() bool { return log.CountOf(event.PostReceived, uriOf(7)) == 1 })
 	if f.requestCount("/api/v1/timelines/tag/") <= polls {
 		t.Error("the gap post arrived without a poll")
 	}
 	// Nothing doubled.
-	k := log.kinds()
+	k := log.Kinds()
 	if k[event.PostReceived] != 3 || k[event.PostEdited] != 1 || k[event.PostDeleted] != 1 {
 		t.Errorf("events = %v", k)
 	}
@@ -126,13 +127,13 @@ func TestStreamingRefusedTokenKeepsPolling(t *testing.T) {
 	cfg := fastConfig(f.srv.URL, "OurDay")
 	cfg.Token = "stale-token" // the fake's REST needs none; its streaming refuses this one
 	cfg.Stream = true
-	log := newMemLog()
+	log := ingesttest.NewLog()
 	src := mustNew(t, cfg)
 	sink := newMemSink(log, src.Name())
 	run(t, src, sink)
 	f.add(numbered(t, 1, "OurDay", time.Now().Add(-time.Minute)))
-	waitFor(t, "a polled post", func() bool { return log.count(event.PostReceived, uriOf(1)) == 1 })
-	waitFor(t, "more polls", func() bool { return f.requestCount("/api/v1/timelines/tag/") >= 5 })
+	ingesttest.WaitUntil(t, "a polled post", func() bool { return log.CountOf(event.PostReceived, uriOf(1)) == 1 })
+	ingesttest.WaitUntil(t, "more polls", func() bool { return f.requestCount("/api/v1/timelines/tag/") >= 5 })
 	if sink.Health().Snapshot().Streaming {
 		t.Error("streaming reported live after a refused handshake")
 	}
@@ -152,18 +153,18 @@ func TestStreamingHostFromInstance(t *testing.T) {
 	api.mu.Unlock()
 	cfg := fastConfig(api.srv.URL, "OurDay")
 	cfg.Token, cfg.Stream, cfg.PollInterval = "tok", true, time.Hour
-	log := newMemLog()
+	log := ingesttest.NewLog()
 	src := mustNew(t, cfg)
 	sink := newMemSink(log, src.Name())
 	run(t, src, sink)
-	waitFor(t, "a subscription on the streaming host", func() bool { return len(streaming.subscriptions()) == 1 })
+	ingesttest.WaitUntil(t, "a subscription on the streaming host", func() bool { return len(streaming.subscriptions()) == 1 })
 	if api.requestCount("/api/v1/streaming") != 0 {
 		t.Error("streamed from the API host")
 	}
 	if err := streaming.push(envelope(t, "update", numbered(t, 1, "OurDay", time.Now()))); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "the streamed post", func() bool { return log.count(event.PostReceived, uriOf(1)) == 1 })
+	ingesttest.WaitUntil(t, "the streamed post", func() bool { return log.CountOf(event.PostReceived, uriOf(1)) == 1 })
 }
 
 func BenchmarkStreamToSink(b *testing.B) {

@@ -11,7 +11,6 @@ package rehearsal
 import (
 	"context"
 	"fmt"
-	"html"
 	"log/slog"
 	"math/rand/v2"
 	"strconv"
@@ -20,6 +19,8 @@ import (
 
 	"github.com/backchannel/backchannel/event"
 	"github.com/backchannel/backchannel/ingest"
+	"github.com/backchannel/backchannel/ingest/sanitize"
+	"github.com/backchannel/backchannel/internal/backoff"
 )
 
 // Kind is the source kind of rehearsal posts (event.Post.Source).
@@ -101,7 +102,8 @@ func (s *Source) Run(ctx context.Context, sink ingest.Sink) error {
 	}
 	h := sink.Health()
 	var n uint64
-	for attempt := 0; ; attempt++ {
+	bo := backoff.Backoff{Min: time.Second, Max: time.Minute}
+	for {
 		cur, err := sink.Cursor(ctx, cursorKey)
 		if err == nil {
 			if cur != "" {
@@ -112,15 +114,15 @@ func (s *Source) Run(ctx context.Context, sink ingest.Sink) error {
 			}
 			break
 		}
-		if !s.backOff(ctx, h, attempt, err) {
+		if !s.backOff(ctx, h, &bo, err) {
 			return nil
 		}
 	}
+	bo.Reset()
 	// The pacing jitter comes from its own generator: which post comes
 	// next depends on the seed and the sequence number only.
 	pace := rand.New(rand.NewPCG(uint64(s.cfg.Seed), n))
 	mean := s.Interval()
-	attempt := 0
 	for {
 		// Uniform in [mean/2, 3*mean/2): the mean is the configured rate.
 		d := mean/2 + time.Duration(pace.Int64N(int64(mean)+1))
@@ -133,13 +135,12 @@ func (s *Source) Run(ctx context.Context, sink ingest.Sink) error {
 			if ctx.Err() != nil {
 				return nil
 			}
-			if !s.backOff(ctx, h, attempt, err) {
+			if !s.backOff(ctx, h, &bo, err) {
 				return nil
 			}
-			attempt++
 			continue
 		}
-		attempt = 0
+		bo.Reset()
 		n++
 		h.Succeeded(s.cfg.Clock())
 	}
@@ -170,11 +171,13 @@ func (s *Source) emit(ctx context.Context, sink ingest.Sink, n uint64) error {
 	return sink.SetCursor(ctx, cursorKey, strconv.FormatUint(n, 10))
 }
 
-func (s *Source) backOff(ctx context.Context, h *ingest.Health, attempt int, err error) bool {
-	d := ingest.Backoff(attempt, time.Second, time.Minute)
+// backOff reports err on health and waits the next of bo's waits; it
+// reports whether the whole wait passed.
+func (s *Source) backOff(ctx context.Context, h *ingest.Health, bo *backoff.Backoff, err error) bool {
+	d := bo.Next()
 	now := s.cfg.Clock()
 	h.Failed(now, err, now.Add(d))
-	return ingest.Sleep(ctx, d)
+	return backoff.Sleep(ctx, d)
 }
 
 // URI is the global identity of rehearsal post n.
@@ -235,26 +238,15 @@ func (s *Source) build(i int, n uint64, tag string, created time.Time) event.Pos
 	return p
 }
 
-// render writes text as HTML in the form the sanitiser gives (paragraphs,
-// line breaks, escaped characters, links with rel and target), so the
-// rehearsal's HTML is what a real source would store, and its plain text.
-func render(text, link string) (htm, plain string) {
-	var b strings.Builder
-	paras := strings.Split(text, "\n\n")
-	for _, para := range paras {
-		b.WriteString("<p>")
-		for i, line := range strings.Split(para, "\n") {
-			if i > 0 {
-				b.WriteString("<br>")
-			}
-			b.WriteString(html.EscapeString(line))
-		}
-		b.WriteString("</p>")
-	}
+// render passes text through the sanitiser, a paragraph per blank line and
+// the link, if any, in a last paragraph of its own, so the rehearsal's HTML
+// and plain text are what a real source would store.
+func render(text, link string) (safeHTML, plainText string) {
+	var b sanitize.Builder
+	b.Paragraphs(text)
 	if link != "" {
-		u := html.EscapeString(link)
-		b.WriteString(`<p><a href="` + u + `" rel="nofollow noopener noreferrer" target="_blank">` + u + `</a></p>`)
-		paras = append(paras, link)
+		b.Paragraph()
+		b.Link(link, link)
 	}
-	return b.String(), strings.Join(paras, "\n\n")
+	return b.Body()
 }

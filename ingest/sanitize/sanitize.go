@@ -1,7 +1,11 @@
-// Package sanitize turns the HTML a source hands us (a Mastodon status's
-// content, a feed item) into what backchannel stores and shows: HTML that is
-// safe to insert into the wall page, and the same body as plain text for
-// rules, search and screen readers.
+// Package sanitize turns the body a source hands us (a Mastodon status's or
+// a feed item's HTML, a Bluesky record's or a web form's plain text with
+// its links) into what backchannel stores and shows: HTML that is safe to
+// insert into the wall page, and the same body as plain text for rules,
+// search and screen readers.
+//
+// HTML takes HTML; Plain and Builder take plain text, write it as HTML and
+// hand that to HTML, so every source's body passes the same two passes.
 //
 // It works in two passes. bluemonday, a maintained allowlist sanitiser,
 // removes everything not on a short list (scripts, styles, event handlers,
@@ -24,6 +28,8 @@ import (
 
 	"github.com/microcosm-cc/bluemonday"
 	"golang.org/x/net/html"
+
+	"github.com/backchannel/backchannel/internal/weburl"
 )
 
 // Emoji is a custom emoji a post may use: ":Shortcode:" in its text is shown
@@ -143,7 +149,7 @@ func emojiMap(emojis []Emoji) map[string]string {
 	}
 	m := make(map[string]string, len(emojis))
 	for _, e := range emojis {
-		if !validShortcode(e.Shortcode) || !httpURL(e.URL) {
+		if !validShortcode(e.Shortcode) || !weburl.Valid(e.URL) {
 			continue
 		}
 		m[e.Shortcode] = e.URL
@@ -167,24 +173,11 @@ func shortcodeByte(c byte) bool {
 	return c == '_' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9'
 }
 
-// httpURL reports whether s is an absolute http or https URL with a host.
-func httpURL(s string) bool {
-	u, err := url.Parse(s)
-	if err != nil || u.Host == "" {
-		return false
-	}
-	switch strings.ToLower(u.Scheme) {
-	case "http", "https":
-		return true
-	}
-	return false
-}
-
 // safeHref reports whether s may be a link target: an absolute http(s) URL
 // with a host, or a mailto: URL. bluemonday has already checked this; the
 // second pass checks again so its output never depends on the first alone.
 func safeHref(s string) bool {
-	if httpURL(s) {
+	if weburl.Valid(s) {
 		return true
 	}
 	u, err := url.Parse(s)

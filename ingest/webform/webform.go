@@ -12,7 +12,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"html"
 	"log/slog"
 	"mime"
 	"net/http"
@@ -24,13 +23,15 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/backchannel/backchannel/ingest/sanitize"
+	"github.com/backchannel/backchannel/internal/clientaddr"
 	"github.com/backchannel/backchannel/internal/jsonhttp"
 
 	"golang.org/x/text/unicode/norm"
 
-	"github.com/backchannel/backchannel/auth"
 	"github.com/backchannel/backchannel/event"
 	"github.com/backchannel/backchannel/ingest"
+	"github.com/backchannel/backchannel/internal/ratelimit"
 )
 
 // Kind is the Source of the posts this package makes.
@@ -66,7 +67,7 @@ type Options struct {
 	MaxText, MaxName int
 	// Rate limits submissions per client address, across events (default
 	// 3 at once, then one per 20s: 3 a minute).
-	Rate auth.Rate
+	Rate ratelimit.Rate
 	// TrustedProxies are the reverse proxies whose X-Forwarded-For is believed.
 	TrustedProxies []netip.Prefix
 	// SlugFrom finds the event slug (default r.PathValue("slug")).
@@ -81,7 +82,7 @@ type Options struct {
 // It is safe for concurrent use.
 type Handler struct {
 	opts  Options
-	limit *auth.Limiter
+	limit *ratelimit.Limiter
 
 	mu     sync.RWMutex
 	events map[string]Event
@@ -96,7 +97,7 @@ func New(opts Options) *Handler {
 		opts.MaxName = DefaultMaxName
 	}
 	if opts.Rate.Burst == 0 {
-		opts.Rate = auth.Rate{Burst: 3, Every: 20 * time.Second}
+		opts.Rate = ratelimit.Rate{Burst: 3, Every: 20 * time.Second}
 	}
 	if opts.SlugFrom == nil {
 		opts.SlugFrom = func(r *http.Request) string { return r.PathValue("slug") }
@@ -107,7 +108,7 @@ func New(opts Options) *Handler {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
-	return &Handler{opts: opts, limit: auth.NewLimiter(opts.Rate, opts.Now), events: make(map[string]Event)}
+	return &Handler{opts: opts, limit: ratelimit.NewLimiter(opts.Rate, opts.Now), events: make(map[string]Event)}
 }
 
 // SetEvent opens (or changes) the form of the event slug.
@@ -173,9 +174,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 func (h *Handler) submit(w http.ResponseWriter, r *http.Request, slug string, ev Event) {
 	log := h.opts.Logger.With(slog.String("event", slug), slog.String("source", Kind))
-	addr := auth.ClientAddr(r, h.opts.TrustedProxies)
-	if ok, retry := h.limit.Allow(auth.ClientKey(addr)); !ok {
-		w.Header().Set("Retry-After", strconv.Itoa(auth.RetryAfterSeconds(retry)))
+	addr := clientaddr.From(r, h.opts.TrustedProxies)
+	if ok, retry := h.limit.Allow(clientaddr.Key(addr)); !ok {
+		w.Header().Set("Retry-After", strconv.Itoa(ratelimit.RetryAfterSeconds(retry)))
 		jsonhttp.Refuse(w, http.StatusTooManyRequests, event.ERATELIMIT, "you have posted a lot in a short time; please wait a minute")
 		return
 	}
@@ -230,14 +231,15 @@ func (h *Handler) post(sub Submission) (event.Post, error) {
 	}
 	id := randomID()
 	uri := "urn:backchannel:form:" + id
+	safe, plain := sanitize.Plain(text)
 	return event.Post{
 		ID:         event.PostID(uri),
 		URI:        uri,
 		Source:     Kind,
 		SourceName: Kind,
 		Author:     event.Author{ID: "form:" + id, Name: name},
-		Text:       text,
-		HTML:       strings.ReplaceAll(html.EscapeString(text), "\n", "<br>"),
+		Text:       plain,
+		HTML:       safe,
 		CreatedAt:  h.opts.Now().UTC(),
 		Question:   bool(sub.Question),
 	}, nil

@@ -1,7 +1,6 @@
 package webform
 
 import (
-	"context"
 	"encoding/json"
 	"errors"
 	"io"
@@ -14,98 +13,23 @@ import (
 	"testing"
 	"time"
 
+	"github.com/backchannel/backchannel/ingest/ingesttest"
 	"github.com/backchannel/backchannel/internal/jsonhttp"
 
-	"github.com/backchannel/backchannel/auth"
 	"github.com/backchannel/backchannel/event"
-	"github.com/backchannel/backchannel/eventlog"
 	"github.com/backchannel/backchannel/ingest"
+	"github.com/backchannel/backchannel/internal/ratelimit"
 	"github.com/backchannel/backchannel/moderation"
 )
 
-// memSink is a real ingest.Sink over a tiny in-memory log: it applies the
-// event's moderation rules and appends once per key, as the runner's sink
-// does over a real log.
-type memSink struct {
-	rules  moderation.Rules
-	health *ingest.Health
-	now    func() time.Time
-
-	mu      sync.Mutex
-	events  []event.Entry
-	keys    map[string]uint64
-	cursors map[string]string
-	fail    error
-}
-
-func newMemSink(rules moderation.Rules, now func() time.Time) *memSink {
+// newMemSink returns a recording sink over a log of its own that judges
+// posts with rules and stamps entries with now, as the runner's sink does.
+func newMemSink(rules moderation.Rules, now func() time.Time) *ingesttest.Sink {
 	rules.Compile()
-	return &memSink{rules: rules, now: now, health: ingest.NewHealth("form", Kind), keys: map[string]uint64{}, cursors: map[string]string{}}
+	s := ingesttest.NewSink(ingesttest.NewLog(), "form", Kind)
+	s.Rules, s.Clock = &rules, now
+	return s
 }
-
-func (s *memSink) append(key string, e event.Entry) (eventlog.Appended, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.fail != nil {
-		return eventlog.Appended{}, s.fail
-	}
-	if pos, ok := s.keys[key]; ok && key != "" {
-		return eventlog.Appended{Pos: pos, Duplicate: true}, nil
-	}
-	if err := e.Validate(); err != nil {
-		return eventlog.Appended{}, err
-	}
-	e.Pos = uint64(len(s.events) + 1)
-	e.Time = s.now()
-	s.events = append(s.events, e)
-	if key != "" {
-		s.keys[key] = e.Pos
-	}
-	return eventlog.Appended{Pos: e.Pos}, nil
-}
-
-func (s *memSink) Post(ctx context.Context, p event.Post) (eventlog.Appended, error) {
-	v := s.rules.Evaluate(p, s.now())
-	e := event.Entry{Kind: event.PostReceived, Actor: event.Actor{Role: event.RoleSource, Name: p.SourceName}, PostID: p.ID, Post: &p, Verdict: &v}
-	res, err := s.append(e.IdempotencyKey(), e)
-	if err == nil {
-		s.health.Counted(res.Duplicate, p.CreatedAt, s.now())
-	}
-	return res, err
-}
-
-func (s *memSink) Edit(ctx context.Context, p event.Post) (eventlog.Appended, error) {
-	e := event.Entry{Kind: event.PostEdited, Actor: event.Actor{Role: event.RoleSource}, PostID: p.ID, Post: &p}
-	return s.append(e.IdempotencyKey(), e)
-}
-
-func (s *memSink) Delete(ctx context.Context, uri string) (eventlog.Appended, error) {
-	e := event.Entry{Kind: event.PostDeleted, Actor: event.Actor{Role: event.RoleSource}, PostID: event.PostID(uri)}
-	return s.append(e.IdempotencyKey(), e)
-}
-
-func (s *memSink) Cursor(ctx context.Context, key string) (string, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.cursors[key], nil
-}
-
-func (s *memSink) SetCursor(ctx context.Context, key, value string) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.cursors[key] = value
-	return nil
-}
-
-func (s *memSink) Health() *ingest.Health { return s.health }
-
-func (s *memSink) received() []event.Entry {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return append([]event.Entry(nil), s.events...)
-}
-
-var _ ingest.Sink = (*memSink)(nil)
 
 type clock struct {
 	mu sync.Mutex
@@ -123,7 +47,7 @@ const notice = "Posts approved by a moderator are shown on the wall in the room.
 
 type fixture struct {
 	h     *Handler
-	sink  *memSink
+	sink  *ingesttest.Sink
 	clock *clock
 	mux   *http.ServeMux
 }
@@ -186,7 +110,7 @@ func TestInfo(t *testing.T) {
 }
 
 func TestSubmit(t *testing.T) {
-	f := newFixture(t, Options{Rate: auth.Rate{Burst: 1000, Every: time.Second}})
+	f := newFixture(t, Options{Rate: ratelimit.Rate{Burst: 1000, Every: time.Second}})
 	rec := f.postJSON(map[string]any{"name": "  Ada\nLovelace ", "text": "  How will the <b>new</b> bus routes\r\nreach Holbeck?\n\n\n\nThanks \u202Eevil  ", "question": true}, "192.0.2.1:1")
 	if rec.Code != 200 {
 		t.Fatalf("%d %s", rec.Code, rec.Body)
@@ -195,7 +119,7 @@ func TestSubmit(t *testing.T) {
 	if err := json.Unmarshal(rec.Body.Bytes(), &ans); err != nil || ans != (Answer{Status: "received", Message: "Thanks — a moderator will review your post."}) {
 		t.Errorf("answer %s", rec.Body)
 	}
-	evs := f.sink.received()
+	evs := f.sink.Log.Entries()
 	if len(evs) != 1 {
 		t.Fatalf("%d events", len(evs))
 	}
@@ -233,14 +157,14 @@ func TestSubmit(t *testing.T) {
 			t.Fatalf("form post: %d %s", rec.Code, rec.Body)
 		}
 	}
-	evs = f.sink.received()
+	evs = f.sink.Log.Entries()
 	if len(evs) != 3 || evs[1].Post.Author.Name != "Anonymous" || !evs[1].Post.Question || evs[1].Post.URI == evs[2].Post.URI || evs[1].Post.Author.ID == evs[2].Post.Author.ID {
 		t.Errorf("form posts %+v / %+v", evs[1].Post, evs[2].Post)
 	}
 }
 
 func TestSubmitRefusals(t *testing.T) {
-	f := newFixture(t, Options{Rate: auth.Rate{Burst: 1000, Every: time.Second}})
+	f := newFixture(t, Options{Rate: ratelimit.Rate{Burst: 1000, Every: time.Second}})
 	cases := []struct {
 		name string
 		body any
@@ -280,7 +204,7 @@ func TestSubmitRefusals(t *testing.T) {
 	if rec := f.postJSON(map[string]any{"text": strings.Repeat("é", 500), "name": strings.Repeat("ñ", 50)}, "192.0.2.2:1"); rec.Code != 200 {
 		t.Errorf("at the caps: %d %s", rec.Code, rec.Body)
 	}
-	if n := len(f.sink.received()); n != 1 {
+	if n := len(f.sink.Log.Entries()); n != 1 {
 		t.Errorf("%d posts appended, want only the one at the caps", n)
 	}
 	// Unknown event.
@@ -299,7 +223,7 @@ func TestHoneypot(t *testing.T) {
 	if rec.Code != real.Code || rec.Body.String() != real.Body.String() {
 		t.Errorf("honeypot answer %d %s differs from a real one %d %s", rec.Code, rec.Body, real.Code, real.Body)
 	}
-	evs := f.sink.received()
+	evs := f.sink.Log.Entries()
 	if len(evs) != 1 || evs[0].Post.Text != "A real post" {
 		t.Errorf("appended %d events", len(evs))
 	}
@@ -327,14 +251,14 @@ func TestRateLimit(t *testing.T) {
 	if rec := f.postJSON(map[string]any{"text": "post"}, "192.0.2.5:4"); rec.Code != 200 {
 		t.Errorf("after the wait: %d", rec.Code)
 	}
-	if n := len(f.sink.received()); n != 5 {
+	if n := len(f.sink.Log.Entries()); n != 5 {
 		t.Errorf("%d posts, want 5", n)
 	}
 }
 
 func TestSinkFailure(t *testing.T) {
 	f := newFixture(t, Options{})
-	f.sink.fail = errors.New("log unreachable")
+	f.sink.Log.Fail(errors.New("log unreachable"))
 	rec := f.postJSON(map[string]any{"text": "hello"}, "192.0.2.7:1")
 	if rec.Code != 503 || errorCode(t, rec) != event.EUNAVAILABLE || strings.Contains(rec.Body.String(), "unreachable") {
 		t.Errorf("%d %s", rec.Code, rec.Body)
@@ -358,7 +282,7 @@ func TestOverHTTP(t *testing.T) {
 	if err := json.NewDecoder(resp.Body).Decode(&ans); err != nil || resp.StatusCode != 200 || ans.Status != "received" {
 		t.Fatalf("%d %+v %v", resp.StatusCode, ans, err)
 	}
-	evs := f.sink.received()
+	evs := f.sink.Log.Entries()
 	if len(evs) != 1 || evs[0].Post.Author.Name != "Zoë" || evs[0].Post.Text != "Où est la salle ?" || !evs[0].Post.Question {
 		t.Errorf("%+v", evs)
 	}

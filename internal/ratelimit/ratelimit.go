@@ -1,11 +1,9 @@
-package auth
+// Package ratelimit holds the per-key token-bucket limiter that login and
+// the web form use, and the Retry-After value of the wait it answers.
+package ratelimit
 
 import (
 	"math"
-	"net"
-	"net/http"
-	"net/netip"
-	"strings"
 	"sync"
 	"time"
 )
@@ -105,88 +103,4 @@ func RetryAfterSeconds(d time.Duration) int {
 		s = 1
 	}
 	return s
-}
-
-// ClientAddr is the address of the client that sent r. It is the peer's
-// address, unless the peer is one of trusted (a reverse proxy or load
-// balancer the operator runs): then it is the right-most address in
-// X-Forwarded-For that is not itself trusted. Headers from untrusted peers
-// are ignored, since anyone can write them. The zero Addr means unknown.
-func ClientAddr(r *http.Request, trusted []netip.Prefix) netip.Addr {
-	peer := peerAddr(r)
-	if !isTrusted(peer, trusted) {
-		return peer
-	}
-	hops := strings.Split(strings.Join(r.Header.Values("X-Forwarded-For"), ","), ",")
-	for i := len(hops) - 1; i >= 0; i-- {
-		a, err := netip.ParseAddr(strings.TrimSpace(hops[i]))
-		if err != nil {
-			break // a garbled hop: trust nothing further left
-		}
-		a = a.Unmap()
-		if !isTrusted(a, trusted) {
-			return a
-		}
-		peer = a
-	}
-	return peer
-}
-
-// ClientKey is the rate-limit key of a client address: the address for
-// IPv4, its /64 for IPv6 (one subscriber usually holds a whole /64).
-func ClientKey(a netip.Addr) string {
-	if !a.IsValid() {
-		return "unknown"
-	}
-	if a.Is6() {
-		p, _ := a.Prefix(64)
-		return p.String()
-	}
-	return a.String()
-}
-
-func peerAddr(r *http.Request) netip.Addr {
-	if ap, err := netip.ParseAddrPort(r.RemoteAddr); err == nil {
-		return ap.Addr().Unmap()
-	}
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		host = r.RemoteAddr
-	}
-	a, _ := netip.ParseAddr(host)
-	return a.Unmap()
-}
-
-func isTrusted(a netip.Addr, trusted []netip.Prefix) bool {
-	if !a.IsValid() {
-		return false
-	}
-	for _, p := range trusted {
-		if p.Contains(a) {
-			return true
-		}
-	}
-	return false
-}
-
-// fromTrustedProxy reports whether r came through a trusted proxy, whose
-// X-Forwarded-Proto and X-Forwarded-Host may be believed.
-func fromTrustedProxy(r *http.Request, trusted []netip.Prefix) bool {
-	return isTrusted(peerAddr(r), trusted)
-}
-
-// IsTLS reports whether the client reached us over TLS: directly, or
-// through a trusted proxy that says so in X-Forwarded-Proto.
-func IsTLS(r *http.Request, trusted []netip.Prefix) bool {
-	if r.TLS != nil {
-		return true
-	}
-	return fromTrustedProxy(r, trusted) && strings.EqualFold(strings.TrimSpace(firstValue(r.Header.Get("X-Forwarded-Proto"))), "https")
-}
-
-func firstValue(v string) string {
-	if i := strings.IndexByte(v, ','); i >= 0 {
-		return v[:i]
-	}
-	return v
 }

@@ -26,6 +26,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/backchannel/backchannel/event"
@@ -48,11 +49,25 @@ type Options struct {
 	// TrustedProxies are the reverse proxies whose X-Forwarded-For,
 	// X-Forwarded-Proto and X-Forwarded-Host are believed. Empty: none.
 	TrustedProxies []netip.Prefix
-	// LoginPerAddress limits login attempts per client address (default:
-	// 5 at once, then one per 20s). LoginPerEvent limits them per event,
-	// whatever the address, against guessing from many addresses (default:
-	// 20 at once, then one per 3s).
+	// LoginPerAddress is the budget of wrong login attempts per client
+	// address (default: 5 at once, then one per 20s); LoginPerEvent the
+	// budget per event, whatever the address (default: 20 at once, then
+	// one per 3s). A wrong attempt past either is answered 429 instead of
+	// 401. They count wrong attempts only and never refuse a right
+	// credential: someone else's guesses cannot lock a moderator out.
 	LoginPerAddress, LoginPerEvent Rate
+	// LoginChecks caps how many credentials are checked per event, right
+	// or wrong, which is what bounds online guessing (default: 10 at once,
+	// then one per 200ms, 5 a second). There are two such buckets per
+	// event: one for addresses within their wrong-attempt budget and one
+	// for addresses past it, so a flood from guessing addresses leaves the
+	// first for everyone else. The bound is therefore twice this rate. An
+	// attempt over the cap waits up to LoginCheckWait for its turn
+	// (default 2s; negative: never waits), then gets 429.
+	LoginChecks    Rate
+	LoginCheckWait time.Duration
+	// Registerer, when set, receives the login metrics (see loginMetrics).
+	Registerer prometheus.Registerer
 	// SlugFrom finds the event slug of a request (default: the "slug" path
 	// wildcard, r.PathValue("slug"), as in "/e/{slug}/login").
 	SlugFrom func(*http.Request) string
@@ -71,8 +86,13 @@ type Authenticator struct {
 	slugFrom func(*http.Request) string
 	now      func() time.Time
 	log      *slog.Logger
-	perAddr  *ratelimit.Limiter
-	perEvent *ratelimit.Limiter
+	perAddr  *ratelimit.Limiter // wrong attempts per address
+	perEvent *ratelimit.Limiter // wrong attempts per event
+	// checks are the credential checks per event: [0] for addresses
+	// within their wrong-attempt budget, [1] for those past it.
+	checks    [2]*ratelimit.Limiter
+	checkWait time.Duration
+	metrics   loginMetrics
 
 	mu     sync.RWMutex
 	events map[string]*eventCreds
@@ -124,8 +144,17 @@ func New(opts Options) (*Authenticator, error) {
 	if opts.LoginPerEvent.Burst == 0 {
 		opts.LoginPerEvent = Rate{Burst: 20, Every: 3 * time.Second}
 	}
+	if opts.LoginChecks.Burst == 0 {
+		opts.LoginChecks = DefaultLoginChecks
+	}
+	a.checkWait = opts.LoginCheckWait
+	if a.checkWait == 0 {
+		a.checkWait = DefaultLoginCheckWait
+	}
 	a.perAddr = ratelimit.NewLimiter(opts.LoginPerAddress, a.now)
 	a.perEvent = ratelimit.NewLimiter(opts.LoginPerEvent, a.now)
+	a.checks = [2]*ratelimit.Limiter{ratelimit.NewLimiter(opts.LoginChecks, a.now), ratelimit.NewLimiter(opts.LoginChecks, a.now)}
+	a.metrics = newLoginMetrics(opts.Registerer)
 	for slug, c := range opts.Events {
 		if err := a.SetEvent(slug, c); err != nil {
 			return nil, err

@@ -119,9 +119,13 @@ type loginRequest struct {
 // when the request came over TLS, Path=/, expiring with the session) and
 // answers JSON {"role","name","expires","csrf_token"} to a JSON client or
 // 303 See Other to next (default /e/{slug}/) to a plain form. A wrong
-// credential gets 401 (JSON) or 303 to /e/{slug}/login?failed=1. Attempts
-// are rate limited per client address and per event: 429 with Retry-After.
-// A login posted from another site gets 403.
+// credential gets 401 (JSON) or 303 to /e/{slug}/login?failed=1, or 429
+// with Retry-After once the wrong attempts from its address or at its
+// event are past their budget (Options.LoginPerAddress, LoginPerEvent). A
+// right credential is accepted whatever those counters say. Every attempt
+// waits for its turn among the event's credential checks
+// (Options.LoginChecks): 429 with Retry-After when the wait would be too
+// long. A login posted from another site gets 403.
 func (a *Authenticator) LoginHandler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		slug := a.slugFrom(r)
@@ -135,17 +139,6 @@ func (a *Authenticator) LoginHandler() http.Handler {
 			jsonhttp.Refuse(w, http.StatusForbidden, event.EFORBIDDEN, "cross-site login refused")
 			return
 		}
-		addr := clientaddr.From(r, a.proxies)
-		if ok, retry := a.perAddr.Allow(clientaddr.Key(addr)); !ok {
-			a.log.Warn("login rate limited", slog.String("event", slug), slog.String("addr", addr.String()), slog.String("limit", "address"))
-			tooMany(w, retry)
-			return
-		}
-		if ok, retry := a.perEvent.Allow(slug); !ok {
-			a.log.Warn("login rate limited", slog.String("event", slug), slog.String("addr", addr.String()), slog.String("limit", "event"))
-			tooMany(w, retry)
-			return
-		}
 		req, err := readLogin(w, r)
 		if err != nil {
 			jsonhttp.Refuse(w, http.StatusBadRequest, event.EINVALID, err.Error())
@@ -156,15 +149,35 @@ func (a *Authenticator) LoginHandler() http.Handler {
 			jsonhttp.Refuse(w, http.StatusBadRequest, event.EINVALID, err.Error())
 			return
 		}
-		ec := a.event(slug)
+		addr := clientaddr.From(r, a.proxies)
 		var (
 			s  session
 			ok bool
 		)
-		if ec != nil {
+		// An unknown event has nothing to guess: no check, and no limiter
+		// key an outsider could multiply by inventing slugs.
+		if ec := a.event(slug); ec != nil {
+			if !a.awaitCheck(w, r, slug, addr) {
+				return
+			}
 			_, s, ok = a.login(ec, req.Name, req.Password)
+			a.metrics.checked(slug, ok)
 		}
 		if !ok {
+			key := clientaddr.Key(addr)
+			okAddr, retryAddr := a.perAddr.Allow(key)
+			okEvent, retryEvent := a.perEvent.Allow(slug)
+			if !okAddr || !okEvent {
+				limit := "address"
+				if !okEvent {
+					limit = "event"
+				}
+				a.log.Warn("login failed past the budget of wrong attempts", slog.String("event", slug),
+					slog.String("addr", addr.String()), slog.String("name", req.Name), slog.String("limit", limit))
+				a.metrics.refused(slug, "wrong_"+limit)
+				tooMany(w, max(retryAddr, retryEvent))
+				return
+			}
 			a.log.Warn("login failed", slog.String("event", slug), slog.String("addr", addr.String()), slog.String("name", req.Name))
 			if wantJSON {
 				jsonhttp.Refuse(w, http.StatusUnauthorized, event.EUNAUTHORIZED, "wrong name or password")

@@ -108,7 +108,7 @@ func openNode(ctx context.Context, cfg *config.Config, role string, logger *slog
 		form  *webform.Handler
 	)
 	if n.screens() {
-		if authn, err = staffAuth(cfg, logger); err != nil {
+		if authn, err = staffAuth(cfg, logger, n.reg); err != nil {
 			return nil, err
 		}
 		form = webform.New(webform.Options{TrustedProxies: cfg.Proxies, Logger: logger})
@@ -169,7 +169,7 @@ func openNode(ctx context.Context, cfg *config.Config, role string, logger *slog
 // staffAuth makes sure every staff role can log in (generating the
 // passphrases and the session key not configured into the data directory)
 // and returns the authenticator of the staff's credentials.
-func staffAuth(cfg *config.Config, logger *slog.Logger) (*auth.Authenticator, error) {
+func staffAuth(cfg *config.Config, logger *slog.Logger, reg prometheus.Registerer) (*auth.Authenticator, error) {
 	if path, generated, err := config.EnsurePassphrases(cfg.Data, cfg); err != nil {
 		return nil, err
 	} else if generated {
@@ -180,7 +180,7 @@ func staffAuth(cfg *config.Config, logger *slog.Logger) (*auth.Authenticator, er
 	} else if generated {
 		logger.Info("generated the key that signs login sessions", "file", path)
 	}
-	return newAuthenticator(cfg, logger)
+	return newAuthenticator(cfg, logger, reg)
 }
 
 // openEvent opens ec's log, starts its fold under foldCtx and returns its

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"log/slog"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/backchannel/backchannel/auth"
 	"github.com/backchannel/backchannel/config"
 	"github.com/backchannel/backchannel/event"
@@ -14,7 +16,7 @@ import (
 
 // newAuthenticator checks the staff's credentials for every event, with
 // the config's session key (configured or generated into the data dir).
-func newAuthenticator(cfg *config.Config, logger *slog.Logger) (*auth.Authenticator, error) {
+func newAuthenticator(cfg *config.Config, logger *slog.Logger, reg prometheus.Registerer) (*auth.Authenticator, error) {
 	creds := make(map[string]auth.EventCredentials, len(cfg.Events))
 	for i := range cfg.Events {
 		ec := &cfg.Events[i]
@@ -23,7 +25,7 @@ func newAuthenticator(cfg *config.Config, logger *slog.Logger) (*auth.Authentica
 			Facilitator: roleCredentials(&ec.Roles.Facilitator),
 		}
 	}
-	a, err := auth.New(auth.Options{Key: cfg.SessionKey, Events: creds, TrustedProxies: cfg.Proxies, Logger: logger})
+	a, err := auth.New(auth.Options{Key: cfg.SessionKey, Events: creds, TrustedProxies: cfg.Proxies, Logger: logger, Registerer: reg})
 	if err != nil {
 		return nil, fmt.Errorf("credentials: %w", err)
 	}

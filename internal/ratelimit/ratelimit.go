@@ -58,6 +58,52 @@ func (l *Limiter) Allow(key string) (ok bool, retryAfter time.Duration) {
 	now := l.now()
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	b := l.bucket(key, now)
+	if b.tokens >= 1 {
+		b.tokens--
+		return true, 0
+	}
+	return false, time.Duration(math.Ceil((1 - b.tokens) * float64(l.rate.Every)))
+}
+
+// Reserve takes one token from key's bucket, borrowing from tokens still
+// to come when it is empty, and returns how long the caller must wait
+// before acting on it (0 when a token was there). When that wait would
+// exceed maxWait it takes nothing and returns ok false with the wait a
+// caller would face. Borrowed tokens are repaid before anyone else gets
+// one, so waiters are served in order and the rate holds.
+func (l *Limiter) Reserve(key string, maxWait time.Duration) (wait time.Duration, ok bool) {
+	now := l.now()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	b := l.bucket(key, now)
+	if b.tokens >= 1 {
+		b.tokens--
+		return 0, true
+	}
+	wait = time.Duration(math.Ceil((1 - b.tokens) * float64(l.rate.Every)))
+	if wait > maxWait {
+		return wait, false
+	}
+	b.tokens--
+	return wait, true
+}
+
+// Empty reports whether Allow would refuse key now, without taking a token.
+func (l *Limiter) Empty(key string) bool {
+	now := l.now()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	b := l.buckets[key]
+	if b == nil {
+		return false
+	}
+	l.refill(b, now)
+	return b.tokens < 1
+}
+
+// bucket is key's bucket, made full when new and refilled to now. l.mu is held.
+func (l *Limiter) bucket(key string, now time.Time) *bucket {
 	b := l.buckets[key]
 	if b == nil {
 		if len(l.buckets) >= l.maxKeys {
@@ -67,11 +113,7 @@ func (l *Limiter) Allow(key string) (ok bool, retryAfter time.Duration) {
 		l.buckets[key] = b
 	}
 	l.refill(b, now)
-	if b.tokens >= 1 {
-		b.tokens--
-		return true, 0
-	}
-	return false, time.Duration(math.Ceil((1 - b.tokens) * float64(l.rate.Every)))
+	return b
 }
 
 func (l *Limiter) refill(b *bucket, now time.Time) {

@@ -62,3 +62,46 @@ func TestRetryAfterSeconds(t *testing.T) {
 		}
 	}
 }
+
+// Reserve lends tokens still to come, up to maxWait ahead, in order, and
+// Empty looks without taking.
+func TestLimiterReserve(t *testing.T) {
+	c := &clock{t: time.Unix(0, 0)}
+	l := NewLimiter(Rate{Burst: 2, Every: time.Second}, c.Now)
+	if l.Empty("a") {
+		t.Fatal("a new key is empty")
+	}
+	var waits []time.Duration
+	for range 5 {
+		w, ok := l.Reserve("a", 2*time.Second)
+		if !ok {
+			break
+		}
+		waits = append(waits, w)
+	}
+	want := []time.Duration{0, 0, time.Second, 2 * time.Second}
+	if len(waits) != len(want) {
+		t.Fatalf("waits %v, want %v", waits, want)
+	}
+	for i := range want {
+		if waits[i] != want[i] {
+			t.Fatalf("waits %v, want %v", waits, want)
+		}
+	}
+	if w, ok := l.Reserve("a", 2*time.Second); ok || w != 3*time.Second {
+		t.Fatalf("over maxWait: %v %v", w, ok)
+	}
+	if !l.Empty("a") {
+		t.Fatal("a is not empty after lending")
+	}
+	c.Add(3 * time.Second) // repays the two lent tokens and gives one back
+	if l.Empty("a") {
+		t.Fatal("a still empty after the loans were repaid")
+	}
+	if ok, _ := l.Allow("a"); !ok {
+		t.Fatal("no token after the loans were repaid")
+	}
+	if ok, _ := l.Allow("a"); ok {
+		t.Fatal("a second token appeared from nowhere")
+	}
+}

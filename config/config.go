@@ -41,6 +41,11 @@ type Config struct {
 	// addresses) whose X-Forwarded-For and X-Forwarded-Proto are believed,
 	// for rate limits and secure cookies.
 	TrustedProxies []string `yaml:"trusted_proxies"`
+	// PublicURL is the address people open to reach this server, e.g.
+	// https://wall.example.org or http://192.168.1.20:8080: the QR code,
+	// the join text and every absolute link a page shows use it (see
+	// publicurl.go). Empty: the machine's address on its network.
+	PublicURL string `yaml:"public_url"`
 	// Events are the events this deployment serves.
 	Events []Event `yaml:"events"`
 
@@ -81,6 +86,12 @@ type Event struct {
 	Roles Roles `yaml:"roles"`
 	// Display holds the screens' options.
 	Display Display `yaml:"display"`
+	// PublicURL is this event's public address when it differs from the
+	// server's (another host name in front of the same server); Validate
+	// fills it from Config.PublicURL when empty.
+	PublicURL string `yaml:"public_url"`
+	// Form holds the web form's limits.
+	Form Form `yaml:"form"`
 	// PrivacyNotice is shown to participants on the web form and the wall's
 	// footer: what is collected and how long it is kept.
 	PrivacyNotice string `yaml:"privacy_notice"`

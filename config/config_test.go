@@ -172,7 +172,7 @@ func TestParseBad(t *testing.T) {
   - slug: ev
     hashtags: [Tag]
     sorces: []
-`, nil, `events.yaml:4: events[0].sorces: unknown field (known: display, end, hashtags,`},
+`, nil, `events.yaml:4: events[0].sorces: unknown field (known: display, end, form, hashtags,`},
 		{"unknown top-level field", "listen: ':1'\nevent: []\n", nil, `events.yaml:2: event: unknown field`},
 		{"syntax error", "events:\n  - slug: [\n", nil, `events.yaml:2: did not find expected node content`},
 		{"type error", "events:\n  - slug: ev\n    hashtags: [T]\n    lead_in: soon\n", nil, `events.yaml:4: events[0].lead_in: "soon" is not a duration such as 90m or 1h`},

@@ -20,6 +20,7 @@ type Flags struct {
 	Redis      string
 	Moderation string
 	LogFormat  string
+	PublicURL  string
 	// Tags, when given, make one event following these hashtags (the
 	// first names it); Mastodon and Rehearse give that event its sources.
 	Tags     []string
@@ -59,6 +60,7 @@ func (f *Flags) Register(fs *flag.FlagSet) {
 	fs.StringVar(&f.Redis, "redis", "", "redis:// URL: keep the logs in Redis Streams instead of the embedded log (env BACKCHANNEL_REDIS)")
 	fs.StringVar(&f.Moderation, "moderation", "", "moderation mode of every event: pre (default) or auto (env BACKCHANNEL_MODERATION)")
 	fs.StringVar(&f.LogFormat, "log-format", "", "log format: text (default) or json (env BACKCHANNEL_LOG_FORMAT)")
+	fs.StringVar(&f.PublicURL, "public-url", "", "the address people open to reach this server, for the QR code and the join text, e.g. https://wall.example.org (default: this machine's address on its network; env BACKCHANNEL_PUBLIC_URL)")
 	fs.Var(listFlag{&f.Tags}, "tag", "hashtag to follow, without '#'; repeatable; makes one event named after the first (env BACKCHANNEL_TAG, comma-separated)")
 	fs.Var(listFlag{&f.Mastodon}, "mastodon", "Mastodon server to search, e.g. https://mastodon.social; repeatable (env BACKCHANNEL_MASTODON)")
 	fs.BoolVar(&f.Bluesky, "bluesky", false, "follow the hashtags on Bluesky too, through the public Jetstream (env BACKCHANNEL_BLUESKY)")
@@ -101,6 +103,9 @@ func (f *Flags) Build(getenv func(string) string) (*Config, error) {
 	}
 	if f.LogFormat != "" {
 		c.LogFormat = f.LogFormat
+	}
+	if f.PublicURL != "" {
+		c.PublicURL = f.PublicURL
 	}
 	if len(f.Tags) == 0 && (len(f.Mastodon) > 0 || f.Bluesky || f.Rehearse) {
 		return nil, &Error{Path: "--tag", Msg: "--mastodon, --bluesky and --rehearse add sources to the event --tag makes: give --tag too"}
@@ -184,6 +189,7 @@ func (f *Flags) applyEnv(getenv func(string) string) error {
 	str("redis", &f.Redis)
 	str("moderation", &f.Moderation)
 	str("log-format", &f.LogFormat)
+	str("public-url", &f.PublicURL)
 	for _, l := range []struct {
 		name string
 		v    *[]string

@@ -72,6 +72,8 @@ func (c *Config) Validate() error {
 	if len(c.Events) == 0 {
 		bad("events", "no events: add at least one (or run with --tag)")
 	}
+	errs = append(errs, c.validatePublicURLs()...)
+	errs = append(errs, c.validateForms()...)
 	slugs := map[string]int{}
 	for i := range c.Events {
 		e := &c.Events[i]

@@ -120,9 +120,7 @@ func (s *Server) pageData(r *http.Request, e *Event) PageData {
 	if q.Has("handles") {
 		d.Handles = truthy(q.Get("handles"))
 	}
-	d.JoinURL = baseURL(r) + "/e/" + e.Slug()
-	d.JoinText = strings.TrimPrefix(strings.TrimPrefix(d.JoinURL, "https://"), "http://")
-	d.JoinHost, d.JoinPath = r.Host, "/e/"+e.Slug()
+	joinFields(&d, s.JoinURL(r, e), e.Slug())
 	return d
 }
 
@@ -146,17 +144,6 @@ func truthy(v string) bool {
 		return true
 	}
 	return false
-}
-
-// baseURL is the scheme and host the browser used, so the QR code points
-// where people can reach this server. X-Forwarded-Proto is believed only
-// to choose https: a forged one changes nothing but the asker's own page.
-func baseURL(r *http.Request) string {
-	scheme := "http"
-	if r.TLS != nil || strings.EqualFold(r.Header.Get("X-Forwarded-Proto"), "https") {
-		scheme = "https"
-	}
-	return scheme + "://" + r.Host
 }
 
 func (s *Server) render(w http.ResponseWriter, r *http.Request, name string, data any) {
@@ -267,22 +254,31 @@ func when(start, end time.Time) string {
 	return start.UTC().Format(day+", 15:04") + " – " + end.UTC().Format(day+", 15:04 MST")
 }
 
-// qrCode draws the participant page's absolute URL as an SVG QR code, made
-// here so no QR service ever learns who joins.
+// qrCode draws the participant page's absolute URL (JoinURL: from
+// configuration) as an SVG QR code, made here so no QR service ever
+// learns who joins.
 func (s *Server) qrCode(w http.ResponseWriter, r *http.Request) {
 	e, err := s.EventOf(r)
 	if err != nil {
 		WriteError(w, r, err)
 		return
 	}
-	svg, err := QRSVG(baseURL(r) + "/e/" + e.Slug())
+	url := s.JoinURL(r, e)
+	h := w.Header()
+	// From configuration (joinurl.go), never from the request: a shared
+	// cache may keep it, revalidating with the ETag after a minute.
+	h.Set("Cache-Control", "public, max-age=60")
+	h.Set("ETag", qrETag(url))
+	if inm := r.Header.Get("If-None-Match"); inm != "" && strings.Contains(inm, qrETag(url)) {
+		w.WriteHeader(http.StatusNotModified)
+		return
+	}
+	svg, err := QRSVG(url)
 	if err != nil {
 		WriteError(w, r, fmt.Errorf("qr code: %w", err))
 		return
 	}
-	h := w.Header()
 	h.Set("Content-Type", "image/svg+xml")
-	h.Set("Cache-Control", "public, max-age=3600")
 	_, _ = w.Write(svg)
 }
 

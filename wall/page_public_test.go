@@ -2,11 +2,14 @@ package wall_test
 
 import (
 	"io"
+	"net"
 	"net/http"
+	"net/netip"
 	"regexp"
 	"strings"
 	"testing"
 
+	"github.com/backchannel/backchannel/config"
 	"github.com/backchannel/backchannel/wall"
 )
 
@@ -17,6 +20,10 @@ func getPage(t *testing.T, f *fixture, path string, hdr map[string]string) (*htt
 		t.Fatal(err)
 	}
 	for k, v := range hdr {
+		if k == "Host" {
+			req.Host = v
+			continue
+		}
 		req.Header.Set(k, v)
 	}
 	res, err := http.DefaultClient.Do(req)
@@ -88,32 +95,70 @@ func TestWallPageOptions(t *testing.T) {
 	}
 }
 
-// The QR code is an SVG of the participant page's absolute URL, on the
-// scheme the browser used.
+// The QR code is an SVG of the participant page's absolute URL at the
+// configured public address, whatever Host, X-Forwarded-Host or
+// X-Forwarded-Proto a request forges; the join text says the same.
 func TestQRCode(t *testing.T) {
-	f := newFixture(t)
-	res, body := getPage(t, f, "/e/ev/qr.svg", map[string]string{"X-Forwarded-Proto": "https"})
+	const public = "https://wall.example.org"
+	f := newFixture(t, func(e *config.Event) { e.PublicURL = public })
+	forged := map[string]string{"Host": "evil.example", "X-Forwarded-Host": "evil.example", "X-Forwarded-Proto": "http"}
+	res, body := getPage(t, f, "/e/ev/qr.svg", forged)
 	if res.StatusCode != 200 || res.Header.Get("Content-Type") != "image/svg+xml" {
 		t.Fatalf("qr: %s %s", res.Status, res.Header.Get("Content-Type"))
 	}
 	if !strings.HasPrefix(body, "<svg") || !strings.Contains(body, `<path fill="#000" d="M`) {
 		t.Errorf("qr is not an SVG with modules: %.80q", body)
 	}
-	host := strings.TrimPrefix(f.http.URL, "http://")
-	want, err := wall.QRSVG("https://" + host + "/e/ev")
+	want, err := wall.QRSVG(public + "/e/ev")
 	if err != nil {
 		t.Fatal(err)
 	}
 	if body != string(want) {
-		t.Error("the QR code does not encode https://<host>/e/ev")
+		t.Errorf("the QR code does not encode %s/e/ev", public)
 	}
-	other, _ := wall.QRSVG("http://" + host + "/e/ev")
-	if string(other) == body {
-		t.Error("the QR code ignores the scheme")
+	etag := res.Header.Get("ETag")
+	if cc := res.Header.Get("Cache-Control"); !strings.HasPrefix(cc, "public") || etag == "" {
+		t.Errorf("qr: Cache-Control %q ETag %q", cc, etag)
 	}
-	_, page := getPage(t, f, "/e/ev/wall", nil)
-	if !strings.Contains(page, host+"/e/ev") {
-		t.Error("the wall does not print the join address")
+	res, _ = getPage(t, f, "/e/ev/qr.svg", map[string]string{"If-None-Match": etag})
+	if res.StatusCode != http.StatusNotModified {
+		t.Errorf("qr revalidation: %s", res.Status)
+	}
+	_, page := getPage(t, f, "/e/ev/wall", forged)
+	if !strings.Contains(page, "wall.example.org<wbr>/e/ev") || !strings.Contains(page, "linking to wall.example.org/e/ev") {
+		t.Error("the wall does not print the configured join address")
+	}
+	if strings.Contains(page, "evil.example") {
+		t.Error("the wall prints the forged host")
+	}
+}
+
+// With no public address configured, the join address is this machine's
+// on its network with the server's port: not loopback, and not the Host
+// the request gave.
+func TestQRCodeWithoutPublicURL(t *testing.T) {
+	f := newFixture(t)
+	_, port, _ := net.SplitHostPort(strings.TrimPrefix(f.http.URL, "http://"))
+	forged := map[string]string{"Host": "evil.example:666", "X-Forwarded-Host": "evil.example"}
+	_, page := getPage(t, f, "/e/ev/wall", forged)
+	m := regexp.MustCompile(`<p class="join-url">([^<]*)<wbr>/e/ev</p>`).FindStringSubmatch(page)
+	if m == nil {
+		t.Fatal("no join address on the wall")
+	}
+	host, gotPort, err := net.SplitHostPort(m[1])
+	if err != nil || gotPort != port {
+		t.Fatalf("join host %q: want the server's port %s (%v)", m[1], port, err)
+	}
+	if a, err := netip.ParseAddr(host); err == nil && (a.IsLoopback() || a.IsUnspecified()) {
+		t.Errorf("the join address is %s", a)
+	}
+	if strings.Contains(page, "evil.example") || host == "127.0.0.1" || host == "localhost" {
+		t.Errorf("the join address is %q", m[1])
+	}
+	_, body := getPage(t, f, "/e/ev/qr.svg", forged)
+	want, _ := wall.QRSVG("http://" + m[1] + "/e/ev")
+	if body != string(want) {
+		t.Errorf("the QR code does not encode http://%s/e/ev", m[1])
 	}
 }
 

@@ -35,7 +35,7 @@ type fixture struct {
 
 // newFixture serves one event, "ev", over a real disklog store and a
 // running fold.
-func newFixture(t testing.TB) *fixture {
+func newFixture(t testing.TB, configure ...func(*config.Event)) *fixture {
 	t.Helper()
 	store, err := disklog.Open(t.TempDir())
 	if err != nil {
@@ -56,6 +56,9 @@ func newFixture(t testing.TB) *fixture {
 		Moderation: config.Moderation{Mode: event.ModePre},
 		Display:    config.Display{Theme: "dark"},
 		Roles:      config.Roles{Moderator: config.Role{Passphrase: "secret-passphrase"}},
+	}
+	for _, c := range configure {
+		c(cfg)
 	}
 	live := fold.NewLive(log, fold.SettingsView{Title: cfg.Title, Moderation: cfg.Moderation.Mode, Display: cfg.Display.Map()})
 	done := make(chan struct{})

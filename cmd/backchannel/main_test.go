@@ -305,6 +305,9 @@ func TestServeFromFlags(t *testing.T) {
 	data := t.TempDir()
 	p := start(t, "serve", "--tag", "Leaders4Leeds", "--rehearse", "--listen", "127.0.0.1:0", "--data", data)
 	base := "http://" + p.addr
+	if !p.logged("addresses to open") {
+		t.Error("the addresses to open are not announced at start")
+	}
 	var list struct{ Events []eventInfo }
 	waitFor(t, "the event listed", 30*time.Second, func() bool {
 		code, err := getJSON(base+"/api/events", &list)

@@ -83,6 +83,9 @@ func serve(ctx context.Context, args []string, stderr io.Writer, getenv func(str
 		logger.Error("backchannel stopped with an error", "err", err)
 		return 1
 	}
+	if n.screens() {
+		announceAddresses(stderr, logger, cfg, n.ln.Addr().String())
+	}
 	err = n.Run(ctx)
 	// A second Ctrl-C during the shutdown kills the process at once.
 	stop()

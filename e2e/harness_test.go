@@ -196,7 +196,7 @@ func StartNode(t testing.TB, dir, addr string, mode event.Mode) *Node {
 	}
 	// The web form appends through a real LogSink with no rules: its posts
 	// wait for a moderator, as every form post does.
-	form := webform.New(webform.Options{Logger: quiet, Rate: auth.Rate{Burst: 100, Every: time.Millisecond}})
+	form := webform.New(webform.Options{Logger: quiet, Key: []byte("e2e-test-key-0123456789abcdef0123"), Limits: webform.Limits{PerDevice: webform.PerMinute(100), PerAddress: webform.PerMinute(1000), PerEvent: webform.PerMinute(1000)}})
 	form.SetEvent(Slug, webform.Event{
 		Sink:   ingest.NewLogSink(log, nil, nil, event.Actor{Role: event.RoleSource, Name: "form"}, nil),
 		Notice: "We keep what you send until the end of the event.",

@@ -7,10 +7,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
 
 	"github.com/backchannel/backchannel/event"
 	"github.com/backchannel/backchannel/fold"
+	"github.com/backchannel/backchannel/ingest/webform"
 )
 
 // On a phone, a participant reads how to take part, sends a question
@@ -52,6 +55,29 @@ func TestParticipantPageForm(t *testing.T) {
 	}
 	WaitJS(t, tab, `document.getElementById("f-result").classList.contains("ok")`, 5*time.Second)
 	Screenshot(t, tab, "participant-390x844")
+
+	// The page fetched its device token: an HttpOnly, SameSite=Strict
+	// cookie the page's script cannot read, sent with the post.
+	var device *network.Cookie
+	cookies, err := chromedp.Run(tab, chromedp.Action[network.GetCookiesResult](func(ctx context.Context, tg *chromedp.Target) (network.GetCookiesResult, error) {
+		return cdp.Call(ctx, tg, network.GetCookies, network.GetCookiesParams{URLs: []string{n.URL() + "/e/" + Slug + "/form"}})
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range cookies.Cookies {
+		if c.Name == webform.DeviceCookie {
+			device = c
+		}
+	}
+	if device == nil || !device.HTTPOnly || device.SameSite != network.CookieSameSiteStrict {
+		t.Errorf("device token cookie: %+v", device)
+	}
+	var readable bool
+	EvalJS(t, tab, `document.cookie.includes("`+webform.DeviceCookie+`")`, &readable)
+	if readable {
+		t.Error("the page's script can read the device token")
+	}
 
 	var queued *fold.PostView
 	deadline := time.Now().Add(5 * time.Second)

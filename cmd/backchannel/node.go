@@ -111,7 +111,7 @@ func openNode(ctx context.Context, cfg *config.Config, role string, logger *slog
 		if authn, err = staffAuth(cfg, logger, n.reg); err != nil {
 			return nil, err
 		}
-		form = webform.New(webform.Options{TrustedProxies: cfg.Proxies, Logger: logger})
+		form = webform.New(webform.Options{TrustedProxies: cfg.Proxies, Logger: logger, Key: cfg.SessionKey, Registerer: n.reg})
 	}
 
 	n.srv = wall.New(wall.Options{Store: n.store, Gatherer: n.reg, HTTPMetrics: metrics.NewHTTP(n.reg), Logger: logger})
@@ -210,7 +210,7 @@ func (n *node) openEvent(ctx, foldCtx context.Context, ec *config.Event, form *w
 		n.logger.Info("running the sources of event", "event", ec.Slug, "sources", len(es.Sources))
 		return es, nil
 	}
-	form.SetEvent(ec.Slug, webform.Event{Sink: formSink(log, es.Rules), Notice: ec.PrivacyNotice})
+	form.SetEvent(ec.Slug, formEvent(ec, formSink(log, es.Rules)))
 	hub, err := fanout.New(ctx, fanout.LiveFeed{Live: live}, log, fanout.Options{Event: ec.Slug, Registerer: n.reg, Logger: n.logger})
 	if err != nil {
 		return es, fmt.Errorf("fan-out of %q: %w", ec.Slug, err)

@@ -12,6 +12,7 @@ import (
 	"github.com/backchannel/backchannel/eventlog"
 	"github.com/backchannel/backchannel/ingest"
 	"github.com/backchannel/backchannel/ingest/webform"
+	"github.com/backchannel/backchannel/internal/ratelimit"
 )
 
 // newAuthenticator checks the staff's credentials for every event, with
@@ -41,4 +42,23 @@ func roleCredentials(r *config.Role) auth.RoleCredentials {
 func formSink(log eventlog.Log, rules ingest.Evaluator) ingest.Sink {
 	return ingest.NewLogSink(log, rules, ingest.NewHealth(webform.Kind, webform.Kind),
 		event.Actor{Role: event.RoleSource, Name: webform.Kind}, nil)
+}
+
+// formEvent is an event's web form: its sink, notice, limits and public
+// address (a post whose Origin is that host is from our own page).
+func formEvent(ec *config.Event, sink ingest.Sink) webform.Event {
+	return webform.Event{Sink: sink, Notice: ec.PrivacyNotice, PublicURL: ec.PublicURL, Limits: webform.Limits{
+		PerDevice:  perMinute(ec.Form.PerDevice),
+		PerAddress: perMinute(ec.Form.PerAddress),
+		PerEvent:   perMinute(ec.Form.PerEvent),
+	}}
+}
+
+// perMinute is n posts a minute, or the zero Rate (the form's default)
+// when n is not set.
+func perMinute(n int) ratelimit.Rate {
+	if n <= 0 {
+		return ratelimit.Rate{}
+	}
+	return webform.PerMinute(n)
 }

@@ -2,8 +2,9 @@
 // account post to an event through a plain form. Every post it takes is
 // held for a moderator whatever the event's mode (moderation.Rules holds
 // Source "form"); this package only accepts, cleans and hands posts to the
-// event's ingest.Sink, with a length cap, a honeypot field against bots and
-// a per-address rate limit.
+// event's ingest.Sink, with a length cap, a honeypot field against bots,
+// rate limits per device, per address and per event (guard.go, device.go),
+// and refuses posts sent from other sites.
 package webform
 
 import (
@@ -32,6 +33,7 @@ import (
 	"github.com/backchannel/backchannel/event"
 	"github.com/backchannel/backchannel/ingest"
 	"github.com/backchannel/backchannel/internal/ratelimit"
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // Kind is the Source of the posts this package makes.
@@ -59,15 +61,28 @@ type Event struct {
 	// Notice is the event's privacy notice, shown above the form (who sees
 	// what is posted, how long it is kept).
 	Notice string
+	// Limits are the event's rate limits; zero ones take Options.Limits.
+	Limits Limits
+	// PublicURL is the event's public address (config.Event.PublicURL): a
+	// post whose Origin is this host is from our own page.
+	PublicURL string
 }
 
 // Options configure a Handler.
 type Options struct {
 	// MaxText and MaxName cap the lengths, in characters (defaults 500, 50).
 	MaxText, MaxName int
-	// Rate limits submissions per client address, across events (default
-	// 3 at once, then one per 20s: 3 a minute).
-	Rate ratelimit.Rate
+	// Limits are the limits of events that set none (default
+	// DefaultLimits: 3 posts a minute per device, 60 per address, 600 per
+	// event).
+	Limits Limits
+	// Key signs device tokens: the server's session key, shared by every
+	// node (nil: a random key, so tokens end with the process).
+	Key []byte
+	// DeviceTTL is how long a device token lasts (default DefaultDeviceTTL).
+	DeviceTTL time.Duration
+	// Registerer, when set, receives the form's metrics.
+	Registerer prometheus.Registerer
 	// TrustedProxies are the reverse proxies whose X-Forwarded-For is believed.
 	TrustedProxies []netip.Prefix
 	// SlugFrom finds the event slug (default r.PathValue("slug")).
@@ -81,11 +96,17 @@ type Options struct {
 // Handler serves GET and POST /e/{slug}/form for every event it is given.
 // It is safe for concurrent use.
 type Handler struct {
-	opts  Options
-	limit *ratelimit.Limiter
+	opts    Options
+	key     []byte
+	metrics formMetrics
 
 	mu     sync.RWMutex
-	events map[string]Event
+	events map[string]formEvent
+}
+
+type formEvent struct {
+	Event
+	limit *limiters
 }
 
 // New returns a Handler with no events.
@@ -96,8 +117,9 @@ func New(opts Options) *Handler {
 	if opts.MaxName <= 0 {
 		opts.MaxName = DefaultMaxName
 	}
-	if opts.Rate.Burst == 0 {
-		opts.Rate = ratelimit.Rate{Burst: 3, Every: 20 * time.Second}
+	opts.Limits = opts.Limits.orDefault(DefaultLimits)
+	if opts.DeviceTTL <= 0 {
+		opts.DeviceTTL = DefaultDeviceTTL
 	}
 	if opts.SlugFrom == nil {
 		opts.SlugFrom = func(r *http.Request) string { return r.PathValue("slug") }
@@ -108,14 +130,22 @@ func New(opts Options) *Handler {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
-	return &Handler{opts: opts, limit: ratelimit.NewLimiter(opts.Rate, opts.Now), events: make(map[string]Event)}
+	return &Handler{opts: opts, key: deviceKey(opts.Key), metrics: newFormMetrics(opts.Registerer), events: make(map[string]formEvent)}
 }
 
-// SetEvent opens (or changes) the form of the event slug.
+// SetEvent opens (or changes) the form of the event slug. The event's
+// counts carry over unless its limits changed.
 func (h *Handler) SetEvent(slug string, e Event) {
+	e.Limits = e.Limits.orDefault(h.opts.Limits)
 	h.mu.Lock()
-	h.events[slug] = e
-	h.mu.Unlock()
+	defer h.mu.Unlock()
+	fe := formEvent{Event: e}
+	if old, ok := h.events[slug]; ok && old.limit.limits == e.Limits {
+		fe.limit = old.limit
+	} else {
+		fe.limit = newLimiters(e.Limits, h.opts.Now)
+	}
+	h.events[slug] = fe
 }
 
 // RemoveEvent closes the form of the event slug: it answers 404.
@@ -148,10 +178,12 @@ type Submission struct {
 	Website  string   `json:"website"` // HoneypotField
 }
 
-// ServeHTTP answers GET with the form's Info and POST with a submission's
-// outcome: 200 {"status":"received",...}; 400 for a missing or too long
-// text or name; 404 for an unknown event; 429 with Retry-After when the
-// address posted too often; 503 when the post could not be stored.
+// ServeHTTP answers GET with the form's Info, handing out a device token
+// cookie (device.go), and POST with a submission's outcome: 200
+// {"status":"received",...}; 400 for a missing or too long text or name;
+// 403 for a post sent from another site; 404 for an unknown event; 429
+// with Retry-After when the device, the address or the whole event posted
+// too often; 503 when the post could not be stored.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	slug := h.opts.SlugFrom(r)
 	h.mu.RLock()
@@ -163,6 +195,8 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	switch r.Method {
 	case http.MethodGet, http.MethodHead:
+		tls := r.TLS != nil || (clientaddr.FromTrustedProxy(r, h.opts.TrustedProxies) && strings.EqualFold(r.Header.Get("X-Forwarded-Proto"), "https"))
+		h.handOutDevice(w, r, slug, tls)
 		jsonhttp.WriteJSON(w, http.StatusOK, Info{Notice: ev.Notice, MaxText: h.opts.MaxText, MaxName: h.opts.MaxName, Honeypot: HoneypotField})
 	case http.MethodPost:
 		h.submit(w, r, slug, ev)
@@ -172,13 +206,38 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-func (h *Handler) submit(w http.ResponseWriter, r *http.Request, slug string, ev Event) {
+func (h *Handler) submit(w http.ResponseWriter, r *http.Request, slug string, ev formEvent) {
 	log := h.opts.Logger.With(slog.String("event", slug), slog.String("source", Kind))
 	addr := clientaddr.From(r, h.opts.TrustedProxies)
-	if ok, retry := h.limit.Allow(clientaddr.Key(addr)); !ok {
-		w.Header().Set("Retry-After", strconv.Itoa(ratelimit.RetryAfterSeconds(retry)))
-		jsonhttp.Refuse(w, http.StatusTooManyRequests, event.ERATELIMIT, "you have posted a lot in a short time; please wait a minute")
+	if !sameSite(r, ev.PublicURL) {
+		log.Warn("web form post from another site refused", slog.String("addr", addr.String()),
+			slog.String("origin", r.Header.Get("Origin")), slog.String("sec_fetch_site", r.Header.Get("Sec-Fetch-Site")))
+		h.metrics.refuse(slug, "cross_site")
+		jsonhttp.Refuse(w, http.StatusForbidden, event.EFORBIDDEN, "posts sent from another site are refused; use the form on this event's page")
 		return
+	}
+	addrKey := clientaddr.Key(addr)
+	device := "addr:" + addrKey // no token: the address's devices share one share
+	if id, _, ok := h.device(r, slug); ok {
+		device = "dev:" + id
+	}
+	for _, l := range []struct {
+		name string
+		lim  *ratelimit.Limiter
+		key  string
+		msg  string
+	}{
+		{"device", ev.limit.device, device, "you have posted a lot in a short time; please wait a minute"},
+		{"address", ev.limit.address, addrKey, "many posts came from your network in a short time; please wait a minute"},
+		{"event", ev.limit.event, slug, "the form is very busy; please try again in a minute"},
+	} {
+		if ok, retry := l.lim.Allow(l.key); !ok {
+			log.Warn("web form post rate limited", slog.String("addr", addr.String()), slog.String("limit", l.name))
+			h.metrics.refuse(slug, l.name)
+			w.Header().Set("Retry-After", strconv.Itoa(ratelimit.RetryAfterSeconds(retry)))
+			jsonhttp.Refuse(w, http.StatusTooManyRequests, event.ERATELIMIT, l.msg)
+			return
+		}
 	}
 	sub, err := readSubmission(w, r)
 	if err != nil {

@@ -32,6 +32,10 @@ startClock(postsEl);
 connect(cfg.ws, { onMessage: (m) => feed.handle(m), onStatus: (s) => showStatus($("conn"), s) });
 
 // The form: sent as JSON so the page stays put and can say what happened.
+// Fetching it first hands this phone its device token (an HttpOnly cookie), so
+// the phones sharing the venue's address each get their own share of posts.
+const device = () => fetch(cfg.form, { credentials: "same-origin" }).catch(() => {});
+let deviceReady = device();
 const form = $("form");
 const text = $("f-text");
 const count = $("f-count");
@@ -50,8 +54,10 @@ form.addEventListener("submit", async (ev) => {
   const send = $("f-send");
   send.disabled = true;
   try {
+    await deviceReady;
     const res = await fetch(cfg.form, {
       method: "POST",
+      credentials: "same-origin",
       headers: { "Content-Type": "application/json" },
       body: JSON.stringify({
         name: $("f-name").value,
@@ -61,6 +67,7 @@ form.addEventListener("submit", async (ev) => {
       }),
     });
     const body = await res.json().catch(() => ({}));
+    deviceReady = device(); // renew the token as the day goes on
     if (res.ok) {
       result.textContent = body.message || "Thanks: a moderator will review your post.";
       result.classList.add("ok");

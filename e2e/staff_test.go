@@ -652,6 +652,9 @@ func TestStaffLoginRefusals(t *testing.T) {
 		t.Fatal(err)
 	}
 	staffJSEventually(t, tab, 10*time.Second, "sent to the login page", `location.pathname.endsWith("/login") && document.readyState === "complete" && !!document.querySelector("#login-next").value`)
+	if where := staffJSString(t, tab, `document.querySelector("#login-where").textContent`); !strings.Contains(where, "passphrases.yaml") {
+		t.Errorf("the login page does not say where the passphrases are: %q", where)
+	}
 	if err := chromedp.Do(tab, chromedp.SendKeys(chromedp.ID("login-password"), "not the passphrase\r")); err != nil {
 		t.Fatal(err)
 	}

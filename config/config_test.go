@@ -5,6 +5,7 @@ import (
 	"flag"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -430,4 +431,70 @@ func TestEnsureSessionKey(t *testing.T) {
 	if _, _, err := EnsureSessionKey(dir, c4); err == nil {
 		t.Error("damaged key file accepted")
 	}
+}
+
+// TestParseReportsEveryDecodeProblem: fields of the wrong type, unknown
+// fields and unset environment variables are all reported at once, with
+// the validation errors of the rest, each as file:line: field. Before,
+// the first field of the wrong type hid everything else.
+func TestParseReportsEveryDecodeProblem(t *testing.T) {
+	file := `listen: '8080'
+events:
+  - slug: ev
+    hashtags: [T]
+    lead_in: soon
+    start: yesterday
+    colour: red
+    sources:
+      - type: rehearsal
+        rate: lots
+      - type: mastodon
+        server: https://m.example
+        token_env: NOPE
+    roles:
+      moderator:
+        passphrase_env: ALSO_NOPE
+  - slug: Big Day
+    hashtags: [U]
+`
+	want := []string{
+		`e.yaml:1: listen: not a listen address`,
+		`e.yaml:5: events[0].lead_in: "soon" is not a duration`,
+		`e.yaml:6: events[0].start: "yesterday" is not a time`,
+		`e.yaml:7: events[0].colour: unknown field`,
+		`e.yaml:10: events[0].sources[0].rate: "lots" is not a number`,
+		`e.yaml:13: events[0].sources[1].token_env: environment variable NOPE is not set`,
+		`e.yaml:16: events[0].roles.moderator.passphrase_env: environment variable ALSO_NOPE is not set`,
+		`e.yaml:17: events[1].slug: "Big Day" is not URL-safe`,
+	}
+	check := func(t *testing.T, err error) {
+		t.Helper()
+		if err == nil {
+			t.Fatal("accepted")
+		}
+		lines := strings.Split(err.Error(), "\n")
+		for _, w := range want {
+			if !slices.ContainsFunc(lines, func(l string) bool { return strings.HasPrefix(l, w) }) {
+				t.Errorf("no line starting %q in:\n%s", w, err)
+			}
+		}
+		if len(lines) != len(want) {
+			t.Errorf("%d lines, want %d (one per mistake):\n%s", len(lines), len(want), err)
+		}
+	}
+	t.Run("Parse", func(t *testing.T) {
+		_, err := Parse("e.yaml", []byte(file), envOf(nil))
+		check(t, err)
+	})
+	t.Run("flags with --config", func(t *testing.T) {
+		path := filepath.Join(t.TempDir(), "e.yaml")
+		if err := os.WriteFile(path, []byte(file), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		_, err := buildFlags(t, []string{"--config", path}, nil)
+		for i, w := range want {
+			want[i] = path + strings.TrimPrefix(w, "e.yaml")
+		}
+		check(t, err)
+	})
 }

@@ -78,6 +78,7 @@ func (f *Flags) Build(getenv func(string) string) (*Config, error) {
 		return nil, err
 	}
 	c := &Config{lines: map[string]int{}}
+	var fileErr error // what is wrong in the file, reported with the rest
 	if f.Config != "" {
 		b, err := os.ReadFile(f.Config)
 		if err != nil {
@@ -86,8 +87,8 @@ func (f *Flags) Build(getenv func(string) string) (*Config, error) {
 		// Decode without validating: the flags below may complete the
 		// file (add the event it lacks, set the mode); the result is
 		// validated once, whole.
-		if c, err = decode(f.Config, b, getenv); err != nil {
-			return nil, err
+		if c, fileErr = decode(f.Config, b, getenv); c == nil {
+			return nil, fileErr
 		}
 	}
 	if f.Listen != "" {
@@ -125,7 +126,7 @@ func (f *Flags) Build(getenv func(string) string) (*Config, error) {
 		return nil, &Error{Path: "--tag", Msg: "nothing to serve: give --tag HASHTAG or --config FILE"}
 	}
 	c.defaults()
-	if err := c.Validate(); err != nil {
+	if err := withValidation(fileErr, c.Validate()); err != nil {
 		return nil, err
 	}
 	return c, nil

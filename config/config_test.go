@@ -209,6 +209,8 @@ func TestParseBad(t *testing.T) {
 		{"list where mapping", "events:\n  - slug: ev\n    hashtags: [T]\n    roles: [a]\n", nil, `events.yaml:4: events[0].roles: must be a mapping of fields`},
 		{"redis URL", "redis: 'http://x'\n" + minimal, nil, `events.yaml:1: redis: not a redis:// URL`},
 		{"listen", "listen: '8080'\n" + minimal, nil, `events.yaml:1: listen: not a listen address`},
+		{"metrics listen", "metrics_listen: '9100'\n" + minimal, nil, `events.yaml:1: metrics_listen: not a listen address`},
+		{"metrics listen is listen", "listen: ':8080'\nmetrics_listen: ':8080'\n" + minimal, nil, `events.yaml:2: metrics_listen: is the same address as listen`},
 		{"trusted proxy", "trusted_proxies: [10.0.0.0/8, proxy.example]\n" + minimal, nil, `events.yaml:1: trusted_proxies[1]: "proxy.example" is not an address`},
 		{"short session key", "session_key_env: K\n" + minimal, map[string]string{"K": "short"}, `events.yaml:1: session_key_env: the key is 5 bytes; at least 32`},
 		{"short token", "events:\n  - slug: ev\n    hashtags: [T]\n    roles:\n      moderator:\n        tokens_env: TOK\n", map[string]string{"TOK": "abc"}, `events.yaml:6: events[0].roles.moderator.tokens_env: token 1 is 3 characters`},
@@ -497,4 +499,33 @@ events:
 		}
 		check(t, err)
 	})
+}
+
+// TestMetricsListenPrecedence: metrics_listen comes from the file, the
+// environment or the flag, in that rising order, and is empty by default
+// (/metrics on the main listener).
+func TestMetricsListenPrecedence(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "e.yaml")
+	if err := os.WriteFile(path, []byte("metrics_listen: 127.0.0.1:9100\n"+minimal), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		args []string
+		env  map[string]string
+		want string
+	}{
+		{[]string{"--tag", "T"}, nil, ""},
+		{[]string{"--config", path}, nil, "127.0.0.1:9100"},
+		{[]string{"--config", path}, map[string]string{"BACKCHANNEL_METRICS_LISTEN": "10.0.0.5:9100"}, "10.0.0.5:9100"},
+		{[]string{"--config", path, "--metrics-listen", "[::1]:9200"}, map[string]string{"BACKCHANNEL_METRICS_LISTEN": "10.0.0.5:9100"}, "[::1]:9200"},
+	} {
+		cfg, err := buildFlags(t, c.args, c.env)
+		if err != nil {
+			t.Errorf("%v %v: %v", c.args, c.env, err)
+			continue
+		}
+		if cfg.MetricsListen != c.want {
+			t.Errorf("%v %v: metrics listen %q, %v; want %q", c.args, c.env, cfg.MetricsListen, err, c.want)
+		}
+	}
 }

@@ -20,6 +20,8 @@ type Flags struct {
 	Redis      string
 	Moderation string
 	LogFormat  string
+	// MetricsListen, when given, replaces the file's metrics_listen.
+	MetricsListen string
 	// Tags, when given, make one event following these hashtags (the
 	// first names it); Mastodon and Rehearse give that event its sources.
 	Tags     []string
@@ -55,6 +57,7 @@ func (f *Flags) Register(fs *flag.FlagSet) {
 	f.fs = fs
 	fs.StringVar(&f.Config, "config", "", "YAML file describing the events (env BACKCHANNEL_CONFIG)")
 	fs.StringVar(&f.Listen, "listen", "", "HTTP listen address (default "+DefaultListen+"; env BACKCHANNEL_LISTEN)")
+	fs.StringVar(&f.MetricsListen, "metrics-listen", "", "serve /metrics on this address only (e.g. 127.0.0.1:9100), not on --listen (env BACKCHANNEL_METRICS_LISTEN)")
 	fs.StringVar(&f.Data, "data", "", "directory of the embedded log and generated passphrases (default "+DefaultData+"; env BACKCHANNEL_DATA)")
 	fs.StringVar(&f.Redis, "redis", "", "redis:// URL: keep the logs in Redis Streams instead of the embedded log (env BACKCHANNEL_REDIS)")
 	fs.StringVar(&f.Moderation, "moderation", "", "moderation mode of every event: pre (default) or auto (env BACKCHANNEL_MODERATION)")
@@ -93,6 +96,9 @@ func (f *Flags) Build(getenv func(string) string) (*Config, error) {
 	}
 	if f.Listen != "" {
 		c.Listen = f.Listen
+	}
+	if f.MetricsListen != "" {
+		c.MetricsListen = f.MetricsListen
 	}
 	if f.Data != "" {
 		c.Data = f.Data
@@ -181,6 +187,7 @@ func (f *Flags) applyEnv(getenv func(string) string) error {
 	}
 	str("config", &f.Config)
 	str("listen", &f.Listen)
+	str("metrics-listen", &f.MetricsListen)
 	str("data", &f.Data)
 	str("redis", &f.Redis)
 	str("moderation", &f.Moderation)

@@ -25,6 +25,10 @@ const (
 type Config struct {
 	// Listen is the HTTP address, e.g. ":8080" or "127.0.0.1:8080".
 	Listen string `yaml:"listen"`
+	// MetricsListen, when set, is the address /metrics is served on, and
+	// only there: the main listener then answers 404 for it. Bind it to
+	// loopback or an internal interface to keep the metrics private.
+	MetricsListen string `yaml:"metrics_listen"`
 	// Data is the embedded log's directory; it also holds generated
 	// first-run passphrases.
 	Data string `yaml:"data"`

@@ -5,6 +5,7 @@ import (
 	"flag"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -208,6 +209,8 @@ func TestParseBad(t *testing.T) {
 		{"list where mapping", "events:\n  - slug: ev\n    hashtags: [T]\n    roles: [a]\n", nil, `events.yaml:4: events[0].roles: must be a mapping of fields`},
 		{"redis URL", "redis: 'http://x'\n" + minimal, nil, `events.yaml:1: redis: not a redis:// URL`},
 		{"listen", "listen: '8080'\n" + minimal, nil, `events.yaml:1: listen: not a listen address`},
+		{"metrics listen", "metrics_listen: '9100'\n" + minimal, nil, `events.yaml:1: metrics_listen: not a listen address`},
+		{"metrics listen is listen", "listen: ':8080'\nmetrics_listen: ':8080'\n" + minimal, nil, `events.yaml:2: metrics_listen: is the same address as listen`},
 		{"trusted proxy", "trusted_proxies: [10.0.0.0/8, proxy.example]\n" + minimal, nil, `events.yaml:1: trusted_proxies[1]: "proxy.example" is not an address`},
 		{"short session key", "session_key_env: K\n" + minimal, map[string]string{"K": "short"}, `events.yaml:1: session_key_env: the key is 5 bytes; at least 32`},
 		{"short token", "events:\n  - slug: ev\n    hashtags: [T]\n    roles:\n      moderator:\n        tokens_env: TOK\n", map[string]string{"TOK": "abc"}, `events.yaml:6: events[0].roles.moderator.tokens_env: token 1 is 3 characters`},
@@ -429,5 +432,100 @@ func TestEnsureSessionKey(t *testing.T) {
 	c4, _ := Parse("e.yaml", []byte(minimal), envOf(nil))
 	if _, _, err := EnsureSessionKey(dir, c4); err == nil {
 		t.Error("damaged key file accepted")
+	}
+}
+
+// TestParseReportsEveryDecodeProblem: fields of the wrong type, unknown
+// fields and unset environment variables are all reported at once, with
+// the validation errors of the rest, each as file:line: field. Before,
+// the first field of the wrong type hid everything else.
+func TestParseReportsEveryDecodeProblem(t *testing.T) {
+	file := `listen: '8080'
+events:
+  - slug: ev
+    hashtags: [T]
+    lead_in: soon
+    start: yesterday
+    colour: red
+    sources:
+      - type: rehearsal
+        rate: lots
+      - type: mastodon
+        server: https://m.example
+        token_env: NOPE
+    roles:
+      moderator:
+        passphrase_env: ALSO_NOPE
+  - slug: Big Day
+    hashtags: [U]
+`
+	want := []string{
+		`e.yaml:1: listen: not a listen address`,
+		`e.yaml:5: events[0].lead_in: "soon" is not a duration`,
+		`e.yaml:6: events[0].start: "yesterday" is not a time`,
+		`e.yaml:7: events[0].colour: unknown field`,
+		`e.yaml:10: events[0].sources[0].rate: "lots" is not a number`,
+		`e.yaml:13: events[0].sources[1].token_env: environment variable NOPE is not set`,
+		`e.yaml:16: events[0].roles.moderator.passphrase_env: environment variable ALSO_NOPE is not set`,
+		`e.yaml:17: events[1].slug: "Big Day" is not URL-safe`,
+	}
+	check := func(t *testing.T, err error) {
+		t.Helper()
+		if err == nil {
+			t.Fatal("accepted")
+		}
+		lines := strings.Split(err.Error(), "\n")
+		for _, w := range want {
+			if !slices.ContainsFunc(lines, func(l string) bool { return strings.HasPrefix(l, w) }) {
+				t.Errorf("no line starting %q in:\n%s", w, err)
+			}
+		}
+		if len(lines) != len(want) {
+			t.Errorf("%d lines, want %d (one per mistake):\n%s", len(lines), len(want), err)
+		}
+	}
+	t.Run("Parse", func(t *testing.T) {
+		_, err := Parse("e.yaml", []byte(file), envOf(nil))
+		check(t, err)
+	})
+	t.Run("flags with --config", func(t *testing.T) {
+		path := filepath.Join(t.TempDir(), "e.yaml")
+		if err := os.WriteFile(path, []byte(file), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		_, err := buildFlags(t, []string{"--config", path}, nil)
+		for i, w := range want {
+			want[i] = path + strings.TrimPrefix(w, "e.yaml")
+		}
+		check(t, err)
+	})
+}
+
+// TestMetricsListenPrecedence: metrics_listen comes from the file, the
+// environment or the flag, in that rising order, and is empty by default
+// (/metrics on the main listener).
+func TestMetricsListenPrecedence(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "e.yaml")
+	if err := os.WriteFile(path, []byte("metrics_listen: 127.0.0.1:9100\n"+minimal), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		args []string
+		env  map[string]string
+		want string
+	}{
+		{[]string{"--tag", "T"}, nil, ""},
+		{[]string{"--config", path}, nil, "127.0.0.1:9100"},
+		{[]string{"--config", path}, map[string]string{"BACKCHANNEL_METRICS_LISTEN": "10.0.0.5:9100"}, "10.0.0.5:9100"},
+		{[]string{"--config", path, "--metrics-listen", "[::1]:9200"}, map[string]string{"BACKCHANNEL_METRICS_LISTEN": "10.0.0.5:9100"}, "[::1]:9200"},
+	} {
+		cfg, err := buildFlags(t, c.args, c.env)
+		if err != nil {
+			t.Errorf("%v %v: %v", c.args, c.env, err)
+			continue
+		}
+		if cfg.MetricsListen != c.want {
+			t.Errorf("%v %v: metrics listen %q, %v; want %q", c.args, c.env, cfg.MetricsListen, err, c.want)
+		}
 	}
 }

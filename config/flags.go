@@ -20,7 +20,10 @@ type Flags struct {
 	Redis      string
 	Moderation string
 	LogFormat  string
-	PublicURL  string
+	// PublicURL, when given, replaces the file's public_url.
+	PublicURL string
+	// MetricsListen, when given, replaces the file's metrics_listen.
+	MetricsListen string
 	// Tags, when given, make one event following these hashtags (the
 	// first names it); Mastodon and Rehearse give that event its sources.
 	Tags     []string
@@ -56,6 +59,7 @@ func (f *Flags) Register(fs *flag.FlagSet) {
 	f.fs = fs
 	fs.StringVar(&f.Config, "config", "", "YAML file describing the events (env BACKCHANNEL_CONFIG)")
 	fs.StringVar(&f.Listen, "listen", "", "HTTP listen address (default "+DefaultListen+"; env BACKCHANNEL_LISTEN)")
+	fs.StringVar(&f.MetricsListen, "metrics-listen", "", "serve /metrics on this address only (e.g. 127.0.0.1:9100), not on --listen (env BACKCHANNEL_METRICS_LISTEN)")
 	fs.StringVar(&f.Data, "data", "", "directory of the embedded log and generated passphrases (default "+DefaultData+"; env BACKCHANNEL_DATA)")
 	fs.StringVar(&f.Redis, "redis", "", "redis:// URL: keep the logs in Redis Streams instead of the embedded log (env BACKCHANNEL_REDIS)")
 	fs.StringVar(&f.Moderation, "moderation", "", "moderation mode of every event: pre (default) or auto (env BACKCHANNEL_MODERATION)")
@@ -80,6 +84,7 @@ func (f *Flags) Build(getenv func(string) string) (*Config, error) {
 		return nil, err
 	}
 	c := &Config{lines: map[string]int{}}
+	var fileErr error // what is wrong in the file, reported with the rest
 	if f.Config != "" {
 		b, err := os.ReadFile(f.Config)
 		if err != nil {
@@ -88,12 +93,15 @@ func (f *Flags) Build(getenv func(string) string) (*Config, error) {
 		// Decode without validating: the flags below may complete the
 		// file (add the event it lacks, set the mode); the result is
 		// validated once, whole.
-		if c, err = decode(f.Config, b, getenv); err != nil {
-			return nil, err
+		if c, fileErr = decode(f.Config, b, getenv); c == nil {
+			return nil, fileErr
 		}
 	}
 	if f.Listen != "" {
 		c.Listen = f.Listen
+	}
+	if f.MetricsListen != "" {
+		c.MetricsListen = f.MetricsListen
 	}
 	if f.Data != "" {
 		c.Data = f.Data
@@ -130,7 +138,7 @@ func (f *Flags) Build(getenv func(string) string) (*Config, error) {
 		return nil, &Error{Path: "--tag", Msg: "nothing to serve: give --tag HASHTAG or --config FILE"}
 	}
 	c.defaults()
-	if err := c.Validate(); err != nil {
+	if err := withValidation(fileErr, c.Validate()); err != nil {
 		return nil, err
 	}
 	return c, nil
@@ -185,6 +193,7 @@ func (f *Flags) applyEnv(getenv func(string) string) error {
 	}
 	str("config", &f.Config)
 	str("listen", &f.Listen)
+	str("metrics-listen", &f.MetricsListen)
 	str("data", &f.Data)
 	str("redis", &f.Redis)
 	str("moderation", &f.Moderation)

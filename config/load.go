@@ -64,18 +64,66 @@ func LoadEnv(path string, getenv func(string) string) (*Config, error) {
 // as an *Error, joined with errors.Join when there are several.
 func Parse(file string, data []byte, getenv func(string) string) (*Config, error) {
 	c, err := decode(file, data, getenv)
-	if err != nil {
+	if c == nil {
 		return nil, err
 	}
 	c.defaults()
-	if err := c.Validate(); err != nil {
+	if err := withValidation(err, c.Validate()); err != nil {
 		return nil, err
 	}
 	return c, nil
 }
 
+// withValidation joins the errors met decoding a file (fields of the wrong
+// type, unknown fields, unset environment variables) with those validation
+// found in what could be decoded, so that every mistake is reported at
+// once. A validation error about a field that failed to decode, or about
+// one inside or around it, says nothing more and is left out.
+func withValidation(decodeErr, validateErr error) error {
+	if decodeErr == nil || validateErr == nil {
+		return errors.Join(decodeErr, validateErr)
+	}
+	var bad []string
+	for _, e := range flatten(decodeErr) {
+		if ce, ok := e.(*Error); ok && ce.Path != "" {
+			bad = append(bad, ce.Path)
+		}
+	}
+	related := func(a, b string) bool {
+		return a == b || strings.HasPrefix(a, b+".") || strings.HasPrefix(a, b+"[")
+	}
+	errs := flatten(decodeErr)
+	for _, e := range flatten(validateErr) {
+		ce, ok := e.(*Error)
+		if ok && slices.ContainsFunc(bad, func(b string) bool { return related(ce.Path, b) || related(b, ce.Path) }) {
+			continue
+		}
+		errs = append(errs, e)
+	}
+	return errors.Join(errs...)
+}
+
+// flatten lists the errors err joins, or err alone.
+func flatten(err error) []error {
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		var out []error
+		for _, e := range j.Unwrap() {
+			out = append(out, flatten(e)...)
+		}
+		return out
+	}
+	if err == nil {
+		return nil
+	}
+	return []error{err}
+}
+
 // decode reads the file's fields and the secrets it names, refusing
-// unknown fields, without applying defaults or validating.
+// unknown fields, without applying defaults or validating. It reports
+// every field of the wrong type, every unknown field and every unset
+// variable, not only the first; it returns a nil Config only when the
+// file is not YAML at all, and otherwise what it could decode, so that
+// validation can report the rest at the same time.
 func decode(file string, data []byte, getenv func(string) string) (*Config, error) {
 	c := &Config{File: file, lines: map[string]int{}}
 	var root yaml.Node
@@ -92,16 +140,17 @@ func decode(file string, data []byte, getenv func(string) string) (*Config, erro
 	}
 	// Walk the tree first: it refuses unknown fields and records where
 	// every field is, so later messages can name the line.
-	if err := c.walk(doc, reflect.TypeFor[Config](), ""); err != nil {
-		return nil, err
-	}
-	if err := doc.Decode(c); err != nil {
-		return nil, yamlError(file, err)
+	var errs []error
+	c.walk(doc, reflect.TypeFor[Config](), "", &errs)
+	if err := doc.Decode(c); err != nil && len(errs) == 0 {
+		// walk checks every field yaml.v3 decodes; this is for what it
+		// does not know about.
+		errs = append(errs, yamlError(file, err))
 	}
 	if err := c.resolve(getenv); err != nil {
-		return nil, err
+		errs = append(errs, err)
 	}
-	return c, nil
+	return c, errors.Join(errs...)
 }
 
 var yamlLine = regexp.MustCompile(`line (\d+): `)
@@ -128,8 +177,10 @@ func yamlError(file string, err error) error {
 }
 
 // walk checks node against the Go type t: mappings into structs may only
-// use the struct's yaml field names. It records each field's line under its path.
-func (c *Config) walk(n *yaml.Node, t reflect.Type, path string) error {
+// use the struct's yaml field names, and values must be of their field's
+// type. It adds every mismatch to errs and turns the node into null (see
+// forget), and records each field's line under its path.
+func (c *Config) walk(n *yaml.Node, t reflect.Type, path string, errs *[]error) {
 	if n.Kind == yaml.AliasNode && n.Alias != nil {
 		n = n.Alias
 	}
@@ -146,75 +197,85 @@ func (c *Config) walk(n *yaml.Node, t reflect.Type, path string) error {
 			// where the field and line are known.
 			var tm time.Time
 			if n.Kind != yaml.ScalarNode || n.Decode(&tm) != nil {
-				return c.errAtLine(n.Line, path, fmt.Sprintf("%q is not a time: write it as 2026-03-12T09:30:00Z (RFC 3339, with a zone)", n.Value))
+				*errs = append(*errs, c.errAtLine(n.Line, path, fmt.Sprintf("%q is not a time: write it as 2026-03-12T09:30:00Z (RFC 3339, with a zone)", n.Value)))
+				forget(n)
 			}
-			return nil
+			return
 		}
 		if n.Kind != yaml.MappingNode {
 			if n.Tag == "!!null" {
-				return nil
+				return
 			}
-			return c.errAtLine(n.Line, path, "must be a mapping of fields ("+strings.Join(slices.Sorted(maps.Keys(yamlFields(t))), ", ")+")")
+			*errs = append(*errs, c.errAtLine(n.Line, path, "must be a mapping of fields ("+strings.Join(slices.Sorted(maps.Keys(yamlFields(t))), ", ")+")"))
+			forget(n)
+			return
 		}
 		fields := yamlFields(t)
 		for i := 0; i+1 < len(n.Content); i += 2 {
 			k, v := n.Content[i], n.Content[i+1]
 			if k.Value == "<<" { // merge key: check what is merged in
-				if err := c.walk(v, t, path); err != nil {
-					return err
-				}
+				c.walk(v, t, path, errs)
 				continue
 			}
 			f, ok := fields[k.Value]
 			sub := join(path, k.Value)
 			if !ok {
-				return c.errAtLine(k.Line, sub, "unknown field (known: "+strings.Join(slices.Sorted(maps.Keys(fields)), ", ")+")")
+				*errs = append(*errs, c.errAtLine(k.Line, sub, "unknown field (known: "+strings.Join(slices.Sorted(maps.Keys(fields)), ", ")+")"))
+				continue
 			}
 			c.lines[sub] = k.Line
-			if err := c.walk(v, f.Type, sub); err != nil {
-				return err
-			}
+			c.walk(v, f.Type, sub, errs)
 			c.lines[sub] = k.Line
 		}
 	case reflect.Slice:
 		if n.Kind != yaml.SequenceNode {
 			if n.Tag == "!!null" {
-				return nil
+				return
 			}
-			return c.errAtLine(n.Line, path, "must be a list")
+			*errs = append(*errs, c.errAtLine(n.Line, path, "must be a list"))
+			forget(n)
+			return
 		}
 		for i, e := range n.Content {
-			if err := c.walk(e, t.Elem(), fmt.Sprintf("%s[%d]", path, i)); err != nil {
-				return err
-			}
+			c.walk(e, t.Elem(), fmt.Sprintf("%s[%d]", path, i), errs)
 		}
 	case reflect.Map:
 		if n.Kind != yaml.MappingNode {
 			if n.Tag == "!!null" {
-				return nil
+				return
 			}
-			return c.errAtLine(n.Line, path, "must be a mapping")
+			*errs = append(*errs, c.errAtLine(n.Line, path, "must be a mapping"))
+			forget(n)
+			return
 		}
 		for i := 0; i+1 < len(n.Content); i += 2 {
 			k, v := n.Content[i], n.Content[i+1]
 			sub := join(path, k.Value)
 			c.lines[sub] = k.Line
-			if err := c.walk(v, t.Elem(), sub); err != nil {
-				return err
-			}
+			c.walk(v, t.Elem(), sub, errs)
 			c.lines[sub] = k.Line
 		}
 	default:
 		if n.Kind != yaml.ScalarNode {
-			return c.errAtLine(n.Line, path, "must be a single value")
+			*errs = append(*errs, c.errAtLine(n.Line, path, "must be a single value"))
+			forget(n)
+			return
 		}
 		// Decode the value alone, so a value of the wrong type is reported
 		// with its field, which yaml.v3's own message leaves out.
 		if err := n.Decode(reflect.New(t).Interface()); err != nil {
-			return c.errAtLine(n.Line, path, scalarMismatch(n.Value, t))
+			*errs = append(*errs, c.errAtLine(n.Line, path, scalarMismatch(n.Value, t)))
+			forget(n)
+			return
 		}
 	}
-	return nil
+}
+
+// forget turns a node of the wrong type into null, once walk has reported
+// it, so that decoding the rest of the file is not cut short by it and
+// validation sees everything else.
+func forget(n *yaml.Node) {
+	*n = yaml.Node{Kind: yaml.ScalarNode, Tag: "!!null", Line: n.Line, Column: n.Column}
 }
 
 // scalarMismatch says what a field of type t wants, for a value that is not one.

@@ -41,6 +41,13 @@ func (c *Config) Validate() error {
 	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
 		bad("listen", "not a listen address like :8080 or 127.0.0.1:8080")
 	}
+	if c.MetricsListen != "" {
+		if _, port, err := net.SplitHostPort(c.MetricsListen); err != nil {
+			bad("metrics_listen", "not a listen address like 127.0.0.1:9100")
+		} else if c.MetricsListen == c.Listen && port != "0" {
+			bad("metrics_listen", "is the same address as listen: leave it out to serve /metrics there")
+		}
+	}
 	if c.Redis != "" {
 		u, err := url.Parse(c.Redis)
 		if err != nil || (u.Scheme != "redis" && u.Scheme != "rediss" && u.Scheme != "unix") {

@@ -24,8 +24,10 @@ func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
 	WriteJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 }
 
-// readyz answers 200 only while the log store answers: a load balancer
-// then sends no one to a node that cannot read or append.
+// readyz answers 200 only while the log store answers and can take
+// appends (the embedded log reports a failed write or fsync, such as a
+// full disk, until a write succeeds): a load balancer then sends no one
+// to a node that cannot read or append.
 func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 	if s.opts.Store == nil {
 		WriteError(w, r, event.Errorf(event.EUNAVAILABLE, "no log store"))
@@ -34,8 +36,8 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), s.opts.PingTimeout)
 	defer cancel()
 	if err := s.opts.Store.Ping(ctx); err != nil {
-		s.opts.Logger.WarnContext(r.Context(), "not ready: log store does not answer", "err", err)
-		WriteError(w, r, event.Errorf(event.EUNAVAILABLE, "the event log cannot be reached"))
+		s.opts.Logger.WarnContext(r.Context(), "not ready: the log store does not answer or cannot take appends", "err", err)
+		WriteError(w, r, event.Errorf(event.EUNAVAILABLE, "the event log cannot be reached or cannot take appends"))
 		return
 	}
 	WriteJSON(w, http.StatusOK, map[string]string{"status": "ready"})

@@ -34,6 +34,9 @@ Usage:
                               write an event's log as JSON lines (a backup)
   backchannel import-log --event SLUG [--redis URL|--data DIR] [--file F]
                               restore such a backup into an empty log
+  backchannel repair-log [--data DIR] [--event SLUG]
+                              cut the damage out of an embedded log that serve
+                              refuses to open, keeping a copy of what it cuts
 
 A first run needs only a hashtag and a server:
   backchannel serve --tag Leaders4Leeds --mastodon https://mastodon.social
@@ -54,6 +57,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 		return exportLog(ctx, args[1:], stdout, stderr, getenv)
 	case "import-log":
 		return importLog(ctx, args[1:], os.Stdin, stderr, getenv)
+	case "repair-log":
+		return repairLog(ctx, args[1:], stdout, stderr, getenv)
 	case "version", "--version", "-version":
 		fmt.Fprintf(stdout, "backchannel %s %s %s/%s\n", buildVersion(), runtime.Version(), runtime.GOOS, runtime.GOARCH)
 		return 0

@@ -52,7 +52,8 @@ type node struct {
 	presence *redispresence.Store // nil unless screens share presence in Redis
 	runner   *ingest.Runner       // nil in a role that runs no sources
 	ln       net.Listener
-	httpSrv  *http.Server // set by Run
+	httpSrv  *http.Server   // set by Run
+	metrics  *metricsServer // nil unless /metrics has a listener of its own
 
 	// Folds and sources run under contexts of their own, stopped in order
 	// by Close rather than all at once by the signal.
@@ -114,7 +115,7 @@ func openNode(ctx context.Context, cfg *config.Config, role string, logger *slog
 		form = webform.New(webform.Options{TrustedProxies: cfg.Proxies, Logger: logger, Key: cfg.SessionKey, Registerer: n.reg})
 	}
 
-	n.srv = wall.New(wall.Options{Store: n.store, Gatherer: n.reg, HTTPMetrics: metrics.NewHTTP(n.reg), Logger: logger})
+	n.srv = wall.New(wall.Options{Store: n.store, Gatherer: mainGatherer(cfg, n.reg), HTTPMetrics: metrics.NewHTTP(n.reg), Logger: logger})
 	foldCtx, stopFolds := context.WithCancel(context.WithoutCancel(ctx))
 	n.stopFolds = stopFolds
 	var sources []ingest.EventSources
@@ -162,6 +163,9 @@ func openNode(ctx context.Context, cfg *config.Config, role string, logger *slog
 
 	if n.ln, err = net.Listen("tcp", cfg.Listen); err != nil {
 		return nil, fmt.Errorf("listen: %w", err)
+	}
+	if n.metrics, err = listenMetrics(cfg, n.reg, logger); err != nil {
+		return nil, err
 	}
 	return n, nil
 }
@@ -253,6 +257,9 @@ func (n *node) Run(ctx context.Context) error {
 		}
 	}()
 	n.logger.Info("listening", "addr", n.ln.Addr().String(), "role", n.role, "version", buildVersion())
+	if n.metrics != nil {
+		n.metrics.serve(n.logger, n.fail)
+	}
 
 	select {
 	case <-ctx.Done():
@@ -289,6 +296,11 @@ func (n *node) Close() error {
 		}
 	case n.ln != nil:
 		_ = n.ln.Close() // never served
+	}
+	if n.metrics != nil {
+		if err := n.metrics.close(deadline, n.httpSrv != nil); err != nil {
+			errs = append(errs, err)
+		}
 	}
 	for _, h := range n.hubs {
 		h.Close()

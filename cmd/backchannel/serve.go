@@ -81,6 +81,10 @@ func serve(ctx context.Context, args []string, stderr io.Writer, getenv func(str
 	n, err := openNode(ctx, cfg, *role, logger)
 	if err != nil {
 		logger.Error("backchannel stopped with an error", "err", err)
+		if de := (*disklog.DamageError)(nil); errors.As(err, &de) {
+			logger.Error("the event log is damaged in the middle, not torn at its end by a crash: refusing to start on it, so that no decision after the damage is lost; repair it with the command below (docs/OPERATIONS.md)",
+				"file", de.File, "offset", de.Offset, "repair", fmt.Sprintf("backchannel repair-log --data %s --event %s", cfg.Data, de.Slug))
+		}
 		return 1
 	}
 	if n.screens() {

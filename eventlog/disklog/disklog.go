@@ -9,6 +9,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -188,15 +189,33 @@ func (s *Store) create(slug string) error {
 	return syncDir(s.dir)
 }
 
-// Ping reports ErrClosed after Close and nil otherwise: the data directory
-// is local, so an open store can always be reached.
+// Ping reports ErrClosed after Close, and an error while a log cannot
+// take appends: its last commit failed to write or fsync (a full disk, an
+// I/O error). It reports nil again once a commit succeeds, which after a
+// failed fsync needs the store reopened (see docs/EVENTLOG.md). The data
+// directory is local, so there is nothing else to reach.
 func (s *Store) Ping(ctx context.Context) error {
 	s.closeMu.RLock()
 	defer s.closeMu.RUnlock()
 	if s.closed {
 		return eventlog.ErrClosed
 	}
-	return ctx.Err()
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	logs := make([]*Log, 0, len(s.logs))
+	for _, l := range s.logs {
+		logs = append(logs, l)
+	}
+	s.mu.Unlock()
+	var errs []error
+	for _, l := range logs {
+		if err := l.appendErr(); err != nil {
+			errs = append(errs, fmt.Errorf("log %s cannot take appends: %w", l.slug, err))
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // Lease implements eventlog.Store. Leases live in memory: this engine serves

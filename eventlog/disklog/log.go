@@ -48,6 +48,10 @@ type Log struct {
 	offsets []int64       // offsets[i]: where the record of position i+1 starts; committed records only
 	size    int64         // length of the committed records
 	notify  chan struct{} // closed and replaced at each commit, to wake tails
+	// writeErr is the error of the last commit, nil once one succeeds:
+	// while it is set the log cannot take appends (a full disk), and
+	// Store.Ping, which /readyz asks, says so.
+	writeErr error
 
 	metaMu sync.Mutex
 	meta   map[string]string
@@ -82,7 +86,7 @@ func openLog(s *Store, slug, dir string) (*Log, error) {
 	if err != nil {
 		return nil, fmt.Errorf("disklog: log %s: %w", slug, err)
 	}
-	sc, err := scanFile(f)
+	sc, err := scanFile(f, slug)
 	if err != nil {
 		f.Close()
 		return nil, err
@@ -295,6 +299,9 @@ func (l *Log) commit(batch []*appendReq) {
 		for _, r := range batch {
 			r.res, r.err = eventlog.Appended{}, err
 		}
+		l.mu.Lock()
+		l.writeErr = err
+		l.mu.Unlock()
 	}
 	if _, err := l.f.WriteAt(buf, size); err != nil {
 		err = fmt.Errorf("disklog: log %s: write: %w", l.slug, err)
@@ -323,8 +330,17 @@ func (l *Log) commit(batch []*appendReq) {
 	l.mu.Lock()
 	l.offsets = append(l.offsets, offs...)
 	l.size = size + int64(len(buf))
+	l.writeErr = nil
 	wake, l.notify = l.notify, make(chan struct{})
 	l.mu.Unlock()
+}
+
+// appendErr returns why the last commit failed, nil if it succeeded (or
+// none was tried).
+func (l *Log) appendErr() error {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	return l.writeErr
 }
 
 // Read implements eventlog.Log.

@@ -78,6 +78,105 @@ func parseRecord(b []byte) (pos uint64, key string, data []byte, n int, err erro
 	return pos, key, body[minBodyLen+keyLen:], headerLen + bodyLen, nil
 }
 
+// minRecordLen is the shortest whole record: a header and a body with no
+// key and no JSON. Repair uses it to bound how many records a damaged
+// range can have held.
+const minRecordLen = headerLen + minBodyLen
+
+// window reads a file forward in large chunks, so scanning it, also byte
+// by byte through a damaged range, costs one read per chunk. A slice it
+// returns is valid until the next call.
+type window struct {
+	f    *os.File
+	size int64  // the file's length when the scan started
+	buf  []byte // the file's bytes [off, off+len(buf))
+	off  int64
+}
+
+const windowChunk = 4 << 20
+
+func newWindow(f *os.File) (*window, error) {
+	st, err := f.Stat()
+	if err != nil {
+		return nil, fmt.Errorf("disklog: stat %s: %w", f.Name(), err)
+	}
+	return &window{f: f, size: st.Size()}, nil
+}
+
+// bytes returns the file's bytes [off, off+n), fewer where the file ends.
+func (w *window) bytes(off int64, n int) ([]byte, error) {
+	end := min(off+int64(n), w.size)
+	if off >= end {
+		return nil, nil
+	}
+	if off >= w.off && end <= w.off+int64(len(w.buf)) {
+		return w.buf[off-w.off : end-w.off], nil
+	}
+	want := min(max(int64(n), windowChunk), w.size-off)
+	if int64(cap(w.buf)) < want {
+		w.buf = make([]byte, want)
+	}
+	w.buf = w.buf[:want]
+	m, err := w.f.ReadAt(w.buf, off)
+	if err != nil && !errors.Is(err, io.EOF) {
+		w.buf = w.buf[:0]
+		return nil, fmt.Errorf("disklog: read %s: %w", w.f.Name(), err)
+	}
+	w.buf, w.off = w.buf[:m], off
+	return w.buf[:min(int64(m), end-off)], nil
+}
+
+// record parses the record starting at off, like parseRecord.
+func (w *window) record(off int64) (pos uint64, key string, data []byte, n int, err error) {
+	b, err := w.bytes(off, headerLen)
+	if err != nil {
+		return 0, "", nil, 0, err
+	}
+	if len(b) < headerLen {
+		return 0, "", nil, 0, errShort
+	}
+	bodyLen := int(binary.LittleEndian.Uint32(b))
+	if bodyLen < minBodyLen || bodyLen > maxBodyLen {
+		return 0, "", nil, 0, errTorn
+	}
+	if b, err = w.bytes(off, headerLen+bodyLen); err != nil {
+		return 0, "", nil, 0, err
+	}
+	return parseRecord(b)
+}
+
+// resync looks for the first intact record at or after from that can
+// follow position last when the bytes from bad on are damaged: its
+// position is above last, and the records it skips (last+1 up to its
+// position) fit in the damaged bytes. A CRC-32C match at a random offset
+// is a one in four billion chance, and the position check rules out all
+// but a handful of the offsets tried, so what it finds is a record that
+// was written, not noise. It returns found == false when nothing intact
+// follows: the damage runs to the end of the file.
+func (w *window) resync(bad, from int64, last uint64) (off int64, pos uint64, found bool, err error) {
+	for off = from; off+minRecordLen <= w.size; off++ {
+		b, err := w.bytes(off, headerLen+8)
+		if err != nil {
+			return 0, 0, false, err
+		}
+		if len(b) < headerLen+8 {
+			break
+		}
+		bodyLen := int64(binary.LittleEndian.Uint32(b))
+		if bodyLen < minBodyLen || bodyLen > maxBodyLen || off+headerLen+bodyLen > w.size {
+			continue
+		}
+		p := binary.LittleEndian.Uint64(b[headerLen:])
+		if p <= last || (p-last-1) > uint64(off-bad)/minRecordLen {
+			continue
+		}
+		if p2, _, _, _, err := w.record(off); err == nil && p2 == p {
+			return off, p, true, nil
+		}
+	}
+	return 0, 0, false, nil
+}
+
 // scanned is what recovery learned from a log file.
 type scanned struct {
 	offsets []int64           // offsets[i] is where the record of position i+1 starts
@@ -85,57 +184,61 @@ type scanned struct {
 	size    int64             // length of the intact prefix
 }
 
-// scanFile reads the records of f from the start, stopping at the first
-// torn one, and indexes them. Records must hold positions 1, 2, ...; a whole
-// record out of order is corruption, not a crash, and fails the scan.
-func scanFile(f *os.File) (scanned, error) {
+// DamageError reports a log file damaged in the middle: bytes that are not
+// a whole, intact record, with intact records after them. A crash cannot
+// leave that (it can tear only the last commit, see docs/EVENTLOG.md), so
+// the log is refused instead of being truncated, which would drop every
+// record after the damage. Store.Repair cuts the damage out.
+type DamageError struct {
+	File   string // the log file
+	Slug   string // the event whose log it is
+	Offset int64  // where the damaged bytes start
+	Pos    uint64 // the position of the record that should start at Offset
+	Next   int64  // where the next intact record starts
+}
+
+func (e *DamageError) Error() string {
+	return fmt.Sprintf("disklog: %s is damaged at byte offset %d (the record of position %d); intact records follow from byte offset %d, so this is not a torn tail left by a crash: the log is refused rather than cut short; repair it (docs/EVENTLOG.md, \"Repair\")",
+		e.File, e.Offset, e.Pos, e.Next)
+}
+
+// scanFile reads the records of f from the start and indexes them.
+// Records must hold positions 1, 2, ...; a whole record out of order is
+// corruption, not a crash, and fails the scan. Bytes that are not a whole
+// intact record end the scan: if no intact record follows them they are a
+// torn tail, and sc.size ends before them; if one does, the file is
+// damaged in the middle and scanFile returns a *DamageError.
+func scanFile(f *os.File, slug string) (scanned, error) {
 	sc := scanned{keys: make(map[string]uint64)}
-	st, err := f.Stat()
+	w, err := newWindow(f)
 	if err != nil {
-		return sc, fmt.Errorf("disklog: stat %s: %w", f.Name(), err)
+		return sc, err
 	}
-	// Read in large chunks; a record is never split across a chunk we
-	// parse, because a short remainder is carried into the next read.
-	const chunk = 4 << 20
-	var buf []byte
-	var off int64 // file offset of buf[0]
-	for {
-		pos, key, _, n, err := parseRecord(buf)
-		if err == nil {
-			if want := uint64(len(sc.offsets)) + 1; pos != want {
-				return sc, fmt.Errorf("disklog: %s at offset %d: record holds position %d, want %d", f.Name(), off, pos, want)
+	var off int64
+	for off < w.size {
+		pos, key, _, n, err := w.record(off)
+		if err != nil && !errors.Is(err, errTorn) && !errors.Is(err, errShort) {
+			return sc, err
+		}
+		want := uint64(len(sc.offsets)) + 1
+		if err != nil {
+			next, _, found, rerr := w.resync(off, off+1, want-1)
+			if rerr != nil {
+				return sc, rerr
 			}
-			sc.offsets = append(sc.offsets, off)
-			if key != "" {
-				sc.keys[key] = pos
+			if found {
+				return sc, &DamageError{File: f.Name(), Slug: slug, Offset: off, Pos: want, Next: next}
 			}
-			buf = buf[n:]
-			off += int64(n)
-			continue
+			break // a torn tail: the intact prefix ends here
 		}
-		if !errors.Is(err, errShort) {
-			break // a torn record: the intact prefix ends here
+		if pos != want {
+			return sc, fmt.Errorf("disklog: %s at offset %d: record holds position %d, want %d", f.Name(), off, pos, want)
 		}
-		// b ends inside a record: read more, unless the file has no more.
-		have := off + int64(len(buf))
-		if have >= st.Size() {
-			break
+		sc.offsets = append(sc.offsets, off)
+		if key != "" {
+			sc.keys[key] = pos
 		}
-		need := int64(chunk)
-		if len(buf) >= headerLen {
-			need = max(need, int64(binary.LittleEndian.Uint32(buf))+headerLen-int64(len(buf)))
-		}
-		need = min(need, st.Size()-have)
-		next := make([]byte, len(buf)+int(need))
-		copy(next, buf)
-		m, err := f.ReadAt(next[len(buf):], have)
-		if err != nil && !errors.Is(err, io.EOF) {
-			return sc, fmt.Errorf("disklog: read %s: %w", f.Name(), err)
-		}
-		buf = next[:len(buf)+m]
-		if m == 0 {
-			break
-		}
+		off += int64(n)
 	}
 	sc.size = off
 	return sc, nil

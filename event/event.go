@@ -22,7 +22,9 @@ type Kind string
 const (
 	// PostReceived: a post arrived from a source. Entry.Post and Entry.Verdict are set.
 	PostReceived Kind = "post.received"
-	// PostEdited: the post was edited at its source. Entry.Post holds the new version.
+	// PostEdited: the post was edited at its source. Entry.Post holds the new version,
+	// Entry.Verdict what the rules decided on it (absent in logs written before edits
+	// were judged: the fold then holds the edit for a moderator).
 	PostEdited Kind = "post.edited"
 	// PostDeleted: the post was deleted at its source. Entry.PostID is set.
 	PostDeleted Kind = "post.deleted"
@@ -131,7 +133,7 @@ type Entry struct {
 	QuestionID string `json:"question_id,omitempty"`
 
 	Post     *Post     `json:"post,omitempty"`     // post.received, post.edited
-	Verdict  *Verdict  `json:"verdict,omitempty"`  // post.received: what the rules decided
+	Verdict  *Verdict  `json:"verdict,omitempty"`  // post.received, post.edited: what the rules decided
 	Block    *Block    `json:"block,omitempty"`    // author.blocked, author.unblocked
 	Question *Question `json:"question,omitempty"` // question.added
 	Order    []string  `json:"order,omitempty"`    // question.reordered: question ids, first first
@@ -163,7 +165,7 @@ func (e *Entry) Validate() error {
 		if e.PostID != "" && e.PostID != e.Post.ID {
 			return Errorf(EINVALID, "%s: post_id %q does not match post.id %q", e.Kind, e.PostID, e.Post.ID)
 		}
-		if e.Kind == PostReceived && e.Verdict != nil {
+		if e.Verdict != nil {
 			if err := e.Verdict.Validate(); err != nil {
 				return err
 			}

@@ -62,8 +62,9 @@ func entryCases() []entryCase {
 		{"received with an unknown decision", event.Entry{Kind: event.PostReceived, Actor: source, Post: p,
 			Verdict: &event.Verdict{Decision: "maybe"}}, `verdict: unknown decision "maybe"`},
 		{"edited", event.Entry{Kind: event.PostEdited, Actor: source, Post: p}, ""},
-		// Only an arrival is judged on the way in; an edit's verdict is not read.
-		{"edited with a verdict", event.Entry{Kind: event.PostEdited, Actor: source, Post: p, Verdict: &event.Verdict{Decision: "maybe"}}, ""},
+		// An edit is judged like an arrival: the fold reads its verdict.
+		{"edited with a verdict", event.Entry{Kind: event.PostEdited, Actor: source, Post: p, Verdict: &event.Verdict{Decision: event.DecisionHold, Rule: "pre-moderation"}}, ""},
+		{"edited with an unknown decision", event.Entry{Kind: event.PostEdited, Actor: source, Post: p, Verdict: &event.Verdict{Decision: "maybe"}}, `verdict: unknown decision "maybe"`},
 		{"edited without post", event.Entry{Kind: event.PostEdited, Actor: source}, "post.edited: post is required"},
 		{"edited without uri", event.Entry{Kind: event.PostEdited, Actor: source, Post: &noURI}, "post: uri is required"},
 		{"edited with another post_id", event.Entry{Kind: event.PostEdited, Actor: source, Post: p, PostID: "other"}, "does not match"},

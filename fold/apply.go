@@ -159,9 +159,9 @@ func (s *State) transition(c *change, e event.Entry) (bool, string) {
 	case event.PostDeleted:
 		return s.delete(c, e)
 	case event.PostApproved:
-		return s.decideTo(c, e, StateApproved), ""
+		return s.decideTo(c, e, StateApproved)
 	case event.PostRejected:
-		return s.decideTo(c, e, StateRejected), ""
+		return s.decideTo(c, e, StateRejected)
 	case event.PostUndone:
 		return s.undo(c, e), ""
 	case event.PostPinned:
@@ -265,7 +265,12 @@ func (s *State) receive(c *change, e event.Entry, v *event.Verdict) (bool, strin
 	return true, summary
 }
 
-// edit replaces a post's content, keeping where it stands in moderation.
+// edit takes a new version of a post from its source. What the room sees
+// never changes to a version nobody passed: a post not on the wall simply
+// becomes its new version (a moderator sees it before it is shown), while
+// an approved post shows the new version only when the rules approved it
+// (e.Verdict, set by the sink); otherwise it keeps showing the version that
+// was passed and the new one waits in the queue as its Edit.
 func (s *State) edit(c *change, e event.Entry) (bool, string) {
 	if e.Post == nil {
 		return false, ""
@@ -280,12 +285,61 @@ func (s *State) edit(c *change, e event.Entry) (bool, string) {
 		return false, ""
 	}
 	c.touch(p)
-	p.v.Post = *e.Post
+	rule := RuleNoVerdict
+	if e.Verdict != nil {
+		rule = e.Verdict.Rule
+	}
+	p.lastEdit = editInfo{rule: rule, pos: e.Pos, at: e.Time}
+	if p.v.State != StateApproved {
+		p.v.Post = *e.Post
+		return true, ""
+	}
+	if e.Verdict != nil && e.Verdict.Decision == event.DecisionApprove {
+		// A later version the rules passed makes any edit waiting moot.
+		s.clearEdit(p)
+		s.show(c, p, *e.Post)
+		return true, "edit approved by rule: " + rule
+	}
+	s.setEdit(p, *e.Post)
+	return true, "edit held for a moderator: " + rule
+}
+
+// show makes post the version p shows, its question following it.
+func (s *State) show(c *change, p *post, content event.Post) {
+	p.v.Post = content
 	if q := s.questions[p.v.ID]; q != nil && p.v.Question {
 		q.Text, q.HTML, q.Author = p.v.Text, p.v.HTML, p.v.Author
 		c.touchQ(q.ID)
 	}
-	return true, ""
+}
+
+// setEdit makes version the edit of p waiting for a moderator, replacing
+// one already waiting; p.lastEdit says which event brought it.
+func (s *State) setEdit(p *post, version event.Post) {
+	if p.v.Edit == nil {
+		s.counts.Edits++
+	}
+	p.v.Edit = &version
+	p.v.EditRule, p.v.EditPos, p.v.EditReceivedAt = p.lastEdit.rule, p.lastEdit.pos, p.lastEdit.at
+}
+
+// clearEdit drops p's edit waiting, if any.
+func (s *State) clearEdit(p *post) {
+	if p.v.Edit == nil {
+		return
+	}
+	s.counts.Edits--
+	p.v.Edit, p.v.EditRule, p.v.EditPos, p.v.EditReceivedAt = nil, "", 0, zeroTime
+}
+
+// settle keeps "only an approved post has an edit waiting": a post not on
+// the wall shows nothing, so it simply is its newest version.
+func (s *State) settle(p *post) {
+	if p.v.State != StateApproved && p.v.Edit != nil {
+		edit := *p.v.Edit
+		s.clearEdit(p)
+		p.v.Post = edit
+	}
 }
 
 // delete makes a post deleted at its source vanish from every view.
@@ -299,6 +353,7 @@ func (s *State) delete(c *change, e event.Entry) (bool, string) {
 		s.unquestion(c, p)
 	}
 	s.unpin(p)
+	s.clearEdit(p)
 	s.count(p.v.State, -1)
 	s.counts.Deleted++
 	p.deleted = true
@@ -306,25 +361,58 @@ func (s *State) delete(c *change, e event.Entry) (bool, string) {
 }
 
 // decideTo moves a post to st by a moderator's decision; moving it to the
-// state it is already in changes nothing.
-func (s *State) decideTo(c *change, e event.Entry, st PostState) bool {
+// state it is already in changes nothing, but for approving an approved
+// post with an edit waiting: that shows the edit.
+func (s *State) decideTo(c *change, e event.Entry, st PostState) (bool, string) {
 	p := s.live(e.PostID)
-	if p == nil || p.v.State == st {
-		return false
+	if p == nil {
+		return false, ""
+	}
+	if p.v.State == st {
+		if st != StateApproved || p.v.Edit == nil {
+			return false, ""
+		}
+		c.touch(p)
+		s.decide(c, p, st, e)
+		sum := "approved the edit of " + s.postName(p.v.ID)
+		if e.Reason != "" {
+			sum += " (" + clip(e.Reason) + ")"
+		}
+		return true, sum
 	}
 	c.touch(p)
 	s.decide(c, p, st, e)
-	return true
+	return true, ""
 }
 
 // decide records p's state on its undo stack and moves it to st. A post
 // that leaves the approved state leaves the wall's pins and the question
-// list too, so nothing public can hold it.
+// list too, so nothing public can hold it. A decision on a post with an
+// edit waiting settles the edit: approving shows it; anything else takes
+// the post off the wall, where it is its newest version. The version a
+// shown post showed is kept on the stack, so undo never puts a version
+// nobody passed on the wall.
 func (s *State) decide(c *change, p *post, st PostState, e event.Entry) {
-	p.history = append(p.history, snapshot{
+	snap := snapshot{
 		state: p.v.State, rule: p.v.Rule, by: p.v.DecidedBy, at: p.v.DecidedAt,
 		pinned: p.v.Pinned, pinnedAt: p.v.PinnedAt, pinPos: p.pinPos,
-	})
+	}
+	if p.v.State == StateApproved {
+		// Undo shows this version again, whatever the source sends
+		// while the post is off the wall or shows another version.
+		shown := p.v.Post
+		snap.shown = &shown
+	}
+	if p.v.Edit != nil {
+		edit := *p.v.Edit
+		s.clearEdit(p)
+		if st == StateApproved {
+			s.show(c, p, edit)
+		} else {
+			p.v.Post = edit
+		}
+	}
+	p.history = append(p.history, snap)
 	s.setState(c, p, st)
 	p.v.DecidedBy, p.v.DecidedAt = e.Actor, e.Time
 }
@@ -341,7 +429,11 @@ func (s *State) setState(c *change, p *post, st PostState) {
 	}
 }
 
-// undo takes back the post's last decision.
+// undo takes back the post's last decision. A post that goes back to the
+// wall shows the version it showed before the decision (edits that came
+// while it was off the wall, or an edit a moderator approved, were not
+// passed for that); the newest version from the source, when it differs,
+// waits in the queue again as the edit.
 func (s *State) undo(c *change, e event.Entry) bool {
 	p := s.live(e.PostID)
 	if p == nil || len(p.history) == 0 {
@@ -352,11 +444,24 @@ func (s *State) undo(c *change, e event.Entry) bool {
 	p.history = p.history[:len(p.history)-1]
 	s.setState(c, p, last.state)
 	p.v.Rule, p.v.DecidedBy, p.v.DecidedAt = last.rule, last.by, last.at
-	if last.pinned && last.state == StateApproved {
+	if last.shown != nil {
+		newest := p.v.Post
+		if p.v.Edit != nil {
+			newest = *p.v.Edit
+		}
+		s.clearEdit(p)
+		s.show(c, p, *last.shown)
+		if p.v.State == StateApproved && !reflect.DeepEqual(newest, *last.shown) {
+			s.setEdit(p, newest)
+		}
+	}
+	// A post still pinned (an approved edit undone) keeps its pin.
+	if last.pinned && last.state == StateApproved && !p.v.Pinned {
 		p.v.Pinned, p.v.PinnedAt, p.pinPos = true, last.pinnedAt, last.pinPos
 		s.pinned = append(s.pinned, p)
 		s.counts.Pinned++
 	}
+	s.settle(p)
 	return true
 }
 

@@ -153,27 +153,6 @@ func TestTransitions(t *testing.T) {
 			},
 		},
 		{
-			name:   "edit after approval keeps the approval and shows the new text",
-			events: seq(pending("p1", ada), act(event.PostApproved, moderator, "p1"), act(event.PostPinned, moderator, "p1"), act(event.QuestionFlagged, moderator, "p1"), edited("p1", ada, "hello, corrected")),
-			check: func(t *testing.T, s *State, effs []Effect) {
-				p, _ := s.Post(id("p1"))
-				if p.State != StateApproved || !p.Pinned || !p.Question || p.Text != "hello, corrected" || p.DecidedBy != moderator {
-					t.Errorf("after edit: %+v", p)
-				}
-				w := s.Wall(0)
-				if len(w.Posts) != 1 || w.Posts[0].Text != "hello, corrected" {
-					t.Errorf("wall = %+v", w.Posts)
-				}
-				if q := s.Questions(); len(q) != 1 || q[0].Text != "hello, corrected" {
-					t.Errorf("question text = %+v", q)
-				}
-				e := effs[4]
-				if e.Wall == nil || len(e.Wall.Upsert) != 1 || e.Wall.Upsert[0].Text != "hello, corrected" || len(e.Questions) != 1 {
-					t.Errorf("edit effect = %+v", e)
-				}
-			},
-		},
-		{
 			name:   "edit of a pending post stays in the queue",
 			events: seq(pending("p1", ada), edited("p1", ada, "v2")),
 			check: func(t *testing.T, s *State, effs []Effect) {

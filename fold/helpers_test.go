@@ -49,10 +49,22 @@ func pending(key string, a event.Author) event.Entry {
 	return received(key, a, event.DecisionHold, "pre-moderation")
 }
 
+// edited is an edit with no verdict (as logged before edits were judged,
+// or by a sink with no rules): held.
 func edited(key string, a event.Author, text string) event.Entry {
 	p := mkPost(key, a, text)
 	p.EditedAt = t0.Add(time.Hour)
 	return event.Entry{Kind: event.PostEdited, Actor: mastodonSrc, PostID: p.ID, Post: &p}
+}
+
+// editedV is an edit with the rules' verdict, a new image and an edit
+// time of its own.
+func editedV(key string, a event.Author, text string, d event.Decision, rule string) event.Entry {
+	e := edited(key, a, text)
+	e.Post.EditedAt = t0.Add(time.Hour + time.Duration(len(text))*time.Second)
+	e.Post.Media = []event.Media{{Kind: "image", URL: "https://files.example/" + key + "-" + text + ".png"}}
+	e.Verdict = &event.Verdict{Decision: d, Rule: rule}
+	return e
 }
 
 func act(k event.Kind, by event.Actor, key string) event.Entry {
@@ -199,10 +211,12 @@ func checkInvariants(t *testing.T, s *State) {
 	if reading > 1 {
 		t.Fatalf("pos %d: %d questions being read", s.Pos(), reading)
 	}
+	queued := 0
 	for _, p := range s.Queue() {
-		if p.State != StatePending {
-			t.Fatalf("pos %d: queue holds a %s post", s.Pos(), p.State)
+		if p.State != StatePending && (p.State != StateApproved || p.Edit == nil) {
+			t.Fatalf("pos %d: queue holds a %s post (edit waiting: %v)", s.Pos(), p.State, p.Edit != nil)
 		}
+		queued++
 	}
 	for _, p := range s.order {
 		if p.deleted {
@@ -216,6 +230,12 @@ func checkInvariants(t *testing.T, s *State) {
 			c.Approved++
 		case StateRejected:
 			c.Rejected++
+		}
+		if p.v.Edit != nil {
+			c.Edits++
+			if p.v.State != StateApproved {
+				t.Fatalf("pos %d: %s post with an edit waiting", s.Pos(), p.v.State)
+			}
 		}
 		if p.v.Pinned {
 			c.Pinned++
@@ -232,6 +252,9 @@ func checkInvariants(t *testing.T, s *State) {
 	c.QuestionsAnswered = len(s.Answered())
 	if got := s.Counts(); got != c {
 		t.Fatalf("pos %d: counts %+v, views say %+v", s.Pos(), got, c)
+	}
+	if queued != c.Pending+c.Edits {
+		t.Fatalf("pos %d: queue holds %d posts, counts say %d pending and %d edits", s.Pos(), queued, c.Pending, c.Edits)
 	}
 }
 

@@ -3,6 +3,7 @@ package fold
 import (
 	"math/rand/v2"
 	"reflect"
+	"slices"
 	"testing"
 	"time"
 
@@ -33,7 +34,12 @@ func genEvents(n int, next func() byte) []event.Entry {
 		case event.PostReceived:
 			e = received(key, a, []event.Decision{"", event.DecisionHold, event.DecisionApprove, event.DecisionReject}[next()%4], "rule")
 		case event.PostEdited:
-			e = edited(key, a, "edit "+string(rune('a'+next()%26)))
+			text := "edit " + string(rune('a'+next()%26))
+			if d := next() % 4; d == 0 {
+				e = edited(key, a, text) // logged before edits were judged
+			} else {
+				e = editedV(key, a, text, []event.Decision{event.DecisionHold, event.DecisionApprove, event.DecisionReject}[d-1], "rule")
+			}
 		case event.PostDeleted:
 			e = deleted(key)
 		case event.AuthorBlocked, event.AuthorUnblocked:
@@ -117,9 +123,12 @@ func checkSequence(t *testing.T, events []event.Entry) {
 	t.Helper()
 	s := New(SettingsView{Title: "T", Moderation: event.ModePre})
 	c := newClient()
+	pv := passedVersions{}
 	for _, e := range events {
+		pv.note(s, e)
 		eff := s.Apply(e)
 		checkInvariants(t, s)
+		pv.check(t, e, s, eff)
 		if eff.Wall != nil {
 			for _, p := range eff.Wall.Upsert {
 				if v, ok := s.Post(p.ID); !ok || v.State != StateApproved {
@@ -143,6 +152,76 @@ func checkSequence(t *testing.T, events []event.Entry) {
 	}
 	if !reflect.DeepEqual(snapshotOf(half), snapshotOf(s)) {
 		t.Fatalf("folding in two parts differs from folding at once")
+	}
+}
+
+// passedVersions are, per post id, the versions a rule or a moderator
+// passed: what arrived or was edited with an approve verdict on a post
+// on the wall, what a moderator approved, pinned or flagged in the queue
+// (the pending post, or the edit waiting). A public surface may carry no
+// other.
+type passedVersions map[string][]event.Post
+
+// note records what e passes, from the state before it is applied.
+func (pv passedVersions) note(s *State, e event.Entry) {
+	approve := e.Verdict != nil && e.Verdict.Decision == event.DecisionApprove
+	switch e.Kind {
+	case event.PostReceived:
+		if e.Post != nil && s.posts[e.Post.ID] == nil && approve {
+			pv[e.Post.ID] = append(pv[e.Post.ID], *e.Post)
+		}
+	case event.PostEdited:
+		if p, ok := s.Post(postIDOf(e)); ok && p.State == StateApproved && approve {
+			pv[p.ID] = append(pv[p.ID], *e.Post)
+		}
+	case event.PostApproved, event.PostPinned, event.QuestionFlagged:
+		p, ok := s.Post(e.PostID)
+		switch {
+		case !ok:
+		case p.State == StatePending, p.State == StateRejected && e.Kind == event.PostApproved:
+			pv[p.ID] = append(pv[p.ID], p.Post)
+		case p.Edit != nil && e.Kind == event.PostApproved:
+			pv[p.ID] = append(pv[p.ID], *p.Edit)
+		}
+	}
+}
+
+// passed reports whether a public surface may show text, html and media
+// (nil when hidden) of post id.
+func (pv passedVersions) passed(id, text, html string, media []event.Media) bool {
+	for _, v := range pv[id] {
+		if v.Text == text && v.HTML == html && (media == nil || reflect.DeepEqual(media, v.Media)) {
+			return true
+		}
+	}
+	return false
+}
+
+func (pv passedVersions) check(t *testing.T, e event.Entry, s *State, eff Effect) {
+	t.Helper()
+	w := s.Wall(0)
+	posts := w.Posts
+	if eff.Wall != nil {
+		posts = append(slices.Clone(posts), eff.Wall.Upsert...)
+	}
+	for _, p := range posts {
+		if !pv.passed(p.ID, p.Text, p.HTML, p.Media) {
+			t.Fatalf("after %s: a public surface shows %q of %s, which nobody passed", e.String(), p.Text, p.ID)
+		}
+	}
+	var qs []QuestionView
+	for _, q := range append(s.Questions(), s.Answered()...) {
+		if q.PostID != "" {
+			qs = append(qs, q)
+		}
+	}
+	for _, q := range qs {
+		if !pv.passed(q.PostID, q.Text, q.HTML, nil) {
+			t.Fatalf("after %s: question %s reads %q, which nobody passed", e.String(), q.ID, q.Text)
+		}
+	}
+	if nr := w.NowReading; nr != nil && s.questions[nr.ID] != nil && s.questions[nr.ID].PostID != "" && !pv.passed(nr.ID, nr.Text, nr.HTML, nil) {
+		t.Fatalf("after %s: now reading %q, which nobody passed", e.String(), nr.Text)
 	}
 }
 

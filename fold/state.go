@@ -20,6 +20,9 @@ const (
 	RuleAuthorBlocked = "author blocked"
 	RuleDomainBlocked = "domain blocked"
 	RuleEditedFirst   = "edited before it was received"
+	// RuleNoVerdict is the EditRule of an edit logged without the rules'
+	// verdict (by a sink with no rules, or before edits were judged): held.
+	RuleNoVerdict = "edit not checked by the rules"
 )
 
 // rulesActor is who DecidedBy names when the moderation rules (or a block)
@@ -38,6 +41,17 @@ type post struct {
 	// deleted marks a post deleted at its source: it is kept only so later
 	// events on it are recognised as no-ops.
 	deleted bool
+	// lastEdit is the post.edited event that brought the newest version
+	// (the pending edit, or the content when none is pending), so undo
+	// can put that version back in the queue with its rule and place.
+	lastEdit editInfo
+}
+
+// editInfo is what the queue shows of an edit besides the new version.
+type editInfo struct {
+	rule string
+	pos  uint64
+	at   time.Time
 }
 
 // snapshot is a post's moderation state, as undo restores it.
@@ -49,6 +63,9 @@ type snapshot struct {
 	pinned   bool
 	pinnedAt time.Time
 	pinPos   uint64
+	// shown is the version the post showed when the decision took it off
+	// the wall or showed its edit; nil when it was not on the wall.
+	shown *event.Post
 }
 
 type blockRec struct {
@@ -153,10 +170,20 @@ func (s *State) Wall(limit int) Wall {
 	return w
 }
 
-// Queue returns the pending posts, oldest first, each with the rule that
-// sent it to the queue.
+// Queue returns what waits for a moderator, oldest first: the pending
+// posts, each with the rule that sent it to the queue, and the approved
+// posts with an edit waiting (PostView.Edit), placed by when the edit came.
 func (s *State) Queue() []PostView {
-	return s.postsIn(StatePending)
+	out := make([]PostView, 0, s.counts.Pending+s.counts.Edits)
+	for _, p := range s.order {
+		if !p.deleted && (p.v.State == StatePending || p.v.Edit != nil) {
+			out = append(out, p.v)
+		}
+	}
+	if s.counts.Edits > 0 {
+		slices.SortStableFunc(out, func(a, b PostView) int { return cmpAsc(a.queuePos(), b.queuePos()) })
+	}
+	return out
 }
 
 // Approved returns the approved posts, oldest first, for export.

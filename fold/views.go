@@ -38,6 +38,38 @@ type PostView struct {
 	DecidedAt time.Time   `json:"decided_at,omitzero"`
 	// LastPos is the position of the last event that changed this post.
 	LastPos uint64 `json:"last_pos"`
+
+	// Edit is set on an approved post edited at its source after it was
+	// approved, when no rule passed the new version: the version a
+	// moderator has not yet seen. Public surfaces keep showing Post (the
+	// version that was passed) until a moderator approves the edit. Only
+	// moderators see it; a second edit replaces it.
+	Edit *event.Post `json:"edit,omitempty"`
+	// EditRule is the rule that held the edit (the rules' verdict on the
+	// new version, "no verdict" for edits logged without one).
+	EditRule string `json:"edit_rule,omitempty"`
+	// EditPos and EditReceivedAt are the position and time of the edit's
+	// post.edited event: where the edit stands in the queue.
+	EditPos        uint64    `json:"edit_pos,omitempty"`
+	EditReceivedAt time.Time `json:"edit_received_at,omitzero"`
+}
+
+// QueuedAt is when the post entered the moderators' queue: when its edit
+// arrived, for a shown post with an edit waiting, else when it arrived.
+func (p *PostView) QueuedAt() time.Time {
+	if p.Edit != nil {
+		return p.EditReceivedAt
+	}
+	return p.ReceivedAt
+}
+
+// queuePos orders the queue: the edit's position for an edit waiting,
+// else the post's.
+func (p *PostView) queuePos() uint64 {
+	if p.Edit != nil {
+		return p.EditPos
+	}
+	return p.ReceivedPos
 }
 
 // QuestionState is where a question stands.
@@ -91,12 +123,16 @@ type AuditEntry struct {
 
 // Counts are the numbers the moderator page shows.
 type Counts struct {
-	Received          int `json:"received"`
-	Pending           int `json:"pending"`
-	Approved          int `json:"approved"`
-	Rejected          int `json:"rejected"`
-	Deleted           int `json:"deleted"`
-	Pinned            int `json:"pinned"`
+	Received int `json:"received"`
+	Pending  int `json:"pending"`
+	Approved int `json:"approved"`
+	Rejected int `json:"rejected"`
+	Deleted  int `json:"deleted"`
+	Pinned   int `json:"pinned"`
+	// Edits counts approved posts with an edit waiting for a moderator
+	// (PostView.Edit): they are in the queue as well as on the wall, so
+	// the queue holds Pending + Edits posts.
+	Edits             int `json:"edits"`
 	QuestionsOpen     int `json:"questions_open"`
 	QuestionsAnswered int `json:"questions_answered"`
 }

@@ -62,10 +62,15 @@ func (s *LogSink) Post(ctx context.Context, p event.Post) (eventlog.Appended, er
 	return s.append(ctx, e, p.CreatedAt, now)
 }
 
-// Edit implements Sink. The edit is appended under its own key (URI and
-// EditedAt), so the same edit re-read on the next poll is stored once. An
-// edit of a post the log never received is folded as a new post held for
-// a moderator (fold's "edited before received"), so it needs no lookup here.
+// Edit implements Sink. The rules judge the new version as they judge a
+// new post, and their verdict goes with the edit: the fold shows an edit
+// of an approved post only when the verdict approves it, and otherwise
+// keeps the version that was passed on the wall and queues the edit for a
+// moderator (docs/FOLD.md). The edit is appended under its own key (URI
+// and EditedAt), so the same edit re-read on the next poll is stored once.
+// An edit of a post the log never received is folded as a new post held
+// for a moderator (fold's "edited before received"), so it needs no lookup
+// here.
 func (s *LogSink) Edit(ctx context.Context, p event.Post) (eventlog.Appended, error) {
 	now := s.clock()
 	s.fill(&p)
@@ -79,6 +84,10 @@ func (s *LogSink) Edit(ctx context.Context, p event.Post) (eventlog.Appended, er
 			event.Errorf(event.EINVALID, "edit of %s: edited_at is required", p.URI))
 	}
 	e := event.Entry{Time: now, Kind: event.PostEdited, Actor: s.actor, PostID: p.ID, Post: &p}
+	if s.rules != nil {
+		v := s.rules.Evaluate(p, now)
+		e.Verdict = &v
+	}
 	return s.append(ctx, e, p.EditedAt, now)
 }
 

@@ -125,7 +125,7 @@ func TestSinkEditAndDelete(t *testing.T) {
 			t.Errorf("event %d = %v, want %s of %s", i, &evs[i], k, p.ID)
 		}
 	}
-	if evs[1].Post.Text != "second words" || evs[1].Verdict != nil {
+	if evs[1].Post.Text != "second words" || evs[1].Verdict == nil || evs[1].Verdict.Rule != "pre-moderation" {
 		t.Errorf("edit event carries %q, verdict %v", evs[1].Post.Text, evs[1].Verdict)
 	}
 	if s := sink.Health().Snapshot(); s.Appended != 4 || s.Duplicates != 2 {

@@ -41,7 +41,7 @@ func RegisterViews(reg prometheus.Registerer, store eventlog.Store, events []Eve
 		events: events,
 		now:    time.Now,
 		depth: prometheus.NewDesc("backchannel_moderation_queue_depth",
-			"Posts waiting for a moderator's decision, as this node's fold sees them.", []string{"event"}, nil),
+			"Posts, and edits of shown posts, waiting for a moderator's decision, as this node's fold sees them.", []string{"event"}, nil),
 		oldest: prometheus.NewDesc("backchannel_moderation_queue_oldest_seconds",
 			"How long the oldest post in the moderation queue has waited; 0 when the queue is empty.", []string{"event"}, nil),
 		foldPos: prometheus.NewDesc("backchannel_fold_position",
@@ -74,7 +74,7 @@ func (c *viewCollector) Collect(ch chan<- prometheus.Metric) {
 			q := s.Queue()
 			depth = len(q)
 			if depth > 0 {
-				oldest = now.Sub(q[0].ReceivedAt)
+				oldest = now.Sub(q[0].QueuedAt())
 			}
 			pos = s.Pos()
 		})

@@ -4,7 +4,7 @@
 
 import { api, APIError, toast } from "/static/staff.js";
 import {
-  posts, selected, undoStack, leaving, inflight, view, listOf, focused, setFocus, move, upsert, scheduleRender,
+  posts, selected, undoStack, leaving, inflight, view, listOf, focused, setFocus, move, upsert, scheduleRender, inQueue,
 } from "/static/moderate-queue.js";
 
 let blockFor = null; // the post whose author the block dialog is about
@@ -30,10 +30,11 @@ async function act(p, action, body) {
 async function decide(action) {
   const p = focused();
   if (!p) return;
-  const wasPending = p.state === "pending";
-  const call = act(p, action);
   // Every decision on a pending post takes it out of the queue (pin and question approve it),
-  // and is what u takes back next, even before the server has answered.
+  // and so does approving or rejecting an edit (a shows it, r takes the post off the wall);
+  // each is what u takes back next, even before the server has answered.
+  const wasPending = p.state === "pending" || (!!p.edit && (action === "approve" || action === "reject"));
+  const call = act(p, action);
   if (wasPending) {
     leaving.add(p.id);
     inflight.set(p.id, call);
@@ -75,9 +76,9 @@ export function hideMedia() {
 
 export async function undo() {
   let p = focused();
-  // In the queue a post has no decision to undo: take back my last one instead, waiting for
-  // it to reach the server if it is still on its way.
-  if (!p || p.state === "pending") {
+  // In the queue a post has no decision to undo (an edit waits for one): take back my last one
+  // instead, waiting for it to reach the server if it is still on its way.
+  if (!p || p.state === "pending" || (view.tab === "queue" && p.edit)) {
     p = null;
     let id;
     while (!p && (id = undoStack.pop())) {
@@ -100,7 +101,7 @@ export async function undo() {
 
 export function toggleSelect() {
   const p = focused();
-  if (!p || p.state !== "pending") return;
+  if (!p || !inQueue(p)) return;
   if (selected.has(p.id)) selected.delete(p.id);
   else selected.add(p.id);
   move(1);

@@ -3,7 +3,7 @@
 // tab counts, the selection line, and the focus, which it scrolls to and reports as open.
 
 import { renderPost, el, actorName, clock } from "/static/staff.js";
-import { posts, selected, view, focus, pages, resolveFocus, setFocus } from "/static/moderate-queue.js";
+import { posts, selected, view, focus, pages, resolveFocus, setFocus, inQueue } from "/static/moderate-queue.js";
 import { presence, openPresence } from "/static/moderate-presence.js";
 
 const MAX_RENDERED = 300; // cards in the DOM per tab; the counts say how many more there are
@@ -15,10 +15,11 @@ const $ = (id) => document.getElementById(id);
 
 // cardFor returns p's card, drawn again only when what it shows changed.
 function cardFor(p) {
-  const key = (p.last_pos || 0) + ":" + p.state + ":" + (p.pinned ? 1 : 0) + ":" + (p.question ? 1 : 0) + ":" + (p.media_hidden ? 1 : 0);
+  const key = (p.last_pos || 0) + ":" + p.state + ":" + (p.pinned ? 1 : 0) + ":" + (p.question ? 1 : 0) + ":" + (p.media_hidden ? 1 : 0) + ":" + (p.edit ? p.edit_pos : 0);
   const c = cards.get(p.id);
   if (c && c.key === key) return c.card;
   const card = renderPost(p);
+  if (p.edit) showEdit(card, p);
   const foot = el("div", { class: "mod-foot" });
   if (p.rule) foot.append(el("span", { class: "rule", title: "the rule that decided when it arrived" }, "rule: ", el("strong", { text: p.rule })));
   if (p.state !== "pending" && p.decided_by && p.decided_by.role) {
@@ -31,6 +32,28 @@ function cardFor(p) {
   card.addEventListener("click", () => setFocus(p.id));
   cards.set(p.id, { card, key });
   return card;
+}
+
+// showEdit turns the card of an approved post edited at its source into an edit card: the
+// version on the wall (the card itself) above the edit nobody has passed yet, text and media,
+// each labelled, so a moderator compares them before pressing a (show the edit) or r (take
+// the post off the wall).
+function showEdit(card, p) {
+  const e = p.edit;
+  card.dataset.edit = "1";
+  card.prepend(el("p", { class: "edit-banner", role: "note" },
+    el("strong", { text: "Edited at the source after it was approved" }),
+    e.edited_at ? el("time", { datetime: e.edited_at, text: " · edited " + clock(e.edited_at) }) : null,
+    el("span", { class: "edit-keys", text: " · a shows the edit on the wall, r takes the post off" })));
+  const head = card.querySelector(".post-head");
+  (head || card.firstChild).after(el("p", { class: "version-label version-shown", text: "On the wall now" }));
+  const next = renderPost(Object.assign({}, e, { media_hidden: p.media_hidden }));
+  next.className = "edit-version staff-post" + (e.sensitive ? " sensitive" : "");
+  delete next.dataset.id;
+  card.append(el("section", { class: "edit-new", "aria-label": "The edit, not on the wall" },
+    el("p", { class: "version-label version-edit" }, "The edit, not on the wall until approved",
+      p.edit_rule ? el("span", { class: "rule" }, " · held by: ", el("strong", { text: p.edit_rule })) : null),
+    next));
 }
 
 // render draws the open tab, its counts and the focus.
@@ -65,22 +88,22 @@ export function render() {
   for (const b of document.querySelectorAll("#tabs .tab")) setAttr(b, "aria-selected", String(b.dataset.tab === view.tab));
   const n = { queue: 0, approved: 0, rejected: 0, pinned: 0 };
   for (const p of posts.values()) {
-    if (p.state === "pending") n.queue++;
-    else if (p.state === "approved") n.approved++;
+    if (inQueue(p)) n.queue++;
+    if (p.state === "approved") n.approved++;
     else if (p.state === "rejected") n.rejected++;
     if (p.state === "approved" && p.pinned) n.pinned++;
   }
   // The server's counts are exact; this page may not hold every approved or rejected post.
   const counts = view.counts;
   if (counts) {
-    n.queue = counts.pending;
+    n.queue = counts.pending + (counts.edits || 0);
     n.approved = Math.max(n.approved, counts.approved);
     n.rejected = Math.max(n.rejected, counts.rejected);
     n.pinned = Math.max(n.pinned, counts.pinned);
   }
   for (const s of document.querySelectorAll("[data-count]")) setText(s, String(n[s.dataset.count]));
   setText($("counts"), counts
-    ? `${counts.pending} waiting · ${counts.approved} approved · ${counts.rejected} rejected · ${counts.questions_open} ${counts.questions_open === 1 ? "question" : "questions"} open`
+    ? `${counts.pending + (counts.edits || 0)} waiting${counts.edits ? ` (${counts.edits} ${counts.edits === 1 ? "edit" : "edits"})` : ""} · ${counts.approved} approved · ${counts.rejected} rejected · ${counts.questions_open} ${counts.questions_open === 1 ? "question" : "questions"} open`
     : "");
   const sel = $("selection");
   sel.classList.toggle("hidden", selected.size === 0);

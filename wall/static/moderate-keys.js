@@ -51,7 +51,13 @@ export function onKey(ev) {
     j: () => move(1), ArrowDown: () => move(1), k: () => move(-1), ArrowUp: () => move(-1),
     a: approve, r: reject, p: pin, q: question, b: openBlock, h: hideMedia, u: undo,
     x: toggleSelect, A: bulkApprove,
-    c: () => { const p = focused(); const c = p && cards.get(p.id); if (c) toggleCW(c.card); },
+    c: () => {
+      const p = focused();
+      const c = p && cards.get(p.id);
+      if (!c) return;
+      toggleCW(c.card);
+      for (const v of c.card.querySelectorAll(".edit-version")) toggleCW(v); // an edit's own warning
+    },
     // Focused on keyup, so the "m" itself is never typed into the field (some input paths
     // deliver the character after keydown, to whatever has focus by then).
     m: () => { focusOnKeyUp = "stage-input"; },

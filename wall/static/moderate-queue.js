@@ -39,6 +39,20 @@ export function scheduleRender() {
   });
 }
 
+/**
+ * Whether p waits for a moderator: a pending post, or an approved post edited at its source
+ * whose edit no rule passed (p.edit: the wall keeps the approved version until a moderator
+ * approves the edit).
+ */
+export function inQueue(p) {
+  return p.state === "pending" || (p.state === "approved" && !!p.edit);
+}
+
+// queuePos places a post in the queue: an edit where it came, a post where it arrived.
+function queuePos(p) {
+  return (p.edit ? p.edit_pos : p.received_pos) || 0;
+}
+
 // upsert records a post's moderator view, from the socket or an API answer.
 export function upsert(p) {
   if (!p || !p.id) return;
@@ -46,17 +60,17 @@ export function upsert(p) {
   // A view older than what we hold (an API answer racing the socket) is dropped.
   if (old && old.last_pos && p.last_pos && p.last_pos < old.last_pos) return;
   posts.set(p.id, p);
-  if (p.state !== "pending") selected.delete(p.id);
+  if (!inQueue(p)) selected.delete(p.id);
 }
 
 // listOf returns the posts of tab name in its order.
 export function listOf(name) {
   const out = [];
   for (const p of posts.values()) {
-    if (name === "queue" ? p.state === "pending" && !leaving.has(p.id) : name === "pinned" ? p.state === "approved" && p.pinned : p.state === name) out.push(p);
+    if (name === "queue" ? inQueue(p) && !leaving.has(p.id) : name === "pinned" ? p.state === "approved" && p.pinned : p.state === name) out.push(p);
   }
   const rp = (p) => p.received_pos || 0;
-  if (name === "queue") out.sort((a, b) => rp(a) - rp(b)); // oldest first
+  if (name === "queue") out.sort((a, b) => queuePos(a) - queuePos(b)); // oldest first
   else if (name === "pinned") out.sort((a, b) => (b.last_pos || 0) - (a.last_pos || 0));
   else out.sort((a, b) => (b.last_pos || 0) - (a.last_pos || 0) || rp(b) - rp(a)); // newest change first
   return out;

@@ -140,6 +140,14 @@ type Entry struct {
 	Note     string    `json:"note,omitempty"`     // question.noted
 	Message  string    `json:"message,omitempty"`  // stage.message
 	Reason   string    `json:"reason,omitempty"`   // optional words a moderator gives with a decision
+	// Seen, on a decision that can put a post's content on the wall
+	// (post.approved, post.pinned, question.flagged), is the version the
+	// moderator decided on: the PostView.Version they were shown. The
+	// fold ignores the decision if the source has sent another version
+	// since, so a moderator never passes text they have not seen. Zero
+	// means "whatever it is now" (entries from before it existed, API
+	// callers that do not say).
+	Seen     uint64    `json:"seen,omitempty"`
 	Settings *Settings `json:"settings,omitempty"` // settings.changed
 }
 

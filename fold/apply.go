@@ -1,6 +1,7 @@
 package fold
 
 import (
+	"fmt"
 	"maps"
 	"reflect"
 	"slices"
@@ -165,6 +166,9 @@ func (s *State) transition(c *change, e event.Entry) (bool, string) {
 	case event.PostUndone:
 		return s.undo(c, e), ""
 	case event.PostPinned:
+		if ok, sum := s.staleApproval(e); !ok {
+			return false, sum
+		}
 		return s.pin(c, e), ""
 	case event.PostUnpinned:
 		p := s.live(e.PostID)
@@ -192,6 +196,9 @@ func (s *State) transition(c *change, e event.Entry) (bool, string) {
 		delete(s.blocks, e.Block.Key())
 		return true, ""
 	case event.QuestionFlagged:
+		if ok, sum := s.staleApproval(e); !ok {
+			return false, sum
+		}
 		return s.flag(c, e), ""
 	case event.QuestionUnflagged:
 		p := s.live(e.PostID)
@@ -240,7 +247,7 @@ func (s *State) receive(c *change, e event.Entry, v *event.Verdict) (bool, strin
 	if s.posts[id] != nil {
 		return false, ""
 	}
-	p := &post{v: PostView{Post: *e.Post, State: StatePending, ReceivedPos: e.Pos, ReceivedAt: e.Time}}
+	p := &post{v: PostView{Post: *e.Post, State: StatePending, ReceivedPos: e.Pos, ReceivedAt: e.Time, Version: e.Pos}}
 	summary := ""
 	if v != nil {
 		p.v.Rule = v.Rule
@@ -290,6 +297,7 @@ func (s *State) edit(c *change, e event.Entry) (bool, string) {
 		rule = e.Verdict.Rule
 	}
 	p.lastEdit = editInfo{rule: rule, pos: e.Pos, at: e.Time}
+	p.v.Version = e.Pos
 	if p.v.State != StateApproved {
 		p.v.Post = *e.Post
 		return true, ""
@@ -368,6 +376,9 @@ func (s *State) decideTo(c *change, e event.Entry, st PostState) (bool, string) 
 	if p == nil {
 		return false, ""
 	}
+	if st == StateApproved && stale(p, e) {
+		return false, staleSummary(p, e)
+	}
 	if p.v.State == st {
 		if st != StateApproved || p.v.Edit == nil {
 			return false, ""
@@ -383,6 +394,26 @@ func (s *State) decideTo(c *change, e event.Entry, st PostState) (bool, string) 
 	c.touch(p)
 	s.decide(c, p, st, e)
 	return true, ""
+}
+
+// stale reports whether e decides on a version of p other than the one it
+// has now: the source sent another while the moderator looked.
+func stale(p *post, e event.Entry) bool {
+	return e.Seen != 0 && e.Seen != p.v.Version
+}
+
+// staleApproval reports false, with the audit's words, when e would
+// approve a pending post (pinning and flagging do) whose version the
+// moderator has not seen.
+func (s *State) staleApproval(e event.Entry) (bool, string) {
+	if p := s.live(e.PostID); p != nil && p.v.State == StatePending && stale(p, e) {
+		return false, staleSummary(p, e)
+	}
+	return true, ""
+}
+
+func staleSummary(p *post, e event.Entry) string {
+	return fmt.Sprintf("not applied: the post changed at its source since the moderator looked (saw version %d, now %d)", e.Seen, p.v.Version)
 }
 
 // decide records p's state on its undo stack and moves it to st. A post

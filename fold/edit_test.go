@@ -408,3 +408,58 @@ func TestEditsOfShownPosts(t *testing.T) {
 		})
 	}
 }
+
+// TestDecisionOnAVersionNotSeen: a moderator's approval names the version
+// they looked at (Entry.Seen). If the source sent another version since,
+// the approval is not applied, so no text reaches the wall that the
+// moderator did not see; with the version they see now, it is.
+func TestDecisionOnAVersionNotSeen(t *testing.T) {
+	seen := func(e event.Entry, v uint64) event.Entry { e.Seen = v; return e }
+	pin := func(key string, v uint64) event.Entry { return seen(act(event.PostPinned, moderator, key), v) }
+	flag := func(key string, v uint64) event.Entry { return seen(act(event.QuestionFlagged, facilitator, key), v) }
+	approve := func(key string, v uint64) event.Entry { return seen(act(event.PostApproved, moderator, key), v) }
+
+	for _, tc := range []struct {
+		name   string
+		decide func(key string, v uint64) event.Entry
+	}{{"approve", approve}, {"pin", pin}, {"question", flag}} {
+		t.Run("pending/"+tc.name, func(t *testing.T) {
+			// #1 received, #2 edited while the moderator looked at #1.
+			s, _ := applyAll(t, seq(pending("a", ada), editedV("a", ada, "rude words", event.DecisionHold, rulePre), tc.decide("a", 1)))
+			if p, _ := s.Post(id("a")); p.State != StatePending || p.Version != 2 {
+				t.Fatalf("decision on version 1 of a post now at version 2: state %s, version %d", p.State, p.Version)
+			}
+			if got := s.Audit(1); len(got) != 1 || got[0].Applied || !strings.Contains(got[0].Summary, "changed at its source") {
+				t.Errorf("audit: %+v", got)
+			}
+			s.Apply(tc.decide("a", 2))
+			if p, _ := s.Post(id("a")); p.State != StateApproved || p.Text != "rude words" {
+				t.Errorf("decision on the version seen: state %s, text %q", p.State, p.Text)
+			}
+		})
+	}
+
+	t.Run("edit of a shown post", func(t *testing.T) {
+		// #1 received, #2 approved, #3 an edit waits, #4 a newer edit
+		// replaces it while the moderator looks at #3.
+		s, effs := applyAll(t, seq(
+			pending("a", ada), approve("a", 1),
+			editedV("a", ada, "first edit", event.DecisionHold, rulePre),
+			editedV("a", ada, "second edit, unseen", event.DecisionHold, rulePre),
+			approve("a", 3),
+		))
+		wantShown(t, s, "a", "hello from a", effs...)
+		wantEdit(t, s, "a", "second edit, unseen", rulePre)
+		s.Apply(approve("a", 4))
+		if pp := shownOf(t, s, "a"); pp.Text != "second edit, unseen" {
+			t.Errorf("approving the version seen shows %q", pp.Text)
+		}
+	})
+
+	t.Run("zero means as it is now", func(t *testing.T) {
+		s, _ := applyAll(t, seq(pending("a", ada), editedV("a", ada, "later", event.DecisionHold, rulePre), approve("a", 0)))
+		if p, _ := s.Post(id("a")); p.State != StateApproved {
+			t.Errorf("an approval without a version: state %s", p.State)
+		}
+	})
+}

@@ -52,6 +52,10 @@ type PostView struct {
 	// post.edited event: where the edit stands in the queue.
 	EditPos        uint64    `json:"edit_pos,omitempty"`
 	EditReceivedAt time.Time `json:"edit_received_at,omitzero"`
+	// Version is the position of the entry that brought the content a
+	// moderator decides on now: the edit waiting, or else the newest
+	// version received. A decision sends it back as Entry.Seen.
+	Version uint64 `json:"version"`
 }
 
 // QueuedAt is when the post entered the moderators' queue: when its edit

@@ -71,6 +71,10 @@ func (st *staffAPI) routeActions() {
 type reasonBody struct {
 	// Reason is a moderator's optional words, shown in the audit.
 	Reason string `json:"reason"`
+	// Seen is the post's version (PostView.Version) the moderator decided
+	// on. Approve, pin and question do nothing (409) if the source has sent
+	// another version since; zero or absent: whatever it is now.
+	Seen uint64 `json:"seen"`
 }
 
 func (st *staffAPI) postAction(kind event.Kind) staffHandler {
@@ -89,7 +93,7 @@ func (st *staffAPI) postAction(kind event.Kind) staffHandler {
 		if !ok {
 			return errNoPost(pid)
 		}
-		pos, err := st.appendAction(r.Context(), e, id, event.Entry{Kind: kind, PostID: pid, Reason: reason})
+		pos, err := st.appendAction(r.Context(), e, id, event.Entry{Kind: kind, PostID: pid, Reason: reason, Seen: seenIf(kind, body.Seen)})
 		if err != nil {
 			return err
 		}
@@ -109,10 +113,31 @@ func (st *staffAPI) postAction(kind event.Kind) staffHandler {
 			return nil
 		}
 		res.Post = &p
-		writeResult(w, res, postNoop(kind, p))
+		noop := postNoop(kind, p)
+		if approves(kind) && body.Seen != 0 && body.Seen != p.Version {
+			noop = changedSince
+		}
+		writeResult(w, res, noop)
 		return nil
 	}
 }
+
+// approves reports whether a decision of this kind can put a post's
+// content on the wall, and so carries the version the moderator saw.
+func approves(kind event.Kind) bool {
+	return kind == event.PostApproved || kind == event.PostPinned || kind == event.QuestionFlagged
+}
+
+func seenIf(kind event.Kind, seen uint64) uint64 {
+	if approves(kind) {
+		return seen
+	}
+	return 0
+}
+
+// changedSince is the answer to a decision on a version the source has
+// replaced since the moderator looked.
+const changedSince = "the post changed at its source since you looked: look at it again"
 
 // postNoop says why kind changed nothing to a post now in the state p.
 func postNoop(kind event.Kind, p fold.PostView) string {
@@ -149,6 +174,10 @@ func postNoop(kind event.Kind, p fold.PostView) string {
 type BulkRequest struct {
 	IDs    []string `json:"ids"`
 	Reason string   `json:"reason"`
+	// Seen maps a post id to the version the moderator approved
+	// (PostView.Version); a post whose version has changed since is not
+	// approved. Ids it does not name are approved as they are.
+	Seen map[string]uint64 `json:"seen,omitempty"`
 }
 
 // BulkItem is the outcome of one post of a bulk approval.
@@ -206,7 +235,7 @@ func (st *staffAPI) bulkApprove(w http.ResponseWriter, r *http.Request, e *Event
 		if items[i].Error != nil {
 			continue
 		}
-		ev := event.Entry{Kind: event.PostApproved, PostID: items[i].ID, Reason: reason, Actor: id.Actor(), Time: now}
+		ev := event.Entry{Kind: event.PostApproved, PostID: items[i].ID, Reason: reason, Seen: body.Seen[items[i].ID], Actor: id.Actor(), Time: now}
 		a, err := e.Log.Append(r.Context(), "", ev)
 		if err != nil {
 			return errorsJoinUnavailable(err)
@@ -236,6 +265,8 @@ func (st *staffAPI) bulkApprove(w http.ResponseWriter, r *http.Request, e *Event
 				res.Approved++
 			case it.Post == nil:
 				it.Error = &ErrorDetail{Code: event.ECONFLICT, Message: "the post was deleted at its source"}
+			case body.Seen[it.ID] != 0 && body.Seen[it.ID] != it.Post.Version:
+				it.Error = &ErrorDetail{Code: event.ECONFLICT, Message: changedSince}
 			default:
 				it.Error = &ErrorDetail{Code: event.ECONFLICT, Message: postNoop(event.PostApproved, *it.Post)}
 			}

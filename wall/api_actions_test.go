@@ -3,6 +3,7 @@ package wall_test
 import (
 	"context"
 	"encoding/json"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -423,5 +424,55 @@ func TestDeletedPostAndDeadLog(t *testing.T) {
 	n.call(t, "POST", "/api/events/ev/posts/"+ids[1]+"/approve", modCred, nil, 503, &eb)
 	if eb.Error.Code != event.EUNAVAILABLE || !strings.Contains(eb.Error.Message, "not recorded") {
 		t.Errorf("approve with the log closed = %+v", eb)
+	}
+}
+
+// TestApprovalNamesTheVersionSeen: an approval carries the version the
+// moderator looked at; if the source edited the post since, the answer is
+// 409 and the post stays as it was, for one post and in a bulk approval.
+func TestApprovalNamesTheVersionSeen(t *testing.T) {
+	n := newDiskNode(t)
+	ids := n.receive(t,
+		textPost("https://a.example/1", "first", "@ada@a.example"),
+		textPost("https://a.example/2", "second", "@ada@a.example"),
+	)
+	var before [2]fold.PostView
+	for i, pid := range ids {
+		n.call(t, "GET", "/api/events/ev/posts/"+pid, modCred, nil, 200, &before[i])
+	}
+	// Both posts are edited at the source after the moderator looked.
+	var last uint64
+	for i, pid := range ids {
+		p := textPost("https://a.example/"+strconv.Itoa(i+1), "edited to something else", "@ada@a.example")
+		p.ID, p.Source, p.EditedAt = pid, "rehearsal", time.Date(2026, 3, 12, 10, 1, 0, 0, time.UTC)
+		e := event.Entry{Kind: event.PostEdited, Actor: event.Actor{Role: event.RoleSource, Name: "test"}, Time: n.clock.Now(),
+			PostID: pid, Post: &p, Verdict: &event.Verdict{Decision: event.DecisionHold, Rule: "pre-moderation"}}
+		a, err := n.log.Append(context.Background(), e.IdempotencyKey(), e)
+		if err != nil {
+			t.Fatal(err)
+		}
+		last = a.Pos
+	}
+	n.waitPos(t, last)
+
+	var res wall.ActionResult
+	n.call(t, "POST", "/api/events/ev/posts/"+ids[0]+"/approve", modCred, map[string]any{"seen": before[0].Version}, 409, &res)
+	if res.Applied || res.Post.State != fold.StatePending || !strings.Contains(res.Error.Message, "changed at its source") {
+		t.Fatalf("approve of an old version = %+v", res)
+	}
+	var bulk wall.BulkResult
+	n.call(t, "POST", "/api/events/ev/posts/approve", modCred, map[string]any{"ids": ids[1:], "seen": map[string]uint64{ids[1]: before[1].Version}}, 200, &bulk)
+	if bulk.Approved != 0 || bulk.Results[0].Error == nil || !strings.Contains(bulk.Results[0].Error.Message, "changed at its source") {
+		t.Fatalf("bulk approve of an old version = %+v", bulk)
+	}
+	var wallView fold.Wall
+	n.call(t, "GET", "/api/events/ev/wall", noCred, nil, 200, &wallView)
+	if len(wallView.Posts) != 0 {
+		t.Fatalf("the wall shows %d posts nobody passed", len(wallView.Posts))
+	}
+	// With the version on screen now, the approval goes through.
+	n.call(t, "POST", "/api/events/ev/posts/"+ids[0]+"/approve", modCred, map[string]any{"seen": res.Post.Version}, 200, &res)
+	if !res.Applied || res.Post.Text != "edited to something else" {
+		t.Fatalf("approve of the version seen = %+v", res)
 	}
 }

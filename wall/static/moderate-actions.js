@@ -34,7 +34,9 @@ async function decide(action) {
   // and so does approving or rejecting an edit (a shows it, r takes the post off the wall);
   // each is what u takes back next, even before the server has answered.
   const wasPending = p.state === "pending" || (!!p.edit && (action === "approve" || action === "reject"));
-  const call = act(p, action);
+  // The version on screen goes with the decision: if the source sent another while the
+  // moderator looked, the server refuses (409) rather than pass text nobody has seen.
+  const call = act(p, action, { seen: p.version || 0 });
   if (wasPending) {
     leaving.add(p.id);
     inflight.set(p.id, call);
@@ -109,7 +111,9 @@ export function toggleSelect() {
 }
 
 export async function bulkApprove() {
-  const ids = listOf("queue").filter((p) => selected.has(p.id)).map((p) => p.id);
+  const chosen = listOf("queue").filter((p) => selected.has(p.id));
+  const ids = chosen.map((p) => p.id);
+  const seen = Object.fromEntries(chosen.map((p) => [p.id, p.version || 0]));
   if (!ids.length) {
     toast("Select posts with x first.");
     return;
@@ -117,7 +121,7 @@ export async function bulkApprove() {
   for (const id of ids) leaving.add(id);
   scheduleRender();
   try {
-    const res = await api("POST", "posts/approve", { ids });
+    const res = await api("POST", "posts/approve", { ids, seen });
     for (const it of (res && res.results) || []) if (it.post) upsert(it.post);
     for (const id of ids) undoStack.push(id);
     selected.clear();

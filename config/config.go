@@ -312,3 +312,19 @@ func (c *Config) Event(slug string) *Event {
 	}
 	return nil
 }
+
+// TileURL is the tile URL template, "" when no tile server is configured.
+func (t *MapTiles) TileURL() string {
+	if t == nil {
+		return ""
+	}
+	return t.URL
+}
+
+// Credit is the tiles' attribution, "" when none is configured.
+func (t *MapTiles) Credit() string {
+	if t == nil {
+		return ""
+	}
+	return t.Attribution
+}

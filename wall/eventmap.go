@@ -144,7 +144,8 @@ type EventMap struct {
 	Unplaced int
 	// Attribution credits the tiles (configured) or the coastlines.
 	Attribution string
-	Tip         MapTip
+	// Tip lays out every pin's tooltip.
+	Tip MapTip
 }
 
 // MapLand is one country's land as an SVG path.
@@ -169,6 +170,7 @@ type MapPin struct {
 	X, Y, TipX, TipY, TipW string
 	// Tags is the hashtags as one line.
 	Tags string
+	y    float64 // Y unformatted, to sort by
 }
 
 // MapTip is the tooltip's layout inside its box, the same for every pin.
@@ -199,7 +201,7 @@ func NewEventMap(places []MapPlace, unplaced int, tiles, attribution string) *Ev
 	}
 	for _, pl := range places {
 		x, y := p.Point(pl.Lat, pl.Lon)
-		pin := MapPin{MapPlace: pl, Href: "/e/" + pl.Slug, X: num(x), Y: num(y)}
+		pin := MapPin{MapPlace: pl, Href: "/e/" + pl.Slug, X: num(x), Y: num(y), y: y}
 		state := "coming up"
 		switch {
 		case pl.Live:
@@ -229,11 +231,7 @@ func NewEventMap(places []MapPlace, unplaced int, tiles, attribution string) *Ev
 		pin.TipX, pin.TipY, pin.TipW = num(tx), num(-tipGap-tipH), num(w)
 		m.Pins = append(m.Pins, pin)
 	}
-	slices.SortStableFunc(m.Pins, func(a, b MapPin) int {
-		ay, _ := strconv.ParseFloat(a.Y, 64)
-		by, _ := strconv.ParseFloat(b.Y, 64)
-		return cmp.Compare(ay, by)
-	})
+	slices.SortStableFunc(m.Pins, func(a, b MapPin) int { return cmp.Compare(a.y, b.y) })
 	return m
 }
 

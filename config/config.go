@@ -50,6 +50,11 @@ type Config struct {
 	// the join text and every absolute link a page shows use it (see
 	// publicurl.go). Empty: the machine's address on its network.
 	PublicURL string `yaml:"public_url"`
+	// MapTiles, when set, draws the index page's map on this tile
+	// server's street-level tiles instead of the embedded coastline, and
+	// lets the page load images from it. Off by default: no reader's
+	// browser is sent to a third-party host unless the operator says so.
+	MapTiles *MapTiles `yaml:"map_tiles"`
 	// Events are the events this deployment serves.
 	Events []Event `yaml:"events"`
 
@@ -76,6 +81,9 @@ type Event struct {
 	Hashtags []string `yaml:"hashtags"`
 	// Place is where the event happens, in words.
 	Place string `yaml:"place"`
+	// Location is where Place is on the map of the index page; nil keeps
+	// the event off the map.
+	Location *Location `yaml:"location"`
 	// Start and End bound the event; either may be zero (open-ended).
 	Start time.Time `yaml:"start"`
 	End   time.Time `yaml:"end"`
@@ -111,6 +119,24 @@ func (e *Event) Live(now time.Time) bool {
 		return false
 	}
 	return true
+}
+
+// Location is a place on the Earth in decimal degrees (WGS 84).
+type Location struct {
+	// Lat is from -90 (south) to 90 (north).
+	Lat float64 `yaml:"lat"`
+	// Lon is from -180 (west) to 180 (east).
+	Lon float64 `yaml:"lon"`
+}
+
+// MapTiles is a raster tile server in the XYZ (slippy map) scheme.
+type MapTiles struct {
+	// URL is an http(s) URL template with {z}, {x} and {y}:
+	// "https://tiles.example.org/{z}/{x}/{y}.png".
+	URL string `yaml:"url"`
+	// Attribution is the credit the tiles' licence asks for, shown under
+	// the map ("© OpenStreetMap contributors").
+	Attribution string `yaml:"attribution"`
 }
 
 // Source types.
@@ -300,4 +326,20 @@ func (c *Config) Event(slug string) *Event {
 		}
 	}
 	return nil
+}
+
+// TileURL is the tile URL template, "" when no tile server is configured.
+func (t *MapTiles) TileURL() string {
+	if t == nil {
+		return ""
+	}
+	return t.URL
+}
+
+// Credit is the tiles' attribution, "" when none is configured.
+func (t *MapTiles) Credit() string {
+	if t == nil {
+		return ""
+	}
+	return t.Attribution
 }

@@ -59,6 +59,9 @@ func TestExampleFileLoads(t *testing.T) {
 	if got := e.Roles.Facilitator.Tokens; len(got) != 2 || got[0] != "token-one-0123456789" || got[1] != "token-two-0123456789" {
 		t.Errorf("facilitator tokens = %q", got)
 	}
+	if l := e.Location; l == nil || l.Lat != 53.8018 || l.Lon != -1.5480 {
+		t.Errorf("location = %+v", l)
+	}
 	if e.LeadIn != time.Hour || !e.End.After(e.Start) {
 		t.Errorf("times: start %v end %v lead-in %v", e.Start, e.End, e.LeadIn)
 	}
@@ -134,6 +137,22 @@ func TestParseGood(t *testing.T) {
 				t.Errorf("display = %+v", d)
 			}
 		}},
+		{"location beside the place", "map_tiles: {url: 'https://tiles.example.org/{z}/{x}/{y}.png', attribution: '© OpenStreetMap contributors'}\nevents:\n  - slug: ev\n    hashtags: [T]\n    place: Leeds Town Hall\n    location: {lat: 53.8008, lon: -1.5491}\n  - slug: nowhere\n    hashtags: [U]\n", func(t *testing.T, c *Config) {
+			if l := c.Events[0].Location; l == nil || l.Lat != 53.8008 || l.Lon != -1.5491 {
+				t.Errorf("location = %+v", l)
+			}
+			if c.Events[1].Location != nil {
+				t.Errorf("an event without a location has %+v", c.Events[1].Location)
+			}
+			if c.MapTiles == nil || c.MapTiles.URL != "https://tiles.example.org/{z}/{x}/{y}.png" || c.MapTiles.Attribution == "" {
+				t.Errorf("map tiles = %+v", c.MapTiles)
+			}
+		}},
+		{"the edges of the range", "events:\n  - slug: ev\n    hashtags: [T]\n    location: {lat: -90, lon: 180}\n", func(t *testing.T, c *Config) {
+			if l := c.Events[0].Location; l == nil || l.Lat != -90 || l.Lon != 180 {
+				t.Errorf("location = %+v", l)
+			}
+		}},
 		{"unicode hashtag with slug", "events:\n  - slug: cafe\n    hashtags: [Café_2026]\n", func(t *testing.T, c *Config) {
 			if c.Events[0].Hashtags[0] != "Café_2026" {
 				t.Errorf("hashtag = %q", c.Events[0].Hashtags[0])
@@ -198,6 +217,13 @@ func TestParseBad(t *testing.T) {
 		{"rehearsal rate", "events:\n  - slug: ev\n    hashtags: [T]\n    sources:\n      - type: rehearsal\n        rate: -1\n", nil, `events.yaml:6: events[0].sources[0].rate: posts per minute`},
 		{"token env unset", "events:\n  - slug: ev\n    hashtags: [T]\n    sources:\n      - type: mastodon\n        server: https://m.example\n        token_env: NOPE\n", nil, `events.yaml:7: events[0].sources[0].token_env: environment variable NOPE is not set`},
 		{"moderation mode", "events:\n  - slug: ev\n    hashtags: [T]\n    moderation:\n      mode: post\n", nil, `events.yaml:5: events[0].moderation.mode: must be pre or auto, not "post"`},
+		{"latitude out of range", "events:\n  - slug: ev\n    hashtags: [T]\n    place: Leeds\n    location: {lat: 95.2, lon: -1.5491}\n", nil, `events.yaml:5: events[0].location.lat: 95.2 is out of range: lat is from -90 to 90 degrees`},
+		{"longitude out of range on its own line", "events:\n  - slug: ev\n    hashtags: [T]\n    location:\n      lat: 53.8\n      lon: -181\n", nil, `events.yaml:6: events[0].location.lon: -181 is out of range: lon is from -180 to 180 degrees`},
+		{"latitude not a number", "events:\n  - slug: ev\n    hashtags: [T]\n    location: {lat: .nan, lon: 0}\n", nil, `events.yaml:4: events[0].location.lat: NaN is out of range`},
+		{"location without longitude", "events:\n  - slug: ev\n    hashtags: [T]\n    location: {lat: 53.8}\n", nil, `events.yaml:4: events[0].location.lon: required: write the location as {lat: 53.8008, lon: -1.5491}`},
+		{"location in words", "events:\n  - slug: ev\n    hashtags: [T]\n    location: {lat: north, lon: 0}\n", nil, `events.yaml:4: events[0].location.lat: "north" is not a number`},
+		{"map tiles without placeholders", "map_tiles:\n  url: https://tiles.example.org/tile.png\nevents:\n  - {slug: ev, hashtags: [T]}\n", nil, `events.yaml:2: map_tiles.url: needs {z}, {x} and {y}`},
+		{"map tiles not http", "map_tiles: {url: 'ftp://tiles.example.org/{z}/{x}/{y}.png'}\nevents:\n  - {slug: ev, hashtags: [T]}\n", nil, `events.yaml:1: map_tiles.url: not an http(s) URL with a fixed host`},
 		{"blocked domain", "events:\n  - slug: ev\n    hashtags: [T]\n    moderation:\n      blocked_domains: [spam.example, 'not a domain']\n", nil, `events.yaml:5: events[0].moderation.blocked_domains[1]: "not a domain" is not a domain`},
 		{"bad bcrypt", "events:\n  - slug: ev\n    hashtags: [T]\n    roles:\n      moderator:\n        users:\n          ada: plaintext\n", nil, `events.yaml:7: events[0].roles.moderator.users.ada: not a bcrypt hash`},
 		{"short passphrase", "events:\n  - slug: ev\n    hashtags: [T]\n    roles:\n      facilitator:\n        passphrase_env: P\n", map[string]string{"P": "abc"}, `events.yaml:6: events[0].roles.facilitator.passphrase_env: the passphrase is shorter than 8 characters`},

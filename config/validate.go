@@ -3,6 +3,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"math"
 	"net"
 	"net/netip"
 	"net/url"
@@ -76,6 +77,20 @@ func (c *Config) Validate() error {
 		}
 		c.Proxies = append(c.Proxies, pfx.Masked())
 	}
+	if t := c.MapTiles; t != nil {
+		u, err := url.Parse(t.URL)
+		switch {
+		case t.URL == "":
+			bad("map_tiles.url", "required: a tile URL like https://tiles.example.org/{z}/{x}/{y}.png")
+		case err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || strings.ContainsAny(u.Host, "{}"):
+			bad("map_tiles.url", "not an http(s) URL with a fixed host: %q", t.URL)
+		case !strings.Contains(t.URL, "{z}") || !strings.Contains(t.URL, "{x}") || !strings.Contains(t.URL, "{y}"):
+			bad("map_tiles.url", "needs {z}, {x} and {y} where the tile's zoom and numbers go: %q", t.URL)
+		}
+		if len(t.Attribution) > 300 {
+			bad("map_tiles.attribution", "longer than 300 bytes")
+		}
+	}
 	if len(c.Events) == 0 {
 		bad("events", "no events: add at least one (or run with --tag)")
 	}
@@ -126,6 +141,22 @@ func (c *Config) validateEvent(p string, e *Event) []error {
 	}
 	if !e.Start.IsZero() && !e.End.IsZero() && !e.End.After(e.Start) {
 		bad(p+".end", "must be after start (%s)", e.Start.Format("2006-01-02 15:04 MST"))
+	}
+	if l := e.Location; l != nil {
+		lp := p + ".location"
+		for _, f := range []struct {
+			name string
+			v    float64
+			lim  float64
+		}{{"lat", l.Lat, 90}, {"lon", l.Lon, 180}} {
+			_, written := c.lines[lp+"."+f.name]
+			switch {
+			case c.File != "" && !written:
+				bad(lp+"."+f.name, "required: write the location as {lat: 53.8008, lon: -1.5491}")
+			case math.IsNaN(f.v) || f.v < -f.lim || f.v > f.lim:
+				bad(lp+"."+f.name, "%g is out of range: %s is from %g to %g degrees", f.v, f.name, -f.lim, f.lim)
+			}
+		}
 	}
 	if e.LeadIn < 0 {
 		bad(p+".lead_in", "must not be negative")

@@ -11,6 +11,7 @@ import (
 
 	"rsc.io/qr"
 
+	"github.com/backchannel/backchannel/config"
 	"github.com/backchannel/backchannel/event"
 )
 
@@ -197,6 +198,8 @@ type IndexEntry struct {
 	End   time.Time
 	// When is the event's time in words ("" when it has none).
 	When string
+	// Location places the event on the map; nil when it has none.
+	Location *config.Location
 }
 
 func (s *Server) indexPage(w http.ResponseWriter, r *http.Request) {
@@ -208,7 +211,7 @@ func (s *Server) indexPage(w http.ResponseWriter, r *http.Request) {
 			Slug: info.Slug, Title: info.Title, Hashtags: info.Hashtags, Place: info.Place,
 			Live: info.Live, Start: info.Start, End: info.End,
 			Past: !info.End.IsZero() && !now.Before(info.End),
-			When: when(info.Start, info.End),
+			When: when(info.Start, info.End), Location: e.Config.Location,
 		}
 		if ie.Title == "" && len(ie.Hashtags) > 0 {
 			ie.Title = "#" + ie.Hashtags[0]
@@ -234,7 +237,14 @@ func (s *Server) indexPage(w http.ResponseWriter, r *http.Request) {
 		}
 		return a.Start.Compare(b.Start)
 	})
-	s.render(w, r, "index.html", struct{ Events []IndexEntry }{list})
+	m := s.eventMap(list)
+	if m != nil && m.Tiles != nil {
+		w.Header().Set("Content-Security-Policy", MapCSP(s.opts.MapTiles))
+	}
+	s.render(w, r, "index.html", struct {
+		Events []IndexEntry
+		Map    *EventMap
+	}{list, m})
 }
 
 // when writes an event's time window for people, in UTC since the server

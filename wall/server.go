@@ -33,6 +33,10 @@ type Options struct {
 	Logger *slog.Logger
 	// Now tells the time, for the events' live flag; nil uses time.Now.
 	Now func() time.Time
+	// MapTiles, when set, is a tile URL template (config.MapTiles): the
+	// index page's map is drawn on its tiles, and its origin is added to
+	// that page's img-src. MapAttribution credits the tiles.
+	MapTiles, MapAttribution string
 	// HTTPMetrics, when not nil, counts and times every request by route.
 	HTTPMetrics *metrics.HTTP
 	// PingTimeout bounds /readyz's Ping; zero means 2s.

@@ -115,7 +115,8 @@ func openNode(ctx context.Context, cfg *config.Config, role string, logger *slog
 		form = webform.New(webform.Options{TrustedProxies: cfg.Proxies, Logger: logger, Key: cfg.SessionKey, Registerer: n.reg})
 	}
 
-	n.srv = wall.New(wall.Options{Store: n.store, Gatherer: mainGatherer(cfg, n.reg), HTTPMetrics: metrics.NewHTTP(n.reg), Logger: logger})
+	n.srv = wall.New(wall.Options{Store: n.store, Gatherer: mainGatherer(cfg, n.reg), HTTPMetrics: metrics.NewHTTP(n.reg), Logger: logger,
+		MapTiles: cfg.MapTiles.TileURL(), MapAttribution: cfg.MapTiles.Credit()})
 	foldCtx, stopFolds := context.WithCancel(context.WithoutCancel(ctx))
 	n.stopFolds = stopFolds
 	var sources []ingest.EventSources

@@ -404,4 +404,3 @@ func TestRefusingHostKeepsItsBackoff(t *testing.T) {
 		t.Error("a probe cut the wait short for a host that never went down")
 	}
 }
-

@@ -177,6 +177,12 @@ type Source struct {
 	// environment variable holding its app password.
 	Handle      string `yaml:"handle"`
 	PasswordEnv string `yaml:"password_env"`
+	// AppView is where authors' profiles are looked up (bluesky); default
+	// https://public.api.bsky.app.
+	AppView string `yaml:"appview"`
+	// SearchHost is where back-fill logs in and searches (bluesky, with
+	// handle); default https://bsky.social.
+	SearchHost string `yaml:"search_host"`
 
 	// URL is the RSS or Atom feed (rss): a Mastodon hashtag feed
 	// (https://server/tags/Tag.rss) or an organiser's blog feed.

@@ -211,6 +211,11 @@ func (c *Config) validateSource(sp string, s *Source) []error {
 				bad(fmt.Sprintf("%s.jetstream[%d]", sp, k), "not a websocket URL: %q (write it as wss://jetstream1.us-east.bsky.network)", h)
 			}
 		}
+		for _, f := range []struct{ name, v string }{{"appview", s.AppView}, {"search_host", s.SearchHost}} {
+			if u, ok := weburl.Parse(f.v); f.v != "" && (!ok || (u.Path != "" && u.Path != "/") || u.RawQuery != "") {
+				bad(sp+"."+f.name, "not a base URL: %q (write it as https://public.api.bsky.app)", f.v)
+			}
+		}
 		if (s.Handle == "") != (s.PasswordEnv == "") {
 			bad(sp+".handle", "handle and password_env go together: the account searches for posts older than Jetstream replays")
 		}
@@ -252,6 +257,8 @@ func (c *Config) onlyFor(sp string, s *Source, typ string) []error {
 		{"jetstream", SourceBluesky, len(s.Jetstream) > 0},
 		{"handle", SourceBluesky, s.Handle != ""},
 		{"password_env", SourceBluesky, s.PasswordEnv != ""},
+		{"appview", SourceBluesky, s.AppView != ""},
+		{"search_host", SourceBluesky, s.SearchHost != ""},
 		{"url", SourceRSS, s.URL != ""},
 	} {
 		if f.set && f.owner != typ {

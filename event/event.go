@@ -28,6 +28,12 @@ const (
 	PostEdited Kind = "post.edited"
 	// PostDeleted: the post was deleted at its source. Entry.PostID is set.
 	PostDeleted Kind = "post.deleted"
+	// PostWithdrawn: the author edited the post so it no longer carries the
+	// event's tags: it is no longer a post for this event. It leaves every
+	// public surface like a delete, but moderators keep seeing it with
+	// Entry.Reason ("edited to remove #tag"). Entry.PostID and Entry.Reason
+	// are set; Entry.Post, when set, is the version that dropped the tags.
+	PostWithdrawn Kind = "post.withdrawn"
 
 	// PostApproved: the post may appear on public surfaces.
 	PostApproved Kind = "post.approved"
@@ -75,7 +81,7 @@ const (
 
 // Kinds lists every kind, in the order above.
 var Kinds = []Kind{
-	PostReceived, PostEdited, PostDeleted,
+	PostReceived, PostEdited, PostDeleted, PostWithdrawn,
 	PostApproved, PostRejected, PostUndone, PostPinned, PostUnpinned, PostMediaHidden, PostMediaShown,
 	AuthorBlocked, AuthorUnblocked,
 	QuestionFlagged, QuestionUnflagged, QuestionAdded, QuestionReordered, QuestionNoted,
@@ -178,6 +184,21 @@ func (e *Entry) Validate() error {
 				return err
 			}
 		}
+	case PostWithdrawn:
+		if e.PostID == "" {
+			return Errorf(EINVALID, "%s: post_id is required", e.Kind)
+		}
+		if strings.TrimSpace(e.Reason) == "" {
+			return Errorf(EINVALID, "%s: reason is required", e.Kind)
+		}
+		if e.Post != nil {
+			if err := e.Post.Validate(); err != nil {
+				return err
+			}
+			if e.PostID != e.Post.ID {
+				return Errorf(EINVALID, "%s: post_id %q does not match post.id %q", e.Kind, e.PostID, e.Post.ID)
+			}
+		}
 	case PostDeleted, PostApproved, PostRejected, PostUndone, PostPinned, PostUnpinned,
 		PostMediaHidden, PostMediaShown, QuestionFlagged, QuestionUnflagged:
 		if e.PostID == "" {
@@ -225,7 +246,8 @@ func (e *Entry) Validate() error {
 
 // IdempotencyKey is the de-duplication key the log should append e under,
 // or "" when every append of e is a new event. A post is received once per
-// URI; an edit once per URI and edit time; a delete once per post.
+// URI; an edit once per URI and edit time; a delete once per post; a
+// withdrawal once per version that dropped the tags.
 func (e *Entry) IdempotencyKey() string {
 	switch e.Kind {
 	case PostReceived:
@@ -238,6 +260,13 @@ func (e *Entry) IdempotencyKey() string {
 		}
 	case PostDeleted:
 		return "delete:" + e.PostID
+	case PostWithdrawn:
+		// Once per version that dropped the tags: the author may put a tag
+		// back and take it out again.
+		if e.Post != nil && !e.Post.EditedAt.IsZero() {
+			return "withdraw:" + e.PostID + "@" + e.Post.EditedAt.UTC().Format(time.RFC3339Nano)
+		}
+		return "withdraw:" + e.PostID
 	}
 	return ""
 }

@@ -69,6 +69,13 @@ func entryCases() []entryCase {
 		{"edited without uri", event.Entry{Kind: event.PostEdited, Actor: source, Post: &noURI}, "post: uri is required"},
 		{"edited with another post_id", event.Entry{Kind: event.PostEdited, Actor: source, Post: p, PostID: "other"}, "does not match"},
 
+		// post.withdrawn names the post and says why; the new version is optional.
+		{"withdrawn", event.Entry{Kind: event.PostWithdrawn, Actor: source, PostID: p.ID, Reason: "edited to remove #OurDay"}, ""},
+		{"withdrawn with the new version", event.Entry{Kind: event.PostWithdrawn, Actor: source, PostID: p.ID, Post: p, Reason: "edited to remove #OurDay"}, ""},
+		{"withdrawn without post_id", event.Entry{Kind: event.PostWithdrawn, Actor: source, Reason: "edited"}, "post.withdrawn: post_id is required"},
+		{"withdrawn without reason", event.Entry{Kind: event.PostWithdrawn, Actor: source, PostID: p.ID, Reason: " "}, "post.withdrawn: reason is required"},
+		{"withdrawn with another post", event.Entry{Kind: event.PostWithdrawn, Actor: source, PostID: "other", Post: p, Reason: "edited"}, "does not match"},
+
 		// author.blocked and author.unblocked carry a block naming exactly one thing.
 		{"blocked without block", event.Entry{Kind: event.AuthorBlocked, Actor: moderator}, "author.blocked: block is required"},
 		{"unblocked without block", event.Entry{Kind: event.AuthorUnblocked, Actor: moderator}, "author.unblocked: block is required"},
@@ -230,6 +237,8 @@ func TestIdempotencyKey(t *testing.T) {
 		{"received: once per uri", event.Entry{Kind: event.PostReceived, Post: p}, "post:" + uri},
 		{"edited: once per uri and edit time, in UTC", event.Entry{Kind: event.PostEdited, Post: &edited}, "edit:" + uri + "@2026-03-12T10:30:00.0000005Z"},
 		{"deleted: once per post", event.Entry{Kind: event.PostDeleted, PostID: p.ID}, "delete:" + p.ID},
+		{"withdrawn: once per version", event.Entry{Kind: event.PostWithdrawn, PostID: p.ID, Post: &edited}, "withdraw:" + p.ID + "@2026-03-12T10:30:00.0000005Z"},
+		{"withdrawn without a version: once per post", event.Entry{Kind: event.PostWithdrawn, PostID: p.ID}, "withdraw:" + p.ID},
 		{"received without post", event.Entry{Kind: event.PostReceived}, ""},
 		{"edited without post", event.Entry{Kind: event.PostEdited}, ""},
 		{"a decision is new each time", event.Entry{Kind: event.PostApproved, PostID: p.ID}, ""},

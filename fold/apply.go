@@ -99,7 +99,7 @@ func audited(e event.Entry, summary string) bool {
 	case event.RoleModerator, event.RoleFacilitator, event.RoleSystem:
 		return true
 	}
-	return (e.Kind == event.PostReceived || e.Kind == event.PostEdited) && summary != ""
+	return (e.Kind == event.PostReceived || e.Kind == event.PostEdited || e.Kind == event.PostWithdrawn) && summary != ""
 }
 
 func postIDOf(e event.Entry) string {
@@ -159,6 +159,8 @@ func (s *State) transition(c *change, e event.Entry) (bool, string) {
 		return s.edit(c, e)
 	case event.PostDeleted:
 		return s.delete(c, e)
+	case event.PostWithdrawn:
+		return s.withdraw(c, e)
 	case event.PostApproved:
 		return s.decideTo(c, e, StateApproved)
 	case event.PostRejected:

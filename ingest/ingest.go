@@ -42,6 +42,12 @@ type Sink interface {
 	// Delete appends that the post with this URI was deleted at its source
 	// (once per post). Deleting a post never received changes nothing.
 	Delete(ctx context.Context, uri string) (eventlog.Appended, error)
+	// Withdraw appends that the author edited the post so it no longer
+	// carries the event's tags: it leaves every public surface and the
+	// moderators see why (reason, e.g. "edited to remove #OurDay"). p is
+	// the version that dropped the tags, EditedAt set (once per URI and
+	// EditedAt). Only for posts this source appended.
+	Withdraw(ctx context.Context, p event.Post, reason string) (eventlog.Appended, error)
 	// Cursor returns the value the source stored under key, "" if none.
 	// Cursors live beside the log, so they survive restarts and move with
 	// the source to another ingest process.

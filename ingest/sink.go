@@ -104,6 +104,21 @@ func (s *LogSink) Delete(ctx context.Context, uri string) (eventlog.Appended, er
 	return s.append(ctx, e, time.Time{}, now)
 }
 
+// Withdraw implements Sink.
+func (s *LogSink) Withdraw(ctx context.Context, p event.Post, reason string) (eventlog.Appended, error) {
+	now := s.clock()
+	s.fill(&p)
+	if err := p.Validate(); err != nil {
+		return eventlog.Appended{}, fmt.Errorf("ingest: %s: %w", s.actor.Name, err)
+	}
+	if p.EditedAt.IsZero() {
+		return eventlog.Appended{}, fmt.Errorf("ingest: %s: %w", s.actor.Name,
+			event.Errorf(event.EINVALID, "withdrawal of %s: edited_at is required", p.URI))
+	}
+	e := event.Entry{Time: now, Kind: event.PostWithdrawn, Actor: s.actor, PostID: p.ID, Post: &p, Reason: reason}
+	return s.append(ctx, e, time.Time{}, now)
+}
+
 func (s *LogSink) append(ctx context.Context, e event.Entry, published, now time.Time) (eventlog.Appended, error) {
 	if err := e.Validate(); err != nil {
 		return eventlog.Appended{}, fmt.Errorf("ingest: %s: %w", s.actor.Name, err)

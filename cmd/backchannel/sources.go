@@ -37,13 +37,13 @@ func eventSources(ec *config.Event, log eventlog.Log, onWall func(uri string) bo
 				OnWall: onWall, Logger: logger,
 			})
 		case config.SourceBluesky:
-			bc := bluesky.Config{Hosts: sc.Jetstream, Tags: ec.Hashtags, Logger: logger}
+			bc := bluesky.Config{Hosts: sc.Jetstream, Tags: ec.Hashtags, AppView: sc.AppView, Logger: logger}
 			if sc.Handle != "" {
 				since := ec.Start
 				if !since.IsZero() {
 					since = since.Add(-ec.LeadIn)
 				}
-				bc.Backfill = &bluesky.BackfillConfig{Identifier: sc.Handle, Password: sc.Password, Since: since}
+				bc.Backfill = &bluesky.BackfillConfig{Service: sc.SearchHost, Identifier: sc.Handle, Password: sc.Password, Since: since}
 			}
 			src, err = bluesky.New(bc)
 		case config.SourceRSS:

@@ -20,12 +20,14 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/gorilla/websocket"
 
 	"github.com/backchannel/backchannel/event"
+	"github.com/backchannel/backchannel/eventlog"
 	"github.com/backchannel/backchannel/ingest"
 	"github.com/backchannel/backchannel/internal/backoff"
 )
@@ -39,7 +41,8 @@ type Config struct {
 	Hosts []string
 	// Tags are the event's hashtags, with or without '#'.
 	Tags []string
-	// AppView is the base URL for profiles and search; default https://public.api.bsky.app.
+	// AppView is the base URL profiles are looked up at; default
+	// https://public.api.bsky.app. (Back-fill searches at Backfill.Service.)
 	AppView string
 	// CDN is the base URL of the image CDN; default https://cdn.bsky.app.
 	CDN string
@@ -56,6 +59,22 @@ type Config struct {
 	// MinBackoff and MaxBackoff bound the wait between reconnects; defaults 1s and 1m
 	// (short, so the wall fills again soon after a venue's network returns).
 	MinBackoff, MaxBackoff time.Duration
+	// ProbeEvery: while waiting to reconnect after Jetstream stopped
+	// answering, the next host is probed (a TCP connect) about this often,
+	// and reconnected to as soon as it answers; default 1.5s.
+	ProbeEvery time.Duration
+	// ProbeTimeout bounds one probe; default 1s.
+	ProbeTimeout time.Duration
+	// ProfileWorkers look authors' profiles up beside the stream, never in
+	// its way; default 4.
+	ProfileWorkers int
+	// ProfileQueue bounds the lookups waiting for a worker; default 256.
+	ProfileQueue int
+	// ProfileTimeout bounds one profile lookup; default 3s.
+	ProfileTimeout time.Duration
+	// ProfileRetryAfter: a failed lookup for an author is not tried again
+	// for this long; default 2m.
+	ProfileRetryAfter time.Duration
 	// Backfill, when set, searches posts before the stream's replay window.
 	Backfill *BackfillConfig
 	// HTTPClient is used for profiles and search; default a client with a 10s timeout.
@@ -74,6 +93,18 @@ type Stats struct {
 	Matched  atomic.Int64 // posts that carried a tag
 	Deletes  atomic.Int64 // deletes of posts this source appended
 	Connects atomic.Int64 // successful connections
+	// Withdrawals counts posts of this source edited to drop the event's tags.
+	Withdrawals atomic.Int64
+	// ProfileLookups, ProfileFailures: getProfile calls made, and failed.
+	ProfileLookups, ProfileFailures atomic.Int64
+	// ProfileDropped: lookups not queued because the queue was full.
+	ProfileDropped atomic.Int64
+	// Fills: posts named by an edit once their author's profile arrived;
+	// FillsDropped: posts left as the stream named them (too many waiting).
+	Fills, FillsDropped atomic.Int64
+	// Probes, ProbeFailures: probes of Jetstream while waiting to reconnect;
+	// EarlyReconnects: waits cut short because it answered again.
+	Probes, ProbeFailures, EarlyReconnects atomic.Int64
 }
 
 // Source is a Bluesky source. It implements ingest.Source.
@@ -87,6 +118,11 @@ type Source struct {
 	Stats Stats
 
 	known *knownPosts
+
+	// appendMu is held for every append of a post's version, by the reader
+	// and by the profile workers (see fill.go).
+	appendMu sync.Mutex
+	waiting  map[string]map[string]waitingPost // DID -> URI -> version without the author's name
 }
 
 // New checks cfg and returns a source.
@@ -114,6 +150,14 @@ func New(cfg Config) (*Source, error) {
 		*s = strings.TrimRight(*s, "/")
 	}
 	def(&cfg.AppView, "https://public.api.bsky.app")
+	if u, err := url.Parse(cfg.AppView); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+		return nil, fmt.Errorf("bluesky: appview %q: want an http:// or https:// URL", cfg.AppView)
+	}
+	if b := cfg.Backfill; b != nil && b.Service != "" {
+		if u, err := url.Parse(b.Service); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+			return nil, fmt.Errorf("bluesky: search host %q: want an http:// or https:// URL", b.Service)
+		}
+	}
 	def(&cfg.CDN, "https://cdn.bsky.app")
 	def(&cfg.Web, "https://bsky.app")
 	defd := func(d *time.Duration, v time.Duration) {
@@ -126,6 +170,16 @@ func New(cfg Config) (*Source, error) {
 	defd(&cfg.ReadTimeout, 60*time.Second)
 	defd(&cfg.MinBackoff, time.Second)
 	defd(&cfg.MaxBackoff, time.Minute)
+	defd(&cfg.ProbeEvery, 1500*time.Millisecond)
+	defd(&cfg.ProbeTimeout, time.Second)
+	defd(&cfg.ProfileTimeout, 3*time.Second)
+	defd(&cfg.ProfileRetryAfter, 2*time.Minute)
+	if cfg.ProfileWorkers <= 0 {
+		cfg.ProfileWorkers = 4
+	}
+	if cfg.ProfileQueue <= 0 {
+		cfg.ProfileQueue = 256
+	}
 	if cfg.HTTPClient == nil {
 		cfg.HTTPClient = &http.Client{Timeout: 10 * time.Second}
 	}
@@ -139,13 +193,14 @@ func New(cfg Config) (*Source, error) {
 		cfg.Logger = slog.Default()
 	}
 	s := &Source{
-		cfg:      cfg,
-		matcher:  m,
-		conv:     converter{source: cfg.Name, cdn: cfg.CDN, web: cfg.Web},
-		profiles: &profiles{appView: cfg.AppView, client: cfg.HTTPClient, ttl: time.Hour, max: 10000, now: cfg.Now, cache: map[string]cachedProfile{}},
-		log:      cfg.Logger.With(slog.String("source", cfg.Name)),
-		known:    newKnownPosts(5000),
+		cfg:     cfg,
+		matcher: m,
+		conv:    converter{source: cfg.Name, cdn: cfg.CDN, web: cfg.Web},
+		log:     cfg.Logger.With(slog.String("source", cfg.Name)),
+		known:   newKnownPosts(5000),
+		waiting: map[string]map[string]waitingPost{},
 	}
+	s.profiles = newProfiles(cfg.AppView, cfg.HTTPClient, cfg.ProfileTimeout, cfg.ProfileRetryAfter, cfg.ProfileQueue, cfg.Now, s.log, &s.Stats)
 	return s, nil
 }
 
@@ -169,10 +224,18 @@ func (s *Source) Run(ctx context.Context, sink ingest.Sink) error {
 	if err != nil {
 		return err
 	}
+	// Profiles are looked up beside the stream, never in its way.
+	workers, stopWorkers := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	defer func() { stopWorkers(); wg.Wait() }()
+	for range s.cfg.ProfileWorkers {
+		wg.Go(func() { s.profiles.work(workers, func(p Profile) { s.fill(workers, sink, p) }) })
+	}
 	if s.cfg.Backfill != nil {
 		cur = s.backfill(ctx, sink, cur)
 	}
 	bo := backoff.Backoff{Min: s.cfg.MinBackoff, Max: s.cfg.MaxBackoff}
+	earlyFailed := false // the last wait was cut short by a probe, and the attempt after it failed
 	for host := 0; ctx.Err() == nil; host = (host + 1) % len(s.cfg.Hosts) {
 		started := s.cfg.Now()
 		n, err := s.follow(ctx, sink, s.cfg.Hosts[host], &cur)
@@ -180,21 +243,39 @@ func (s *Source) Run(ctx context.Context, sink ingest.Sink) error {
 		if ctx.Err() != nil {
 			break
 		}
-		if n > 0 && s.cfg.Now().Sub(started) > s.cfg.MinBackoff {
-			bo.Reset() // it worked for a while: start over
+		if n > 0 {
+			earlyFailed = false
+			if s.cfg.Now().Sub(started) > s.cfg.MinBackoff {
+				bo.Reset() // it worked for a while: start over
+			}
 		}
 		wait := bo.Next()
 		retry := s.cfg.Now().Add(wait)
 		if err == nil {
 			err = errors.New("connection closed")
 		}
+		next := s.cfg.Hosts[(host+1)%len(s.cfg.Hosts)]
 		h.Failed(s.cfg.Now(), fmt.Errorf("%s: %w", s.cfg.Hosts[host], err), retry)
 		s.log.Warn("jetstream connection lost; failing over",
-			slog.String("host", s.cfg.Hosts[host]), slog.String("next", s.cfg.Hosts[(host+1)%len(s.cfg.Hosts)]),
+			slog.String("host", s.cfg.Hosts[host]), slog.String("next", next),
 			slog.Any("err", err), slog.Duration("retry_in", wait))
-		if !backoff.Sleep(ctx, wait) {
+		// While waiting, probe the next host: once it answers again after
+		// it did not, reconnect at once rather than sleep out a wait that
+		// grew while it was down. An attempt that got no answer at all
+		// counts as "did not", unless the last early reconnect failed too
+		// (a balancer that accepts and drops): then a failed probe must be
+		// seen first, so a host that stays broken keeps its backoff.
+		var de *dialError
+		down := errors.As(err, &de) && !de.answered && !earlyFailed
+		ok, early := backoff.SleepProbing(ctx, wait, s.prober(next), down)
+		if !ok {
 			break
 		}
+		if early {
+			s.Stats.EarlyReconnects.Add(1)
+			s.log.Info("jetstream answers again; reconnecting before the backoff ends", slog.String("host", next))
+		}
+		earlyFailed = early
 	}
 	s.saveCursor(context.WithoutCancel(ctx), sink, cur)
 	return nil
@@ -230,6 +311,29 @@ func (s *Source) saveCursor(ctx context.Context, sink ingest.Sink, cur int64) {
 	}
 }
 
+// prober probes host with a TCP connect.
+func (s *Source) prober(host string) backoff.Prober {
+	return backoff.Prober{
+		Every: s.cfg.ProbeEvery, Timeout: s.cfg.ProbeTimeout, Probe: backoff.DialProbe(host),
+		OnProbe: func(err error) {
+			s.Stats.Probes.Add(1)
+			if err != nil {
+				s.Stats.ProbeFailures.Add(1)
+			}
+		},
+	}
+}
+
+// dialError is a failed connection attempt; answered is set when the host
+// answered (an HTTP status) rather than not at all.
+type dialError struct {
+	err      error
+	answered bool
+}
+
+func (e *dialError) Error() string { return e.err.Error() }
+func (e *dialError) Unwrap() error { return e.err }
+
 // subscribeURL is host's subscribe endpoint for posts, from cursor (µs).
 func (s *Source) subscribeURL(host string, cursor int64) string {
 	u, _ := url.Parse(host) // checked in New
@@ -253,9 +357,9 @@ func (s *Source) follow(ctx context.Context, sink ingest.Sink, host string, cur 
 	conn, resp, err := s.cfg.Dialer.DialContext(ctx, target, nil)
 	if err != nil {
 		if resp != nil {
-			return 0, fmt.Errorf("dial: %w (HTTP %s)", err, resp.Status)
+			return 0, &dialError{err: fmt.Errorf("dial: %w (HTTP %s)", err, resp.Status), answered: true}
 		}
-		return 0, fmt.Errorf("dial: %w", err)
+		return 0, &dialError{err: fmt.Errorf("dial: %w", err)}
 	}
 	defer conn.Close()
 	conn.SetReadLimit(2 << 20)
@@ -333,7 +437,7 @@ func frameDid(data []byte) []byte {
 func (s *Source) handle(ctx context.Context, sink ingest.Sink, data []byte) error {
 	// Counted when done, so a frame counted has reached the sink.
 	defer s.Stats.Frames.Add(1)
-	if !s.matcher.MaybeMatches(data) && !s.known.hasDid(frameDid(data)) {
+	if !s.matcher.MaybeMatches(data) && !s.known.hasDid(frameDid(data)) && !isIdentity(data) {
 		return nil
 	}
 	s.Stats.Decoded.Add(1)
@@ -346,7 +450,9 @@ func (s *Source) handle(ctx context.Context, sink ingest.Sink, data []byte) erro
 	case f.Kind == "commit" && f.Commit != nil && f.Commit.Collection == Collection:
 		return s.commit(ctx, sink, &f)
 	case f.Kind == "identity" && f.Identity != nil:
-		s.profiles.forget(f.Did)
+		// The handle is the author's name until the profile arrives, and
+		// replaces the one a cached profile holds.
+		s.profiles.setHandle(f.Did, f.Identity.Handle)
 	case f.Kind == "account" && f.Account != nil && !f.Account.Active:
 		switch f.Account.Status {
 		case "deleted", "takendown", "suspended":
@@ -377,23 +483,46 @@ func (s *Source) commit(ctx context.Context, sink ingest.Sink, f *frame) error {
 	if err := json.Unmarshal(f.Commit.Record, &rec); err != nil {
 		return nil
 	}
+	update := f.Commit.Operation == "update" && s.known.has(uri)
 	if _, ok := s.matcher.Matches(rec.facetTags(), rec.Tags, rec.Text); !ok {
+		if update {
+			// Edited to drop the event's tags: no longer a post for it.
+			return s.withdraw(ctx, sink, f, &rec)
+		}
 		return nil
 	}
 	s.Stats.Matched.Add(1)
-	prof, err := s.profiles.get(ctx, f.Did)
-	if err != nil {
-		s.log.Debug("profile not resolved; showing the DID", slog.String("did", f.Did), slog.Any("err", err))
+	seen := time.UnixMicro(f.TimeUS).UTC()
+	// Post with what is known now; a missing profile is looked up beside
+	// the stream and fills the author in later (fill.go).
+	// The cache is read under appendMu: a worker stores a profile before
+	// it takes the lock to fill in, so a post appended nameless here is
+	// always among those it fills.
+	s.appendMu.Lock()
+	defer s.appendMu.Unlock()
+	prof, known, fresh := s.profiles.cached(f.Did)
+	if !fresh {
+		s.profiles.request(f.Did)
 	}
 	p := s.conv.post(f.Did, f.Commit.Rkey, &rec, prof)
 	// The sink counts what it appends on the source's health.
-	if f.Commit.Operation == "update" && s.known.has(uri) {
-		p.EditedAt = time.UnixMicro(f.TimeUS).UTC()
-		if _, err := sink.Edit(ctx, p); err != nil {
+	var res eventlog.Appended
+	var err error
+	if update {
+		p.EditedAt = seen
+		if res, err = sink.Edit(ctx, p); err != nil {
 			return fmt.Errorf("append edit %s: %w", uri, err)
 		}
-	} else if _, err := sink.Post(ctx, p); err != nil {
+	} else if res, err = sink.Post(ctx, p); err != nil {
 		return fmt.Errorf("append %s: %w", uri, err)
+	}
+	switch {
+	case res.Duplicate:
+		// The log had this version: nothing was appended, nothing to name.
+	case known:
+		s.unwait(f.Did, uri) // this version names the author
+	default:
+		s.wait(p, seen)
 	}
 	if s.known.add(uri, f.Did) {
 		if err := sink.SetCursor(ctx, knownKey, s.known.dump()); err != nil {
@@ -403,7 +532,31 @@ func (s *Source) commit(ctx context.Context, sink ingest.Sink, f *frame) error {
 	return nil
 }
 
+// withdraw takes a post of this source that its author edited to drop the
+// event's tags off every public surface; moderators see why.
+func (s *Source) withdraw(ctx context.Context, sink ingest.Sink, f *frame, rec *postRecord) error {
+	prof, _, _ := s.profiles.cached(f.Did)
+	p := s.conv.post(f.Did, f.Commit.Rkey, rec, prof)
+	p.EditedAt = time.UnixMicro(f.TimeUS).UTC()
+	s.appendMu.Lock()
+	defer s.appendMu.Unlock()
+	s.unwait(f.Did, p.URI)
+	if _, err := sink.Withdraw(ctx, p, s.matcher.removedReason()); err != nil {
+		return fmt.Errorf("append withdrawal %s: %w", p.URI, err)
+	}
+	s.Stats.Withdrawals.Add(1)
+	s.log.Info("post edited to drop the event's tags; taken off the screens", slog.String("uri", p.URI))
+	// It stays known: a delete, or an edit that puts the tag back, still
+	// reaches the log.
+	return nil
+}
+
 func (s *Source) delete(ctx context.Context, sink ingest.Sink, uri string) error {
+	s.appendMu.Lock()
+	if did, _, ok := splitPostURI(uri); ok {
+		s.unwait(did, uri)
+	}
+	s.appendMu.Unlock()
 	if _, err := sink.Delete(ctx, uri); err != nil {
 		return fmt.Errorf("append delete %s: %w", uri, err)
 	}
@@ -413,6 +566,12 @@ func (s *Source) delete(ctx context.Context, sink ingest.Sink, uri string) error
 		s.log.Warn("could not store known posts", slog.Any("err", err))
 	}
 	return nil
+}
+
+// isIdentity reports whether frame is an identity frame, looking only at
+// its start (Jetstream writes did, time_us and kind first).
+func isIdentity(frame []byte) bool {
+	return bytes.Contains(frame[:min(len(frame), 160)], []byte(`"kind":"identity"`))
 }
 
 // compile-time check.

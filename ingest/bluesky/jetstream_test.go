@@ -157,16 +157,19 @@ func run(t *testing.T, s *Source, sink *ingesttest.Sink) (stop func()) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- s.Run(ctx, sink) }()
+	var once sync.Once
 	return func() {
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("Run: %v", err)
+		once.Do(func() {
+			cancel()
+			select {
+			case err := <-done:
+				if err != nil {
+					t.Errorf("Run: %v", err)
+				}
+			case <-time.After(10 * time.Second):
+				t.Fatal("Run did not return after cancel")
 			}
-		case <-time.After(10 * time.Second):
-			t.Fatal("Run did not return after cancel")
-		}
+		})
 	}
 }
 
@@ -179,11 +182,20 @@ func TestOnlyTaggedPostsAppendedOnce(t *testing.T) {
 	s := newTestSource(t, []string{js.wsURL()}, av.URL)
 	stop := run(t, s, sink)
 	ingesttest.WaitUntil(t, "all frames read", func() bool { return s.Stats.Frames.Load() == int64(2*len(frames)) })
+	// Both authors were new: each post is named by an edit once the profile arrives.
+	ingesttest.WaitUntil(t, "both authors named", func() bool { return s.Stats.Fills.Load() == 2 })
 	stop()
 
-	events := sink.Log.Entries()
-	if len(events) != 2 {
-		t.Fatalf("appended %d events, want the 2 tagged posts: %v", len(events), events)
+	var events, fills []event.Entry
+	for _, e := range sink.Log.Entries() {
+		if e.Kind == event.PostEdited {
+			fills = append(fills, e)
+		} else {
+			events = append(events, e)
+		}
+	}
+	if len(events) != 2 || len(fills) != 2 {
+		t.Fatalf("appended %d events and %d fill-ins, want the 2 tagged posts and 2: %v", len(events), len(fills), sink.Log.Entries())
 	}
 	want := map[string]bool{
 		PostURI("did:plc:tn3hni2jpphsgl6amfbb7ja6", "3mptbypfywk2v"): true,
@@ -198,22 +210,28 @@ func TestOnlyTaggedPostsAppendedOnce(t *testing.T) {
 	if len(img.Media) != 1 || img.Media[0].Kind != "image" || !strings.Contains(img.Media[0].URL, "bafkreidrnwt23f7wy7fyfex5acdkxh62wsgpg245ame4c4rogfwb3upyaa") {
 		t.Errorf("image not kept: %+v", img.Media)
 	}
-	if img.Language != "es" || img.Author.Handle != "@ada.example.com" || img.Author.Name != "Ada <b>L</b>" {
-		t.Errorf("author/lang: %+v %q", img.Author, img.Language)
+	if img.Language != "es" || img.Author.Name != "" || img.Author.ID != "did:plc:ynfp6wddjqpl44gordpsqkuw" {
+		t.Errorf("author/lang before the profile: %+v %q", img.Author, img.Language)
+	}
+	for _, f := range fills {
+		if f.Post.Author.Handle != "@ada.example.com" || f.Post.Author.Name != "Ada <b>L</b>" || f.Post.Text == "" {
+			t.Errorf("fill-in author: %+v", f.Post)
+		}
 	}
 	if !strings.Contains(img.HTML, `<a href="https://www.tumblr.com/tempo-tales/765681292369166336/behind-them-timmi-and-wankyu-follow-silently-but?source=share" rel="nofollow noopener noreferrer" target="_blank">www.tumblr.com/tempo-tales/...</a>`) {
 		t.Errorf("link facet not rendered: %s", img.HTML)
 	}
-	if got := sink.Health().Snapshot(); got.Appended != 2 || got.Duplicates != 2 {
-		t.Errorf("health counted %d appended, %d duplicates; want 2 and 2", got.Appended, got.Duplicates)
+	if got := sink.Health().Snapshot(); got.Appended != 4 || got.Duplicates != 2 {
+		t.Errorf("health counted %d appended, %d duplicates; want 4 (2 posts, 2 fill-ins) and 2", got.Appended, got.Duplicates)
 	}
 	// Two authors, each resolved once although each posted twice.
 	if n := profileCalls.Load(); n != 2 {
 		t.Errorf("getProfile called %d times, want 2 (cached)", n)
 	}
-	// The pre-filter kept the untagged frames from being decoded at all.
-	if d := s.Stats.Decoded.Load(); d != 4 {
-		t.Errorf("decoded %d frames, want only the 4 tagged ones", d)
+	// The pre-filter kept the untagged frames from being decoded at all
+	// (identity frames are decoded for their handles).
+	if d := s.Stats.Decoded.Load(); d != 6 {
+		t.Errorf("decoded %d frames, want only the 4 tagged ones and the 2 identity frames", d)
 	}
 }
 
@@ -282,8 +300,8 @@ func TestRestartResumesFromStoredCursor(t *testing.T) {
 	if want := strconv.FormatInt(frameTime(frames[6])-margin, 10); cursors[len(cursors)-1] != want {
 		t.Errorf("resumed with cursor %s, want stored minus margin %s", cursors[len(cursors)-1], want)
 	}
-	if n := len(sink.Log.Entries()); n != 2 {
-		t.Errorf("log holds %d events, want 2 (no gap, no repeat)", n)
+	if n := sink.Log.Count(event.PostReceived); n != 2 {
+		t.Errorf("log holds %d posts, want 2 (no gap, no repeat)", n)
 	}
 }
 
@@ -308,8 +326,8 @@ func TestDroppedConnectionFailsOver(t *testing.T) {
 	if h := sink.Health().Snapshot(); h.LastError == "" {
 		t.Error("the drop was not reported on the source's health")
 	}
-	if n := len(sink.Log.Entries()); n != 2 {
-		t.Errorf("log holds %d events, want 2", n)
+	if n := sink.Log.Count(event.PostReceived); n != 2 {
+		t.Errorf("log holds %d posts, want 2", n)
 	}
 }
 

@@ -186,3 +186,12 @@ func allDigits(s string) bool {
 	}
 	return true
 }
+
+// removedReason is what moderators read when a post of this source was
+// edited to drop the event's tags.
+func (m *Matcher) removedReason() string {
+	if len(m.tags) == 1 {
+		return "edited to remove #" + m.tags[0]
+	}
+	return "edited to remove the event's tags (#" + strings.Join(m.tags, ", #") + ")"
+}

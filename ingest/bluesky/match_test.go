@@ -164,6 +164,9 @@ func (d discardSink) Edit(context.Context, event.Post) (eventlog.Appended, error
 func (d discardSink) Delete(context.Context, string) (eventlog.Appended, error) {
 	return eventlog.Appended{Pos: 1}, nil
 }
+func (d discardSink) Withdraw(context.Context, event.Post, string) (eventlog.Appended, error) {
+	return eventlog.Appended{Pos: 1}, nil
+}
 func (d discardSink) Cursor(context.Context, string) (string, error)  { return "", nil }
 func (d discardSink) SetCursor(context.Context, string, string) error { return nil }
 func (d discardSink) Health() *ingest.Health                          { return d.h }

@@ -139,11 +139,7 @@ func (c *converter) post(did, rkey string, rec *postRecord, prof Profile) event.
 	if len(rec.Langs) > 0 {
 		p.Language = rec.Langs[0]
 	}
-	p.Author = event.Author{ID: did, Name: prof.DisplayName, Avatar: prof.Avatar, URL: c.web + "/profile/" + did}
-	if prof.Handle != "" && prof.Handle != "handle.invalid" {
-		p.Author.Handle = "@" + prof.Handle
-		p.Author.URL = c.web + "/profile/" + prof.Handle
-	}
+	p.Author = c.author(did, prof)
 	if rec.Labels != nil {
 		for _, l := range rec.Labels.Values {
 			if sensitiveLabels[l.Val] {
@@ -153,6 +149,33 @@ func (c *converter) post(did, rkey string, rec *postRecord, prof Profile) event.
 	}
 	p.Media = c.media(did, rec.Embed)
 	return p
+}
+
+// author is the post's author as prof describes did. Without a handle
+// (the profile not fetched yet, no identity frame seen) the handle shown
+// is the DID's short form, so the wall has something better than
+// "Someone" until the profile arrives.
+func (c *converter) author(did string, prof Profile) event.Author {
+	a := event.Author{ID: did, Name: prof.DisplayName, Avatar: prof.Avatar, URL: c.web + "/profile/" + did}
+	if prof.Handle != "" && prof.Handle != "handle.invalid" {
+		a.Handle = "@" + prof.Handle
+		a.URL = c.web + "/profile/" + prof.Handle
+	} else {
+		a.Handle = shortDID(did)
+	}
+	return a
+}
+
+// shortDID is a DID as a person can read it on a wall: did:plc: and the
+// first eight characters of its identifier, or did:web:'s host.
+func shortDID(did string) string {
+	if host, ok := strings.CutPrefix(did, "did:web:"); ok {
+		return host
+	}
+	if id, ok := strings.CutPrefix(did, "did:plc:"); ok && len(id) > 8 {
+		return "did:plc:" + id[:8] + "…"
+	}
+	return did
 }
 
 func (c *converter) media(did string, e *embed) []event.Media {

@@ -200,6 +200,12 @@ func (s *Sink) Delete(ctx context.Context, uri string) (eventlog.Appended, error
 	return s.Log.Append(e.IdempotencyKey(), e)
 }
 
+// Withdraw implements ingest.Sink.
+func (s *Sink) Withdraw(ctx context.Context, p event.Post, reason string) (eventlog.Appended, error) {
+	e := event.Entry{Time: s.now(), Kind: event.PostWithdrawn, Actor: s.actor(), PostID: p.ID, Post: &p, Reason: reason}
+	return s.append(e, time.Time{}, e.Time)
+}
+
 func (s *Sink) append(e event.Entry, published, now time.Time) (eventlog.Appended, error) {
 	a, err := s.Log.Append(e.IdempotencyKey(), e)
 	if err == nil {

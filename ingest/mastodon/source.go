@@ -30,6 +30,7 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	gomastodon "github.com/mattn/go-mastodon"
@@ -95,6 +96,15 @@ type Config struct {
 	// StreamReadTimeout: a stream silent for this long (no event, no ping)
 	// is taken as dead and reconnected. Zero means 2 minutes.
 	StreamReadTimeout time.Duration
+	// StreamProbeEvery: while waiting to reconnect the stream after the
+	// streaming host stopped answering, it is probed (a TCP connect) about
+	// this often, and reconnected as soon as it answers. Zero means 1.5 s.
+	StreamProbeEvery time.Duration
+	// StreamProbeTimeout bounds one probe. Zero means 1 second.
+	StreamProbeTimeout time.Duration
+	// InstanceTimeout bounds the lookup of the streaming host
+	// (/api/v2/instance). Zero means 5 seconds.
+	InstanceTimeout time.Duration
 	// UserAgent is sent with every request. Empty means "backchannel".
 	UserAgent string
 	// Logger receives the source's logs. Nil means slog.Default().
@@ -144,6 +154,11 @@ type Source struct {
 	mu      sync.Mutex
 	health  *ingest.Health
 	cursors map[string]string // tag -> newest id seen, as stored
+	// streamURL is the streaming endpoint found at streamURLAt.
+	streamURL   string
+	streamURLAt time.Time
+	// probeFailures counts probes of the streaming host it did not answer.
+	probeFailures atomic.Int64
 }
 
 // New checks cfg and returns the source. It does no I/O.
@@ -204,6 +219,15 @@ func New(cfg Config) (*Source, error) {
 	}
 	if cfg.StreamReadTimeout <= 0 {
 		cfg.StreamReadTimeout = 2 * time.Minute
+	}
+	if cfg.StreamProbeEvery <= 0 {
+		cfg.StreamProbeEvery = 1500 * time.Millisecond
+	}
+	if cfg.StreamProbeTimeout <= 0 {
+		cfg.StreamProbeTimeout = time.Second
+	}
+	if cfg.InstanceTimeout <= 0 {
+		cfg.InstanceTimeout = 5 * time.Second
 	}
 	if cfg.UserAgent == "" {
 		cfg.UserAgent = "backchannel"
@@ -593,6 +617,22 @@ func (s *Source) handle(ctx context.Context, sink ingest.Sink, st *gomastodon.St
 		return nil
 	}
 	p := Convert(o, s.host)
+	// A post of this source edited to drop the event's tags (a re-fetch or
+	// an edit event shows it) is no longer a post for this event. A new
+	// status is taken as the server routed it: its tag timeline or stream.
+	if _, ours := s.recent.uri(id); ours && !o.EditedAt.IsZero() && !s.carriesTag(o) {
+		if _, err := sink.Withdraw(ctx, p, s.removedReason()); err != nil {
+			if event.ErrorCode(err) == event.EINVALID {
+				s.log.Warn("withdrawal refused by the sink", slog.String("uri", o.URI), slog.String("err", err.Error()))
+				return nil
+			}
+			return fmt.Errorf("mastodon: sink: %w", err)
+		}
+		s.log.Info("post edited to drop the event's tags; taken off the screens", slog.String("uri", o.URI))
+		// Still remembered: a delete, or an edit putting the tag back, still reaches the log.
+		s.recent.add(id, o.URI, o.EditedAt)
+		return nil
+	}
 	a, err := sink.Post(ctx, p)
 	if err == nil && a.Duplicate && !o.EditedAt.IsZero() {
 		_, err = sink.Edit(ctx, p)
@@ -607,6 +647,27 @@ func (s *Source) handle(ctx context.Context, sink ingest.Sink, st *gomastodon.St
 	}
 	s.recent.add(id, o.URI, o.EditedAt)
 	return nil
+}
+
+// carriesTag reports whether st carries one of the event's tags.
+func (s *Source) carriesTag(st *gomastodon.Status) bool {
+	for _, t := range st.Tags {
+		for _, want := range s.tags {
+			if strings.EqualFold(strings.TrimPrefix(t.Name, "#"), want) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// removedReason is what moderators read when a post was edited to drop
+// the event's tags.
+func (s *Source) removedReason() string {
+	if len(s.tags) == 1 {
+		return "edited to remove #" + s.tags[0]
+	}
+	return "edited to remove the event's tags (#" + strings.Join(s.tags, ", #") + ")"
 }
 
 // pace slows down when the server says the budget is nearly used up:

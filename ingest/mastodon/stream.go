@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -40,6 +41,7 @@ var errStreamAuth = errors.New("mastodon: streaming refused the token")
 func (s *Source) streamLoop(ctx context.Context, sink ingest.Sink) {
 	h := sink.Health()
 	bo := backoff.Backoff{Min: s.cfg.MinBackoff, Max: s.cfg.MaxBackoff}
+	earlyFailed := false // the last wait was cut short by a probe, and the attempt after it failed
 	for {
 		started := s.now()
 		err := s.streamOnce(ctx, sink)
@@ -50,21 +52,46 @@ func (s *Source) streamLoop(ctx context.Context, sink ingest.Sink) {
 		// A connection that lived a while was healthy: start the backoff over.
 		if s.now().Sub(started) > 4*s.cfg.MinBackoff {
 			bo.Reset()
+			earlyFailed = false
 		}
 		wait := bo.Next()
 		if errors.Is(err, errStreamAuth) {
+			// A person has to act: no probe can tell when.
 			wait = backoff.Jitter(s.cfg.AuthBackoff)
+			s.log.Warn("stream refused; polling continues", slog.String("err", errString(err)), slog.Duration("reconnect_in", wait))
+			if !backoff.Sleep(ctx, wait) {
+				return
+			}
+			continue
 		}
 		s.log.Warn("stream dropped; polling continues", slog.String("err", errString(err)), slog.Duration("reconnect_in", wait))
-		t := time.NewTimer(wait)
-		select {
-		case <-ctx.Done():
-			t.Stop()
+		// Probe the streaming host while waiting, and reconnect as soon as
+		// it answers again after it did not (see backoff.SleepProbing); an
+		// attempt that got no answer at all counts as "did not", unless the
+		// last early reconnect failed as well.
+		down := errors.Is(err, errStreamNoAnswer) && !earlyFailed
+		target := s.cachedStreamingURL()
+		ok, early := backoff.SleepProbing(ctx, wait, backoff.Prober{
+			Every: s.cfg.StreamProbeEvery, Timeout: s.cfg.StreamProbeTimeout, Probe: backoff.DialProbe(target),
+			OnProbe: func(err error) {
+				if err != nil {
+					s.probeFailures.Add(1)
+				}
+			},
+		}, down)
+		if !ok {
 			return
-		case <-t.C:
 		}
+		if early {
+			s.log.Info("streaming host answers again; reconnecting before the backoff ends", slog.String("url", target))
+		}
+		earlyFailed = early
 	}
 }
+
+// errStreamNoAnswer marks an attempt the streaming host did not answer at
+// all (refused, unreachable, timed out), as opposed to one it refused.
+var errStreamNoAnswer = errors.New("no answer")
 
 func errString(err error) string {
 	if err == nil {
@@ -76,10 +103,7 @@ func errString(err error) string {
 // streamOnce connects, subscribes to every tag and handles events until
 // the connection fails or ctx is done.
 func (s *Source) streamOnce(ctx context.Context, sink ingest.Sink) error {
-	u, err := s.streamingURL(ctx)
-	if err != nil {
-		return err
-	}
+	u := s.streamingURL(ctx)
 	hdr := http.Header{}
 	hdr.Set("Authorization", "Bearer "+s.cfg.Token)
 	hdr.Set("User-Agent", s.cfg.UserAgent)
@@ -88,6 +112,9 @@ func (s *Source) streamOnce(ctx context.Context, sink ingest.Sink) error {
 	if err != nil {
 		if resp != nil && (resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden) {
 			return fmt.Errorf("%w (%d)", errStreamAuth, resp.StatusCode)
+		}
+		if resp == nil {
+			return fmt.Errorf("mastodon: streaming dial: %w (%w)", err, errStreamNoAnswer)
 		}
 		return fmt.Errorf("mastodon: streaming dial: %w", err)
 	}
@@ -192,10 +219,44 @@ type instanceV2 struct {
 	} `json:"configuration"`
 }
 
-// streamingURL finds the streaming host (it may differ from the API host)
-// from GET /api/v2/instance; a server without it (older Mastodon) streams
-// on its own host.
-func (s *Source) streamingURL(ctx context.Context) (string, error) {
+// streamingURL is the streaming endpoint: the host GET /api/v2/instance
+// names (it may differ from the API host), looked up at most once an hour;
+// a server without it (older Mastodon) streams on its own host. The lookup
+// is bounded by StreamProbeTimeout's bigger sibling, InstanceTimeout, and
+// a failed one never stops the stream: it uses what it found before, or
+// the server's own host.
+func (s *Source) streamingURL(ctx context.Context) string {
+	s.mu.Lock()
+	cached, at := s.streamURL, s.streamURLAt
+	s.mu.Unlock()
+	if cached != "" && s.now().Sub(at) < time.Hour {
+		return cached
+	}
+	u, err := s.discoverStreaming(ctx)
+	if err != nil {
+		s.log.Warn("instance lookup failed; streaming from the host known", slog.String("err", err.Error()))
+		if cached != "" {
+			return cached
+		}
+		return s.defaultStreamingURL()
+	}
+	s.mu.Lock()
+	s.streamURL, s.streamURLAt = u, s.now()
+	s.mu.Unlock()
+	return u
+}
+
+// cachedStreamingURL is the endpoint last found, or the server's own.
+func (s *Source) cachedStreamingURL() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.streamURL != "" {
+		return s.streamURL
+	}
+	return s.defaultStreamingURL()
+}
+
+func (s *Source) defaultStreamingURL() string {
 	base := *s.base
 	switch base.Scheme {
 	case "https":
@@ -203,8 +264,15 @@ func (s *Source) streamingURL(ctx context.Context) (string, error) {
 	default:
 		base.Scheme = "ws"
 	}
+	base.Path = strings.TrimRight(base.Path, "/") + "/api/v1/streaming"
+	return base.String()
+}
+
+func (s *Source) discoverStreaming(ctx context.Context) (string, error) {
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.InstanceTimeout)
+	defer cancel()
 	if err := s.pace(ctx); err != nil {
-		return "", err
+		return "", fmt.Errorf("mastodon: instance: %w", err)
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.base.String()+"/api/v2/instance", nil)
 	if err != nil {
@@ -212,20 +280,21 @@ func (s *Source) streamingURL(ctx context.Context) (string, error) {
 	}
 	resp, err := s.httpc.Do(req)
 	if err != nil {
-		return "", fmt.Errorf("mastodon: instance: %w", err)
+		return "", fmt.Errorf("mastodon: instance: %w", timedOut(err))
 	}
 	defer resp.Body.Close()
-	if resp.StatusCode == http.StatusOK {
-		var inst instanceV2
-		if err := json.NewDecoder(resp.Body).Decode(&inst); err != nil {
-			return "", fmt.Errorf("mastodon: instance: %w", err)
-		}
-		if v := inst.Configuration.URLs.Streaming; v != "" {
-			if u, err := url.Parse(strings.TrimRight(v, "/")); err == nil && (u.Scheme == "wss" || u.Scheme == "ws") && u.Host != "" {
-				base = *u
-			}
+	if resp.StatusCode != http.StatusOK {
+		return s.defaultStreamingURL(), nil
+	}
+	var inst instanceV2
+	if err := json.NewDecoder(io.LimitReader(resp.Body, maxBody)).Decode(&inst); err != nil {
+		return "", fmt.Errorf("mastodon: instance: %w", err)
+	}
+	if v := inst.Configuration.URLs.Streaming; v != "" {
+		if u, err := url.Parse(strings.TrimRight(v, "/")); err == nil && (u.Scheme == "wss" || u.Scheme == "ws") && u.Host != "" {
+			u.Path = strings.TrimRight(u.Path, "/") + "/api/v1/streaming"
+			return u.String(), nil
 		}
 	}
-	base.Path = strings.TrimRight(base.Path, "/") + "/api/v1/streaming"
-	return base.String(), nil
+	return s.defaultStreamingURL(), nil
 }

@@ -64,6 +64,9 @@ func TestStreaming(t *testing.T) {
 	}
 	// The recorded status.update payload's status, first as a new post.
 	edited := loadStatusMap(t, "mastodon_stream_status_update_payload.json")
+	// The hashtag stream carries only statuses with the tag; the recorded
+	// one (from a user stream) has none.
+	edited["tags"] = []any{map[string]any{"name": "OurDay", "url": "https://fake.example/tags/OurDay"}}
 	uri := edited["uri"].(string)
 	first := clone(t, edited)
 	first["edited_at"] = nil

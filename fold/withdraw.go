@@ -21,8 +21,9 @@ func (s *State) withdraw(c *change, e event.Entry) (bool, string) {
 		return false, "" // the same withdrawal read again
 	}
 	c.touch(p)
+	s.clearEdit(p) // an edit waiting is moot: the author took the post out of the event
 	if e.Post != nil {
-		p.v.Post = *e.Post
+		p.v.Post, p.v.Version = *e.Post, e.Pos
 	}
 	if p.v.State != StateRejected {
 		s.setState(c, p, StateRejected)

@@ -57,7 +57,7 @@ type fakeX struct {
 	nextRule     int
 	ruleCalls    []string // "GET", "POST dry_run add ...", "POST add ...", "POST delete ..."
 	streamRefuse []reply
-	streams      int // connections accepted (200)
+	streams      int            // connections accepted (200)
 	active       map[string]int // open connections by process (X-Test-Process)
 	maxActive    int            // most processes connected at once
 	lines        chan string

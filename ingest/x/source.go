@@ -164,7 +164,7 @@ func New(cfg Config) (*Source, error) {
 		cfg.Logger = slog.Default()
 	}
 	s := &Source{cfg: cfg, query: q, tag: ruleTagPrefix + cfg.Slug, pollNow: make(chan struct{}, 1),
-		log: cfg.Logger.With(slog.String("source", Kind), slog.String("event", cfg.Slug)),
+		log:   cfg.Logger.With(slog.String("source", Kind), slog.String("event", cfg.Slug)),
 		known: map[string]string{}}
 	if cfg.Hub != nil {
 		s.m = cfg.Hub.m

@@ -58,7 +58,10 @@ func newSource(t *testing.T, cfg Config) *Source {
 	return s
 }
 
-func wait(t *testing.T, what string, cond func() bool) { t.Helper(); ingesttest.WaitUntil(t, what, cond) }
+func wait(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	ingesttest.WaitUntil(t, what, cond)
+}
 
 // The stream fixture: a post, two keep-alives, X's operational disconnect.
 // The post is appended under its event's tag; the disconnect is followed

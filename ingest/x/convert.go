@@ -1,6 +1,7 @@
 package x
 
 import (
+	"encoding/json"
 	"sort"
 	"strconv"
 	"strings"
@@ -267,4 +268,29 @@ func mediaOf(m *media) (event.Media, bool) {
 		out.Alt = ""
 	}
 	return out, true
+}
+
+// Posts converts a response of X's API (a search or lookup page, or one
+// stream line) into the posts the source hands its sink, retweets resolved
+// to their originals and posts without a visible author left out. Tools
+// and tests use it to see what the wall will get.
+func Posts(body []byte) ([]event.Post, error) {
+	var pg page
+	if err := json.Unmarshal(body, &pg); err != nil {
+		return nil, err
+	}
+	ts, err := pg.posts()
+	if err != nil {
+		return nil, err
+	}
+	ix := newIndex(&pg.Includes)
+	var out []event.Post
+	for i := range ts {
+		if o := ix.original(&ts[i]); o != nil {
+			if c, ok := convert(o, ix); ok {
+				out = append(out, c.post)
+			}
+		}
+	}
+	return out, nil
 }

@@ -38,7 +38,7 @@ func TestXPostOnWallAsXRequires(t *testing.T) {
 	WaitJS(t, tab, card+` && `+card+`.querySelector(".avatar").complete`, 5*time.Second)
 	var got struct {
 		Avatar, Name, Handle, Text, TimeHref, Mark, View string
-		Framed                                          bool
+		Framed                                           bool
 	}
 	EvalJS(t, tab, `(() => { const c = `+card+`; const q = (s) => c.querySelector(s);
 		return { Avatar: q(".avatar") ? q(".avatar").src : "", Name: q(".name").textContent,

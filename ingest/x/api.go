@@ -99,9 +99,6 @@ func (t *tweet) history() []string {
 	return []string{t.ID}
 }
 
-// firstID is the id of the post's first version: the post's key.
-func (t *tweet) firstID() string { return t.history()[0] }
-
 func (t *tweet) refs() []ref {
 	if len(t.ReferencedTweets) > 0 {
 		return t.ReferencedTweets

@@ -20,15 +20,6 @@ const Kind = "x"
 // edit, and every retweet of it, lands on the same post.
 func PostURI(firstID string) string { return "https://x.com/i/web/status/" + firstID }
 
-// idOfURI is PostURI's inverse, "" for another URI.
-func idOfURI(uri string) string {
-	id, ok := strings.CutPrefix(uri, "https://x.com/i/web/status/")
-	if !ok {
-		return ""
-	}
-	return id
-}
-
 // snowflakeTime is when X made the id (its upper bits are milliseconds
 // since X's epoch), zero for an id that is not a number.
 func snowflakeTime(id string) time.Time {

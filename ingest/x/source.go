@@ -104,15 +104,14 @@ type Source struct {
 	// pollNow is signalled by the Hub at every stream (re)connection.
 	pollNow chan struct{}
 
-	mu        sync.Mutex
-	sink      ingest.Sink
-	known     map[string]string // first id -> version id handed over
-	order     []string          // first ids, oldest first
-	posts     int64             // post resources read, all time
-	users     int64
-	paused    bool
-	streamErr error
-	ruleErr   string
+	mu      sync.Mutex
+	sink    ingest.Sink
+	known   map[string]string // first id -> version id handed over
+	order   []string          // first ids, oldest first
+	posts   int64             // post resources read, all time
+	users   int64
+	paused  bool
+	ruleErr string
 }
 
 // New checks cfg and returns the source; it does no I/O.
@@ -309,18 +308,16 @@ func (s *Source) failed(h *ingest.Health, bo *backoff.Backoff, err error) time.D
 	return wait
 }
 
-// healthy records a good round, unless the stream or a rule is in trouble.
+// healthy records a good round, unless X refused the event's rule (which
+// stays in the health until the rule is fixed). A stream that is retrying
+// by itself reports on the health when it fails (streamState).
 func (s *Source) healthy(h *ingest.Health) {
 	s.mu.Lock()
-	serr, rerr := s.streamErr, s.ruleErr
+	rerr := s.ruleErr
 	s.mu.Unlock()
-	switch {
-	case rerr != "":
+	if rerr != "" {
 		h.Failed(time.Now(), errors.New(rerr), time.Time{})
-	case serr != nil && s.cfg.Hub != nil && !s.cfg.Hub.Unavailable():
-		// Search works; the stream is retrying by itself.
-		h.Succeeded(time.Now())
-	default:
+	} else {
 		h.Succeeded(time.Now())
 	}
 	s.rateLimits(h)
@@ -330,7 +327,6 @@ func (s *Source) healthy(h *ingest.Health) {
 // streamState is the Hub's report on the connection.
 func (s *Source) streamState(connected bool, err error, retryAt time.Time) {
 	s.mu.Lock()
-	s.streamErr = err
 	sink := s.sink
 	s.mu.Unlock()
 	if sink == nil {

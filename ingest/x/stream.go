@@ -58,6 +58,10 @@ type Hub struct {
 	log *slog.Logger
 	m   *metrics
 
+	// life serialises starting and stopping the connection, so a
+	// registration that comes while the last connection is closing waits
+	// for it to close: never two connections, even for a moment.
+	life      sync.Mutex
 	mu        sync.Mutex
 	regs      map[string]*registration // by tag
 	cancel    context.CancelFunc
@@ -129,6 +133,8 @@ func (h *Hub) poke() {
 // register adds an event's rule; the first registration starts the
 // connection.
 func (h *Hub) register(r *registration) {
+	h.life.Lock()
+	defer h.life.Unlock()
 	h.mu.Lock()
 	h.regs[r.tag] = r
 	if h.cancel == nil {
@@ -148,6 +154,8 @@ func (h *Hub) register(r *registration) {
 // and unregister returns only once it is closed, so a process that loses
 // the lease holds no connection when its sources have returned.
 func (h *Hub) unregister(r *registration) {
+	h.life.Lock()
+	defer h.life.Unlock()
 	h.mu.Lock()
 	if h.regs[r.tag] == r {
 		delete(h.regs, r.tag)
@@ -353,7 +361,7 @@ func (h *Hub) run(ctx context.Context) {
 	}
 }
 
-var errCappedWords = errors.New("X usage cap reached: the operator must raise the cap or wait for the next billing cycle, then restart")
+var errCappedWords = errors.New("x: usage cap reached: the operator must raise the cap or wait for the next billing cycle, then restart")
 
 func endLabel(e streamEnd) string {
 	switch e {

@@ -145,6 +145,7 @@ const (
 	SourceBluesky   = "bluesky"
 	SourceRSS       = "rss"
 	SourceRehearsal = "rehearsal"
+	SourceX         = "x"
 )
 
 // DefaultJetstream are the public Jetstream hosts a bluesky source reads
@@ -166,7 +167,8 @@ type Source struct {
 	// (mastodon, optional). Some servers require one for hashtag streaming.
 	TokenEnv string `yaml:"token_env"`
 	// Stream turns the streaming API on beside polling (mastodon). Default:
-	// on when a token is configured, off otherwise.
+	// on when a token is configured, off otherwise. For x it chooses the
+	// filtered stream (default on) or recent search only (plans without it).
 	Stream *bool `yaml:"stream"`
 
 	// Jetstream are the Jetstream websocket URLs to follow, tried in turn
@@ -191,6 +193,23 @@ type Source struct {
 	// Rate is posts per minute (rehearsal); default DefaultRehearsalRate.
 	Rate float64 `yaml:"rate"`
 
+	// BearerTokenEnv names the environment variable holding the X app's
+	// bearer token (x, required). See docs/SOURCES-X.md.
+	BearerTokenEnv string `yaml:"bearer_token_env"`
+	// BudgetUSD pauses the event's X source once its estimated spend
+	// reaches it (x); 0 means no budget.
+	BudgetUSD float64 `yaml:"budget_usd"`
+	// PostReadUSD and UserReadUSD are X's prices per resource read (x);
+	// defaults 0.005 and 0.010 (pay-per-use, 2026).
+	PostReadUSD float64 `yaml:"post_read_usd"`
+	UserReadUSD float64 `yaml:"user_read_usd"`
+	// Query replaces the X rule and search query built from the hashtags
+	// (x), e.g. "(#Leaders4Leeds OR #L4L26) -is:retweet lang:en".
+	Query string `yaml:"query"`
+
+	// BearerToken is the token read from BearerTokenEnv.
+	BearerToken string `yaml:"-"`
+
 	// Token is the token read from TokenEnv when the config was loaded.
 	Token string `yaml:"-"`
 	// Password is the app password read from PasswordEnv.
@@ -213,10 +232,14 @@ func (s *Source) Name() string {
 	}
 }
 
-// Streaming reports whether the Mastodon streaming API should be used.
+// Streaming reports whether the Mastodon streaming API (or X's filtered
+// stream) should be used.
 func (s *Source) Streaming() bool {
 	if s.Stream != nil {
 		return *s.Stream
+	}
+	if s.Type == SourceX {
+		return true
 	}
 	return s.Token != ""
 }

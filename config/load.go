@@ -404,6 +404,7 @@ func (c *Config) resolve(getenv func(string) string) error {
 			s := &e.Sources[j]
 			s.Token = need(fmt.Sprintf("%s.sources[%d].token_env", p, j), s.TokenEnv)
 			s.Password = need(fmt.Sprintf("%s.sources[%d].password_env", p, j), s.PasswordEnv)
+			s.BearerToken = need(fmt.Sprintf("%s.sources[%d].bearer_token_env", p, j), s.BearerTokenEnv)
 		}
 		for _, r := range []struct {
 			name string

@@ -228,6 +228,22 @@ func (c *Config) validateSource(sp string, s *Source) []error {
 			bad(sp+".url", "not a URL: %q (write it as https://blog.example.org/feed/)", s.URL)
 		}
 		errs = append(errs, c.onlyFor(sp, s, SourceRSS)...)
+	case SourceX:
+		if s.BearerTokenEnv == "" {
+			bad(sp+".bearer_token_env", "required for an x source: the environment variable holding the app's bearer token")
+		}
+		for _, f := range []struct {
+			name string
+			v    float64
+		}{{"budget_usd", s.BudgetUSD}, {"post_read_usd", s.PostReadUSD}, {"user_read_usd", s.UserReadUSD}} {
+			if f.v < 0 {
+				bad(sp+"."+f.name, "must not be negative, not %g", f.v)
+			}
+		}
+		if len(s.Query) > 512 {
+			bad(sp+".query", "is %d characters; X's recent search takes at most 512", len(s.Query))
+		}
+		errs = append(errs, c.onlyFor(sp, s, SourceX)...)
 	case SourceRehearsal:
 		if s.Rate <= 0 || s.Rate > 6000 {
 			bad(sp+".rate", "posts per minute must be above 0 and at most 6000, not %g", s.Rate)
@@ -241,7 +257,7 @@ func (c *Config) validateSource(sp string, s *Source) []error {
 	return errs
 }
 
-var sourceTypes = strings.Join([]string{SourceMastodon, SourceBluesky, SourceRSS, SourceRehearsal}, ", ")
+var sourceTypes = strings.Join([]string{SourceMastodon, SourceBluesky, SourceRSS, SourceX, SourceRehearsal}, ", ")
 
 // onlyFor refuses the fields of other source types than typ, so a field
 // written under the wrong type is not silently ignored.
@@ -260,7 +276,15 @@ func (c *Config) onlyFor(sp string, s *Source, typ string) []error {
 		{"appview", SourceBluesky, s.AppView != ""},
 		{"search_host", SourceBluesky, s.SearchHost != ""},
 		{"url", SourceRSS, s.URL != ""},
+		{"bearer_token_env", SourceX, s.BearerTokenEnv != ""},
+		{"budget_usd", SourceX, s.BudgetUSD != 0},
+		{"post_read_usd", SourceX, s.PostReadUSD != 0},
+		{"user_read_usd", SourceX, s.UserReadUSD != 0},
+		{"query", SourceX, s.Query != ""},
 	} {
+		if f.name == "stream" && typ == SourceX {
+			continue // x: the filtered stream or search only
+		}
 		if f.set && f.owner != typ {
 			errs = append(errs, c.errAt(sp+"."+f.name, fmt.Sprintf("a %s source has no %s (that is for %s)", typ, f.name, f.owner)))
 		}

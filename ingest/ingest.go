@@ -9,6 +9,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/backchannel/backchannel/event"
 	"github.com/backchannel/backchannel/eventlog"
 )
@@ -25,6 +27,25 @@ type Source interface {
 	// the sink's health, never returned; Run returns an error only for a
 	// fault that retrying cannot fix (a malformed configuration).
 	Run(ctx context.Context, sink Sink) error
+}
+
+// SharedSource is a Source that must run in one process of the deployment
+// for every event at once (X allows one stream connection per app). The
+// runner leases it under "source:"+SharedLease() instead of per event, so
+// the process that holds the lease runs that source of every event and the
+// others stand by. The lease is not released on a graceful stop (it lapses
+// after its ttl): another event's source in the same process may still be
+// using it.
+type SharedSource interface {
+	Source
+	SharedLease() string
+}
+
+// MetricsSource is a Source with Prometheus series of its own; the runner
+// hands it its Registerer once, when it is given the source.
+type MetricsSource interface {
+	Source
+	RegisterMetrics(reg prometheus.Registerer) error
 }
 
 // Sink is where a source puts what it finds. Implementations apply the
@@ -90,6 +111,9 @@ type HealthSnapshot struct {
 	Lag time.Duration `json:"lag_ns"`
 	// Streaming reports a live streaming connection beside polling.
 	Streaming bool `json:"streaming"`
+	// Detail is what the source wants the host to see beside its state, in
+	// words (an X source's spend so far against its budget, say).
+	Detail string `json:"detail,omitempty"`
 }
 
 // Health is the live health record of one source. Its methods are safe for
@@ -151,6 +175,11 @@ func (h *Health) RateLimit(remaining int, reset time.Time) {
 // SetState sets the state (StateWaiting, StateStandby, StateStopped, ...).
 func (h *Health) SetState(state string) {
 	h.update(func(s *HealthSnapshot) { s.State = state })
+}
+
+// SetDetail sets the words shown beside the state (HealthSnapshot.Detail).
+func (h *Health) SetDetail(detail string) {
+	h.update(func(s *HealthSnapshot) { s.Detail = detail })
 }
 
 // SetStreaming records whether a streaming connection is live.

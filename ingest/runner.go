@@ -153,6 +153,11 @@ func NewRunner(cfg RunnerConfig, events ...EventSources) (*Runner, error) {
 				return nil, event.Errorf(event.EINVALID, "ingest: event %q: two sources are called %q", es.Slug, src.Name())
 			}
 			names[src.Name()] = true
+			if ms, ok := src.(MetricsSource); ok && cfg.Registerer != nil {
+				if err := ms.RegisterMetrics(cfg.Registerer); err != nil {
+					return nil, fmt.Errorf("ingest: event %q: source %s: register metrics: %w", es.Slug, src.Name(), err)
+				}
+			}
 			ev.sources = append(ev.sources, r.newSourceRun(ev, src))
 		}
 		r.events = append(r.events, ev)
@@ -245,6 +250,8 @@ type sourceRun struct {
 	// mayHold is set when the lease was last taken and cleared when it is
 	// released, so stopping a source that never ran costs no store call.
 	mayHold bool
+	// shared: the lease is the deployment's, not this event's (SharedSource).
+	shared bool
 }
 
 func (r *Runner) newSourceRun(ev *eventRun, src Source) *sourceRun {
@@ -255,6 +262,9 @@ func (r *Runner) newSourceRun(ev *eventRun, src Source) *sourceRun {
 		health: NewHealth(src.Name(), src.Kind()),
 		lease:  "source:" + ev.Slug + ":" + src.Name(),
 		logger: r.log.With(slog.String("event", ev.Slug), slog.String("source", src.Name()), slog.String("kind", src.Kind())),
+	}
+	if ss, ok := src.(SharedSource); ok {
+		s.lease, s.shared = "source:"+ss.SharedLease(), true
 	}
 	s.prev = s.health.Snapshot()
 	s.health.OnChange = s.observe
@@ -439,7 +449,7 @@ func (s *sourceRun) takeLease(ctx context.Context) (bool, error) {
 // changes nothing if another process holds the lease by now.
 func (s *sourceRun) release() {
 	s.mu.Lock()
-	may := s.mayHold
+	may := s.mayHold && !s.shared
 	s.mayHold = false
 	s.mu.Unlock()
 	if !may {

@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"log/slog"
+	"sync"
 
 	"github.com/backchannel/backchannel/config"
 	"github.com/backchannel/backchannel/eventlog"
@@ -11,6 +12,7 @@ import (
 	"github.com/backchannel/backchannel/ingest/feed"
 	"github.com/backchannel/backchannel/ingest/mastodon"
 	"github.com/backchannel/backchannel/ingest/rehearsal"
+	"github.com/backchannel/backchannel/ingest/x"
 	"github.com/backchannel/backchannel/moderation"
 )
 
@@ -48,6 +50,17 @@ func eventSources(ec *config.Event, log eventlog.Log, onWall func(uri string) bo
 			src, err = bluesky.New(bc)
 		case config.SourceRSS:
 			src, err = feed.New(feed.Config{URL: sc.URL, Tags: ec.Hashtags, Logger: logger})
+		case config.SourceX:
+			c, hub := xShared(sc.BearerToken, sc.Streaming(), logger)
+			since := ec.Start
+			if !since.IsZero() {
+				since = since.Add(-ec.LeadIn)
+			}
+			src, err = x.New(x.Config{
+				Slug: ec.Slug, Tags: ec.Hashtags, Query: sc.Query, Start: since, Client: c, Hub: hub,
+				OnWall: onWall, Budget: sc.BudgetUSD, Prices: x.Prices{PostRead: sc.PostReadUSD, UserRead: sc.UserReadUSD},
+				Logger: logger,
+			})
 		case config.SourceRehearsal:
 			src = rehearsal.New(rehearsal.Config{Tags: ec.Hashtags, Rate: sc.Rate, Logger: logger})
 		default:
@@ -60,6 +73,37 @@ func eventSources(ec *config.Event, log eventlog.Log, onWall func(uri string) bo
 	}
 	return es, nil
 }
+
+// xShared returns the process's X client and stream Hub for a bearer
+// token (one per app: X allows one stream connection per app, and its
+// rate limits are per app), made on first use; hub is nil when stream is
+// off (recent search only).
+func xShared(token string, stream bool, logger *slog.Logger) (*x.Client, *x.Hub) {
+	xMu.Lock()
+	defer xMu.Unlock()
+	a := xApps[token]
+	if a == nil {
+		a = &xApp{client: &x.Client{Token: token}}
+		xApps[token] = a
+	}
+	if !stream {
+		return a.client, nil
+	}
+	if a.hub == nil {
+		a.hub = x.NewHub(x.HubConfig{Client: a.client, Logger: logger})
+	}
+	return a.client, a.hub
+}
+
+type xApp struct {
+	client *x.Client
+	hub    *x.Hub
+}
+
+var (
+	xMu   sync.Mutex
+	xApps = map[string]*xApp{}
+)
 
 // rulesOf gives the event's moderation rules as the moderation package
 // evaluates them.

@@ -29,10 +29,11 @@ func TestEventSources(t *testing.T) {
       - {type: bluesky, handle: ada.bsky.social, password_env: PW}
       - {type: rss, url: "https://blog.example.org/feed/"}
       - {type: rehearsal, rate: 60}
+      - {type: x, bearer_token_env: XT, budget_usd: 20}
     moderation:
       mode: auto
       blocked_words: [spam]
-`), func(k string) string { return map[string]string{"PW": "app-password"}[k] })
+`), func(k string) string { return map[string]string{"PW": "app-password", "XT": "x-token"}[k] })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -45,7 +46,7 @@ func TestEventSources(t *testing.T) {
 	for _, s := range es.Sources {
 		names = append(names, s.Name()+"/"+s.Kind())
 	}
-	want := []string{"mastodon:mastodon.social/mastodon", "bluesky/bluesky", "rss:blog.example.org/feed//rss", "rehearsal/rehearsal"}
+	want := []string{"mastodon:mastodon.social/mastodon", "bluesky/bluesky", "rss:blog.example.org/feed//rss", "rehearsal/rehearsal", "x/x"}
 	for i := range ec.Sources {
 		if got := es.Sources[i].Name(); got != ec.Sources[i].Name() {
 			t.Errorf("source %d: config names it %q, ingest %q", i, ec.Sources[i].Name(), got)

@@ -15,6 +15,7 @@ export async function pollSources() {
         el("span", { class: "src-name", text: s.source }),
         el("span", { class: "src-state", text: s.state || "?" }),
         s.last_error ? el("span", { class: "src-err", title: s.last_error, text: s.last_error }) : null,
+        s.detail ? el("span", { class: "muted src-detail", text: s.detail }) : null,
         el("span", { class: "muted src-n", text: (s.appended || 0) + " in" + (s.last_success ? " · ok " + clock(s.last_success) : "") })));
     ul.replaceChildren(...(items.length ? items : [el("li", { class: "muted", text: "no sources run on this node" })]));
   } catch (e) {

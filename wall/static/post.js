@@ -16,7 +16,13 @@ const SOURCES = {
   form: "Web form",
   rss: "Feed",
   rehearsal: "Rehearsal",
+  x: "X",
 };
+
+// X's display requirements (docs/SOURCES-X.md): every X post shows the author's avatar, display
+// name and @username, its text unaltered, its time linked to the post, the X mark and a link to
+// the post, whatever the screen's avatar and handle options say.
+const isX = (p) => p.source === "x";
 
 const ALLOWED = new Set(["P", "BR", "A", "SPAN", "IMG", "STRONG", "EM", "B", "I", "U", "S", "DEL",
   "CODE", "PRE", "BLOCKQUOTE", "UL", "OL", "LI"]);
@@ -84,6 +90,7 @@ function text(tag, cls, value) {
 
 /** Renders a post card; see the top of this file for opts. */
 export function renderPost(p, opts = {}) {
+  if (isX(p)) opts = { ...opts, avatars: true, handles: true };
   const a = p.author || {};
   const el = document.createElement("article");
   el.className = "post";
@@ -92,6 +99,7 @@ export function renderPost(p, opts = {}) {
   if (p.pinned) el.classList.add("pinned");
   if (p.sensitive) el.classList.add("sensitive");
   if (p.content_warning) el.classList.add("has-cw");
+  if (isX(p)) el.classList.add("post-x");
 
   const head = document.createElement("header");
   head.className = "post-head";
@@ -114,7 +122,11 @@ export function renderPost(p, opts = {}) {
   meta.className = "meta";
   if (p.pinned) meta.append(text("span", "pinned-badge", "Pinned"));
   if (p.question) meta.append(text("span", "question-badge", "Question"));
-  if (p.created_at) meta.append(timeElement(p.created_at));
+  if (p.created_at) {
+    const t = timeElement(p.created_at);
+    if (isX(p) && safeURL(p.url)) meta.append(link(p.url, t, "permalink"));
+    else meta.append(t);
+  }
   const src = SOURCES[p.source];
   if (src) {
     const icon = document.createElement("img");
@@ -140,6 +152,12 @@ export function renderPost(p, opts = {}) {
   body.className = "post-body";
   body.append(safeHTML(p.html));
   el.append(body);
+  if (isX(p) && safeURL(p.url)) {
+    const foot = document.createElement("div");
+    foot.className = "post-foot";
+    foot.append(link(p.url, document.createTextNode("View on X"), "view-on-x"));
+    el.append(foot);
+  }
 
   const media = (p.media || []).filter((m) => safeURL(m.preview_url || m.url) && m.kind !== "audio");
   if (media.length) {
@@ -163,6 +181,17 @@ export function renderPost(p, opts = {}) {
   return el;
 }
 
+function link(href, child, cls) {
+  const a = document.createElement("a");
+  a.href = href;
+  a.className = cls;
+  a.target = "_blank";
+  a.rel = "noopener noreferrer";
+  a.tabIndex = -1;
+  a.append(child);
+  return a;
+}
+
 // tickerItem renders one post as a ticker entry: the author's name (or
 // handle, when handles are shown), then the text, or only the content
 // warning when there is one. Text goes in as text, never as HTML.
@@ -173,6 +202,16 @@ export function tickerItem(p, showHandles) {
   name.className = "t-name";
   name.textContent = (p.author && (p.author.name || (showHandles ? p.author.handle : ""))) || "Someone";
   span.append(name);
+  if (isX(p)) {
+    // X's rules hold on the ticker too: @username, the X mark and the time beside the name.
+    if (p.author && p.author.handle) span.append(text("span", "t-handle", p.author.handle));
+    const mark = document.createElement("img");
+    mark.className = "source t-mark";
+    mark.src = "/static/img/x.svg";
+    mark.alt = "X";
+    span.append(mark);
+    if (p.created_at) span.append(timeElement(p.created_at));
+  }
   if (p.content_warning) {
     const cw = document.createElement("span");
     cw.className = "t-cw";

@@ -19,6 +19,18 @@ const (
 	// DefaultRehearsalRate is how many posts per minute a rehearsal source
 	// makes when the file does not say.
 	DefaultRehearsalRate = 12.0
+
+	// DefaultMaxSocketsPerAddress is how many public websockets one client
+	// address may hold: a venue NAT puts a few hundred phones, each with a
+	// wall or participant page open, behind one address.
+	DefaultMaxSocketsPerAddress = 1000
+	// DefaultBodyTimeout bounds reading one request's body.
+	DefaultBodyTimeout = 15 * time.Second
+	// DefaultHeaderTimeout bounds reading one request's headers.
+	DefaultHeaderTimeout = 10 * time.Second
+	// DefaultIdleTimeout is how long a keep-alive connection may wait for
+	// its next request.
+	DefaultIdleTimeout = 2 * time.Minute
 )
 
 // Config is a whole deployment: the server's settings and its events.
@@ -55,6 +67,8 @@ type Config struct {
 	// lets the page load images from it. Off by default: no reader's
 	// browser is sent to a third-party host unless the operator says so.
 	MapTiles *MapTiles `yaml:"map_tiles"`
+	// Server holds the HTTP server's limits: sockets and timeouts.
+	Server Server `yaml:"server"`
 	// Events are the events this deployment serves.
 	Events []Event `yaml:"events"`
 
@@ -68,6 +82,33 @@ type Config struct {
 	// lines maps a field path ("events[0].sources[1].server") to the line
 	// it was written on, for error messages.
 	lines map[string]int
+}
+
+// Server is the HTTP server's limits, so that no one client can exhaust
+// the process (docs/SECURITY.md, "Sockets and timeouts").
+type Server struct {
+	// MaxSocketsPerAddress caps the public websockets of one client
+	// address (an IPv6 client's /64); default DefaultMaxSocketsPerAddress.
+	// Staff sockets are not counted here.
+	MaxSocketsPerAddress int `yaml:"max_sockets_per_address"`
+	// MaxSockets caps the public websockets of the process. Zero derives
+	// it from the open-file limit: the limit less FDReserve. A value above
+	// that is lowered to it.
+	MaxSockets int `yaml:"max_sockets"`
+	// FDReserve is how many file descriptors are kept from public sockets
+	// for the log's files, Redis, outgoing source connections, HTTP
+	// requests and staff sockets (half of it). Zero means a tenth of the
+	// open-file limit, at least 256.
+	FDReserve int `yaml:"fd_reserve"`
+	// BodyTimeout bounds reading one request's body (websockets are
+	// exempt); default DefaultBodyTimeout.
+	BodyTimeout time.Duration `yaml:"body_timeout"`
+	// HeaderTimeout bounds reading one request's headers; default
+	// DefaultHeaderTimeout.
+	HeaderTimeout time.Duration `yaml:"header_timeout"`
+	// IdleTimeout closes a keep-alive connection idle this long; default
+	// DefaultIdleTimeout.
+	IdleTimeout time.Duration `yaml:"idle_timeout"`
 }
 
 // Event is one live event.

@@ -111,6 +111,16 @@ func TestParseGood(t *testing.T) {
 			if c.Listen != DefaultListen || c.LogFormat != "text" {
 				t.Errorf("server defaults: %q %q", c.Listen, c.LogFormat)
 			}
+			want := Server{MaxSocketsPerAddress: DefaultMaxSocketsPerAddress, BodyTimeout: DefaultBodyTimeout, HeaderTimeout: DefaultHeaderTimeout, IdleTimeout: DefaultIdleTimeout}
+			if c.Server != want {
+				t.Errorf("server limits = %+v, want %+v", c.Server, want)
+			}
+		}},
+		{"server limits", "server:\n  max_sockets_per_address: 50\n  max_sockets: 400\n  fd_reserve: 300\n  body_timeout: 2s\n  idle_timeout: 30s\n" + minimal, func(t *testing.T, c *Config) {
+			want := Server{MaxSocketsPerAddress: 50, MaxSockets: 400, FDReserve: 300, BodyTimeout: 2 * time.Second, HeaderTimeout: DefaultHeaderTimeout, IdleTimeout: 30 * time.Second}
+			if c.Server != want {
+				t.Errorf("server = %+v, want %+v", c.Server, want)
+			}
 		}},
 		{"slug from hashtag", "events:\n  - hashtags: [OurDay]\n", func(t *testing.T, c *Config) {
 			if c.Events[0].Slug != "ourday" {
@@ -246,6 +256,12 @@ func TestParseBad(t *testing.T) {
 		{"metrics listen is listen", "listen: ':8080'\nmetrics_listen: ':8080'\n" + minimal, nil, `events.yaml:2: metrics_listen: is the same address as listen`},
 		{"trusted proxy", "trusted_proxies: [10.0.0.0/8, proxy.example]\n" + minimal, nil, `events.yaml:1: trusted_proxies[1]: "proxy.example" is not an address`},
 		{"short session key", "session_key_env: K\n" + minimal, map[string]string{"K": "short"}, `events.yaml:1: session_key_env: the key is 5 bytes; at least 32`},
+		{"sockets per address", "server:\n  max_sockets_per_address: -1\n" + minimal, nil, `events.yaml:2: server.max_sockets_per_address: must be at least 1, not -1`},
+		{"fd reserve", "server:\n  fd_reserve: -5\n" + minimal, nil, `events.yaml:2: server.fd_reserve: must not be negative`},
+		{"max sockets", "server:\n  max_sockets: -5\n" + minimal, nil, `events.yaml:2: server.max_sockets: must not be negative`},
+		{"body timeout", "server:\n  body_timeout: 1ms\n" + minimal, nil, `events.yaml:2: server.body_timeout: must be between 100ms and 1h, not 1ms`},
+		{"idle timeout type", "server:\n  idle_timeout: forever\n" + minimal, nil, `events.yaml:2: server.idle_timeout: "forever" is not a duration`},
+		{"unknown server field", "server:\n  max_conns: 5\n" + minimal, nil, `events.yaml:2: server.max_conns: unknown field (known: body_timeout, fd_reserve, header_timeout, idle_timeout, max_sockets, max_sockets_per_address)`},
 		{"short token", "events:\n  - slug: ev\n    hashtags: [T]\n    roles:\n      moderator:\n        tokens_env: TOK\n", map[string]string{"TOK": "abc"}, `events.yaml:6: events[0].roles.moderator.tokens_env: token 1 is 3 characters`},
 	}
 	for _, tt := range tests {
@@ -367,6 +383,32 @@ func TestFlagsOverrideFile(t *testing.T) {
 	}
 }
 
+func TestFlagsSocketsPerAddress(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "events.yaml")
+	if err := os.WriteFile(file, []byte("server: {max_sockets_per_address: 200}\n"+minimal), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		args []string
+		env  map[string]string
+		want int
+	}{
+		{[]string{"--config", file}, nil, 200},
+		{[]string{"--config", file}, map[string]string{"BACKCHANNEL_MAX_SOCKETS_PER_ADDRESS": "1500"}, 1500},
+		{[]string{"--config", file, "--max-sockets-per-address", "3000"}, map[string]string{"BACKCHANNEL_MAX_SOCKETS_PER_ADDRESS": "1500"}, 3000},
+		{[]string{"--tag", "T"}, nil, DefaultMaxSocketsPerAddress},
+	} {
+		c, err := buildFlags(t, tt.args, tt.env)
+		if err != nil {
+			t.Fatalf("%v %v: %v", tt.args, tt.env, err)
+		}
+		if c.Server.MaxSocketsPerAddress != tt.want {
+			t.Errorf("%v %v: max_sockets_per_address = %d, want %d", tt.args, tt.env, c.Server.MaxSocketsPerAddress, tt.want)
+		}
+	}
+}
+
 func TestFlagsBad(t *testing.T) {
 	tests := []struct {
 		args []string
@@ -380,6 +422,8 @@ func TestFlagsBad(t *testing.T) {
 		{[]string{"--tag", "T", "--moderation", "post"}, nil, `--moderation: must be pre or auto`},
 		{[]string{"--tag", "T"}, map[string]string{"BACKCHANNEL_REHEARSE": "maybe"}, "BACKCHANNEL_REHEARSE:"},
 		{[]string{"--tag", "T", "--log-format", "xml"}, nil, "log_format: must be text or json"},
+		{[]string{"--tag", "T", "--max-sockets-per-address", "-3"}, nil, "server.max_sockets_per_address: must be at least 1"},
+		{[]string{"--tag", "T"}, map[string]string{"BACKCHANNEL_MAX_SOCKETS_PER_ADDRESS": "many"}, `BACKCHANNEL_MAX_SOCKETS_PER_ADDRESS: "many" is not a whole number`},
 		{[]string{"--config", "/nonexistent/events.yaml"}, nil, "config: open /nonexistent/events.yaml"},
 	}
 	for _, tt := range tests {

@@ -30,6 +30,9 @@ type Flags struct {
 	Mastodon []string
 	Bluesky  bool
 	Rehearse bool
+	// MaxSocketsPerAddress, when above 0, replaces the file's
+	// server.max_sockets_per_address.
+	MaxSocketsPerAddress int
 
 	fs *flag.FlagSet
 }
@@ -69,6 +72,7 @@ func (f *Flags) Register(fs *flag.FlagSet) {
 	fs.Var(listFlag{&f.Mastodon}, "mastodon", "Mastodon server to search, e.g. https://mastodon.social; repeatable (env BACKCHANNEL_MASTODON)")
 	fs.BoolVar(&f.Bluesky, "bluesky", false, "follow the hashtags on Bluesky too, through the public Jetstream (env BACKCHANNEL_BLUESKY)")
 	fs.BoolVar(&f.Rehearse, "rehearse", false, "add a rehearsal source that makes up posts, to try the screens (env BACKCHANNEL_REHEARSE)")
+	fs.IntVar(&f.MaxSocketsPerAddress, "max-sockets-per-address", 0, "public websockets one client address may hold; a venue NAT puts hundreds of phones behind one (default "+strconv.Itoa(DefaultMaxSocketsPerAddress)+"; env BACKCHANNEL_MAX_SOCKETS_PER_ADDRESS)")
 }
 
 // EnvName is the environment variable of the flag called name.
@@ -114,6 +118,9 @@ func (f *Flags) Build(getenv func(string) string) (*Config, error) {
 	}
 	if f.PublicURL != "" {
 		c.PublicURL = f.PublicURL
+	}
+	if f.MaxSocketsPerAddress != 0 {
+		c.Server.MaxSocketsPerAddress = f.MaxSocketsPerAddress
 	}
 	if len(f.Tags) == 0 && (len(f.Mastodon) > 0 || f.Bluesky || f.Rehearse) {
 		return nil, &Error{Path: "--tag", Msg: "--mastodon, --bluesky and --rehearse add sources to the event --tag makes: give --tag too"}
@@ -219,6 +226,13 @@ func (f *Flags) applyEnv(getenv func(string) string) error {
 			}
 			*b.v = on
 		}
+	}
+	if v := getenv(EnvName("max-sockets-per-address")); v != "" && !set["max-sockets-per-address"] {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 {
+			return &Error{Path: EnvName("max-sockets-per-address"), Msg: fmt.Sprintf("%q is not a whole number above 0", v)}
+		}
+		f.MaxSocketsPerAddress = n
 	}
 	return nil
 }

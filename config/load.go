@@ -349,6 +349,7 @@ func (c *Config) defaults() {
 	if c.LogFormat == "" {
 		c.LogFormat = "text"
 	}
+	c.Server.defaults()
 	for i := range c.Events {
 		e := &c.Events[i]
 		if e.Slug == "" && len(e.Hashtags) > 0 {
@@ -372,6 +373,21 @@ func (c *Config) defaults() {
 				s.Jetstream = append([]string(nil), DefaultJetstream...)
 			}
 		}
+	}
+}
+
+func (s *Server) defaults() {
+	if s.MaxSocketsPerAddress == 0 {
+		s.MaxSocketsPerAddress = DefaultMaxSocketsPerAddress
+	}
+	if s.BodyTimeout == 0 {
+		s.BodyTimeout = DefaultBodyTimeout
+	}
+	if s.HeaderTimeout == 0 {
+		s.HeaderTimeout = DefaultHeaderTimeout
+	}
+	if s.IdleTimeout == 0 {
+		s.IdleTimeout = DefaultIdleTimeout
 	}
 }
 

@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
+	"time"
 
 	"golang.org/x/crypto/bcrypt"
 
@@ -91,6 +92,7 @@ func (c *Config) Validate() error {
 			bad("map_tiles.attribution", "longer than 300 bytes")
 		}
 	}
+	errs = append(errs, c.validateServer("server", &c.Server)...)
 	if len(c.Events) == 0 {
 		bad("events", "no events: add at least one (or run with --tag)")
 	}
@@ -107,6 +109,33 @@ func (c *Config) Validate() error {
 		errs = append(errs, c.validateEvent(p, e)...)
 	}
 	return errors.Join(errs...)
+}
+
+// validateServer checks the server's limits. Whether the sockets fit the
+// open-file limit is known only at start, where it is checked again.
+func (c *Config) validateServer(sp string, s *Server) []error {
+	var errs []error
+	bad := func(path, format string, args ...any) {
+		errs = append(errs, c.errAt(path, fmt.Sprintf(format, args...)))
+	}
+	if s.MaxSocketsPerAddress < 1 {
+		bad(sp+".max_sockets_per_address", "must be at least 1, not %d", s.MaxSocketsPerAddress)
+	}
+	if s.MaxSockets < 0 {
+		bad(sp+".max_sockets", "must not be negative (0 derives it from the open-file limit)")
+	}
+	if s.FDReserve < 0 {
+		bad(sp+".fd_reserve", "must not be negative (0 keeps a tenth of the open-file limit, at least 256)")
+	}
+	for _, d := range []struct {
+		name string
+		v    time.Duration
+	}{{"body_timeout", s.BodyTimeout}, {"header_timeout", s.HeaderTimeout}, {"idle_timeout", s.IdleTimeout}} {
+		if d.v < 100*time.Millisecond || d.v > time.Hour {
+			bad(sp+"."+d.name, "must be between 100ms and 1h, not %s", d.v)
+		}
+	}
+	return errs
 }
 
 func (c *Config) validateEvent(p string, e *Event) []error {

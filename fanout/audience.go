@@ -100,6 +100,9 @@ type Options struct {
 	// (defaults 5/s, burst 20); a client past them is closed as a flood.
 	ClientRate  float64
 	ClientBurst int
+	// Limits caps the sockets of this hub and of every other sharing it
+	// (a node shares one among its events); nil means no caps.
+	Limits *SocketLimits
 	// Registerer receives the hub's metrics; nil means they are not exported.
 	Registerer prometheus.Registerer
 	// Logger receives the hub's logs (default slog.Default()).

@@ -25,6 +25,8 @@ type conn struct {
 	aud    *audState
 	ws     *websocket.Conn
 	remote string
+	// release gives the socket's place back to the hub's SocketLimits.
+	release func()
 
 	q        chan *frame
 	deadline time.Time // the write deadline set on ws; only the writer touches it
@@ -138,13 +140,15 @@ func (c *conn) write(f *frame) error {
 	return nil
 }
 
-// detach removes c from the hub, once.
+// detach removes c from the hub and gives its place back to the limits,
+// once.
 func (c *conn) detach() {
 	c.h.mu.Lock()
 	if c.aud.remove(c) {
 		c.aud.met.connections.Dec()
 	}
 	c.h.mu.Unlock()
+	c.release()
 }
 
 // kill drops the connection without a close frame (the socket failed).
@@ -231,11 +235,18 @@ func (h *Hub) ServeWS(w http.ResponseWriter, r *http.Request, a Audience) {
 	hasSince := err == nil
 	epoch := q.Get("epoch")
 
+	// Refused over a cap before the upgrade, so a flood from one address
+	// costs the server a short HTTP answer, not a socket held open.
+	release, ok := h.opts.Limits.admit(w, r, a, h.opts.Event)
+	if !ok {
+		return
+	}
 	ws, err := h.upgrader.Upgrade(w, r, nil)
 	if err != nil {
+		release()
 		return // the upgrader answered with an HTTP error
 	}
-	c := &conn{h: h, aud: s, ws: ws, remote: r.RemoteAddr, q: make(chan *frame, h.opts.QueueSize), idx: -1}
+	c := &conn{h: h, aud: s, ws: ws, remote: r.RemoteAddr, release: release, q: make(chan *frame, h.opts.QueueSize), idx: -1}
 
 	// The request's context ends with the handler; the join may read the log.
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)

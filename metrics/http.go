@@ -17,6 +17,9 @@ type HTTP struct {
 	// Seconds is how long requests took, by route; websocket upgrades,
 	// which last as long as the client stays, are left out.
 	Seconds *prometheus.HistogramVec
+	// BodyTimeouts counts request bodies cut off for not arriving within
+	// the body timeout (a trickled body).
+	BodyTimeouts prometheus.Counter
 }
 
 // NewHTTP defines the HTTP metrics and registers them on reg.
@@ -31,9 +34,21 @@ func NewHTTP(reg prometheus.Registerer) *HTTP {
 			Help:    "Time to answer an HTTP request, by route pattern (websockets excluded).",
 			Buckets: latencyBuckets,
 		}, []string{"route"}),
+		BodyTimeouts: prometheus.NewCounter(prometheus.CounterOpts{
+			Namespace: Namespace, Subsystem: "http", Name: "body_timeouts_total",
+			Help: "Request bodies cut off for not arriving within the body timeout.",
+		}),
 	}
-	reg.MustRegister(h.Requests, h.Seconds)
+	reg.MustRegister(h.Requests, h.Seconds, h.BodyTimeouts)
 	return h
+}
+
+// BodyTimedOut counts one body cut off by the body timeout. A nil *HTTP
+// counts nothing.
+func (h *HTTP) BodyTimedOut() {
+	if h != nil {
+		h.BodyTimeouts.Inc()
+	}
 }
 
 // Observe records one answered request. route is the pattern that matched

@@ -41,6 +41,10 @@ type Options struct {
 	HTTPMetrics *metrics.HTTP
 	// PingTimeout bounds /readyz's Ping; zero means 2s.
 	PingTimeout time.Duration
+	// BodyTimeout bounds reading a request's body, websockets excepted;
+	// zero means DefaultBodyTimeout. A body still arriving then is cut
+	// off and its connection closed.
+	BodyTimeout time.Duration
 }
 
 // Server is the HTTP handler of one node. It is safe for concurrent use;
@@ -68,8 +72,12 @@ func New(opts Options) *Server {
 	if opts.PingTimeout == 0 {
 		opts.PingTimeout = 2 * time.Second
 	}
+	if opts.BodyTimeout <= 0 {
+		opts.BodyTimeout = DefaultBodyTimeout
+	}
 	s := &Server{opts: opts, mux: http.NewServeMux(), events: map[string]*Event{}}
-	s.handler = logRequests(opts.Logger, opts.HTTPMetrics, securityHeaders(s.mux))
+	s.handler = bodyDeadline(opts.BodyTimeout, opts.HTTPMetrics, opts.Logger,
+		logRequests(opts.Logger, opts.HTTPMetrics, securityHeaders(s.mux)))
 	s.routeHealth()
 	s.routeAPI()
 	s.routeSockets()

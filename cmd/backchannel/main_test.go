@@ -73,8 +73,14 @@ type proc struct {
 // logs the address it listens on.
 func start(t *testing.T, args ...string) *proc {
 	t.Helper()
-	p := &proc{exited: make(chan struct{})}
-	p.cmd = exec.Command(binary(t), args...)
+	return startCommand(t, exec.Command(binary(t), args...))
+}
+
+// startCommand runs cmd, which runs the binary (perhaps through a
+// wrapper such as prlimit that execs it), as start does.
+func startCommand(t *testing.T, cmd *exec.Cmd) *proc {
+	t.Helper()
+	p := &proc{exited: make(chan struct{}), cmd: cmd}
 	p.cmd.Env = append(os.Environ(), "BACKCHANNEL_LOG_FORMAT=json", "BACKCHANNEL_LOG_LEVEL=debug")
 	pipe, err := p.cmd.StderrPipe()
 	if err != nil {

@@ -20,6 +20,7 @@ import (
 	"github.com/backchannel/backchannel/fold"
 	"github.com/backchannel/backchannel/ingest"
 	"github.com/backchannel/backchannel/ingest/webform"
+	"github.com/backchannel/backchannel/internal/clientaddr"
 	"github.com/backchannel/backchannel/metrics"
 	"github.com/backchannel/backchannel/moderation"
 	"github.com/backchannel/backchannel/presence/redispresence"
@@ -49,6 +50,7 @@ type node struct {
 	reg      *prometheus.Registry
 	srv      *wall.Server
 	hubs     []*fanout.Hub
+	limits   *fanout.SocketLimits // shared by the hubs; nil in a role with no sockets
 	presence *redispresence.Store // nil unless screens share presence in Redis
 	runner   *ingest.Runner       // nil in a role that runs no sources
 	ln       net.Listener
@@ -104,11 +106,24 @@ func openNode(ctx context.Context, cfg *config.Config, role string, logger *slog
 	n.raw, n.store = raw, m.Store(raw)
 	logger.Info("event log open", "engine", engine, "data", cfg.Data, "redis", redacted(cfg.Redis))
 
+	files, err := applyFileLimit(cfg.Server, logger)
+	if err != nil {
+		return nil, err
+	}
+
 	var (
 		authn *auth.Authenticator
 		form  *webform.Handler
 	)
 	if n.screens() {
+		proxies := cfg.Proxies
+		n.limits = fanout.NewSocketLimits(fanout.LimitOptions{
+			PerAddress: files.PerAddress, Public: files.Public, Staff: files.Staff,
+			// The same client address as the login and web form limits:
+			// behind a trusted proxy, its X-Forwarded-For.
+			ClientKey:  func(r *http.Request) string { return clientaddr.Key(clientaddr.From(r, proxies)) },
+			Registerer: n.reg, Logger: logger,
+		})
 		if authn, err = staffAuth(cfg, logger, n.reg); err != nil {
 			return nil, err
 		}
@@ -116,7 +131,7 @@ func openNode(ctx context.Context, cfg *config.Config, role string, logger *slog
 	}
 
 	n.srv = wall.New(wall.Options{Store: n.store, Gatherer: mainGatherer(cfg, n.reg), HTTPMetrics: metrics.NewHTTP(n.reg), Logger: logger,
-		MapTiles: cfg.MapTiles.TileURL(), MapAttribution: cfg.MapTiles.Credit()})
+		MapTiles: cfg.MapTiles.TileURL(), MapAttribution: cfg.MapTiles.Credit(), BodyTimeout: cfg.Server.BodyTimeout})
 	foldCtx, stopFolds := context.WithCancel(context.WithoutCancel(ctx))
 	n.stopFolds = stopFolds
 	var sources []ingest.EventSources
@@ -216,7 +231,7 @@ func (n *node) openEvent(ctx, foldCtx context.Context, ec *config.Event, form *w
 		return es, nil
 	}
 	form.SetEvent(ec.Slug, formEvent(ec, formSink(log, es.Rules)))
-	hub, err := fanout.New(ctx, fanout.LiveFeed{Live: live}, log, fanout.Options{Event: ec.Slug, Registerer: n.reg, Logger: n.logger})
+	hub, err := fanout.New(ctx, fanout.LiveFeed{Live: live}, log, fanout.Options{Event: ec.Slug, Limits: n.limits, Registerer: n.reg, Logger: n.logger})
 	if err != nil {
 		return es, fmt.Errorf("fan-out of %q: %w", ec.Slug, err)
 	}
@@ -246,10 +261,12 @@ func (n *node) Run(ctx context.Context) error {
 		}()
 	}
 
+	// No ReadTimeout: it would hold the websockets too. The body timeout
+	// is the wall server's, per request (wall.Options.BodyTimeout).
 	n.httpSrv = &http.Server{
 		Handler:           roleHandler(n.role, n.srv),
-		ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout:       2 * time.Minute,
+		ReadHeaderTimeout: n.cfg.Server.HeaderTimeout,
+		IdleTimeout:       n.cfg.Server.IdleTimeout,
 		ErrorLog:          slog.NewLogLogger(n.logger.Handler(), slog.LevelWarn),
 	}
 	go func() {

@@ -567,7 +567,7 @@ func (s *sourceRun) recordHealth(snap HealthSnapshot) {
 	}
 	e := event.Entry{
 		Time: s.r.cfg.Clock().UTC(), Kind: event.SourceHealth,
-		Actor: event.Actor{Role: event.RoleSource, Name: s.src.Name()},
+		Actor:        event.Actor{Role: event.RoleSource, Name: s.src.Name()},
 		SourceHealth: &event.SourceHealthChange{SourceKind: s.src.Kind(), State: snap.State, RetryAt: snap.RetryAt},
 	}
 	if outage(snap.State) {

@@ -502,6 +502,9 @@ func clip(s string, n int) string {
 	return string(r[:n-1]) + "…"
 }
 
+// StepName names a bucket width: "minute", "5 minutes", "hour".
+func StepName(d time.Duration) string { return stepWords(d) }
+
 func stepWords(d time.Duration) string {
 	if d == time.Minute {
 		return "minute"

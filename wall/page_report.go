@@ -32,7 +32,7 @@ import (
 // event reads only what is new.
 
 var reportTemplate = template.Must(template.New("report.html").Funcs(template.FuncMap{
-	"dur": report.Dur,
+	"dur":  report.Dur,
 	"lang": report.LanguageName,
 	"pct": func(n, of int) string {
 		if of == 0 {

@@ -1,9 +1,11 @@
 package report
 
 import (
+	"cmp"
 	"fmt"
 	"html"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -24,8 +26,9 @@ const (
 	padL    = 64  // the y axis labels
 	padR    = 150 // the series' labels at the right end of the lines
 	padT    = 30  // the legend
-	padB    = 46  // the time labels and the axis title
+	padB    = 52  // the time labels and the axis title
 	plotW   = chartW - padL - padR
+	halfW   = 560 // the charts shown two abreast
 	fontCSS = "system-ui, -apple-system, 'Segoe UI', Roboto, Helvetica, Arial, sans-serif"
 )
 
@@ -55,16 +58,16 @@ type chart struct {
 	h  int
 }
 
-func newChart(id, title, desc string, h int) *chart {
+func newChart(id, title, desc string, w, h int) *chart {
 	c := &chart{id: id, h: h}
-	c.printf(`<svg xmlns="http://www.w3.org/2000/svg" class="chart" id="chart-%s" viewBox="0 0 %d %d" role="img" aria-labelledby="%s-t %s-d" font-family="%s" font-size="13">`,
-		id, chartW, h, id, id, html.EscapeString(fontCSS))
+	c.printf(`<svg xmlns="http://www.w3.org/2000/svg" class="chart" id="chart-%s" viewBox="0 0 %d %d" role="img" aria-labelledby="%s-t %s-d" font-family="%s" font-size="15">`,
+		id, w, h, id, id, html.EscapeString(fontCSS))
 	c.printf(`<title id="%s-t">%s</title><desc id="%s-d">%s</desc>`, id, esc(title), id, esc(desc))
 	c.printf(`<defs>`)
 	for i, s := range styles {
 		c.pattern(i, s)
 	}
-	c.printf(`</defs><rect width="%d" height="%d" fill="#fff"/>`, chartW, h)
+	c.printf(`</defs><rect width="%d" height="%d" fill="#fff"/>`, w, h)
 	return c
 }
 
@@ -184,7 +187,7 @@ func (a *timeAxis) xLabels() {
 	if off != 0 || name == "" {
 		zone = name + " " + time.Unix(0, 0).In(a.loc).Format("-07:00")
 	}
-	c.text(padL+float64(plotW)/2, a.bot+38, "middle", "", "time ("+strings.TrimSpace(zone)+")")
+	c.text(padL+float64(plotW)/2, a.bot+44, "middle", "", "time ("+strings.TrimSpace(zone)+")")
 }
 
 // legend draws the series' names with their fills in a row above the plot.
@@ -198,7 +201,7 @@ func (c *chart) legend(names []string, lines bool) {
 			c.printf(`<rect x="%.1f" y="4" width="22" height="14" fill="%s" stroke="#111" stroke-width="0.8"/>`, x, c.fill(i))
 		}
 		c.text(x+30, 16, "start", "", n)
-		x += 30 + 8.2*float64(len([]rune(n))) + 22
+		x += 30 + 9.2*float64(len([]rune(n))) + 22
 	}
 }
 
@@ -213,7 +216,11 @@ func num(v float64) string {
 // bucket's end), labelled with its name and last value at the right.
 func (a *timeAxis) lines(names []string, series [][]int) {
 	c := a.c
-	lastY := []float64{}
+	type label struct {
+		y    float64
+		text string
+	}
+	var labels []label
 	for i, s := range series {
 		st := style(i)
 		var pts strings.Builder
@@ -229,15 +236,21 @@ func (a *timeAxis) lines(names []string, series [][]int) {
 		if len(s) > 0 {
 			last = s[len(s)-1]
 		}
-		y := a.y(float64(last))
-		// Keep the end labels apart when lines end close together.
-		for _, ly := range lastY {
-			if math.Abs(ly-y) < 15 {
-				y = ly + 15
-			}
+		labels = append(labels, label{a.y(float64(last)), fmt.Sprintf("%s %d", names[i], last)})
+	}
+	// Keep the end labels 15 apart, top to bottom, and inside the plot.
+	slices.SortStableFunc(labels, func(x, y label) int { return cmp.Compare(x.y, y.y) })
+	for i := 1; i < len(labels); i++ {
+		labels[i].y = math.Max(labels[i].y, labels[i-1].y+15)
+	}
+	if n := len(labels); n > 0 && labels[n-1].y > a.bot {
+		shift := labels[n-1].y - a.bot
+		for i := range labels {
+			labels[i].y -= shift
 		}
-		lastY = append(lastY, y)
-		c.text(padL+plotW+8, y+4, "start", "600", fmt.Sprintf("%s %d", names[i], last))
+	}
+	for _, l := range labels {
+		c.text(padL+plotW+8, l.y+4, "start", "600", l.text)
 	}
 }
 
@@ -259,7 +272,7 @@ func PostsChart(r *Report, loc *time.Location) string {
 		}
 		desc = append(desc, fmt.Sprintf("%s %d (%s)", n, t, style(i).name))
 	}
-	c := newChart("posts", "Posts per "+stepWords(r.Step)+" by source", "Posts received: "+strings.Join(desc, ", "), chartH)
+	c := newChart("posts", "Posts per "+stepWords(r.Step)+" by source", "Posts received: "+strings.Join(desc, ", "), chartW, chartH)
 	a := c.timeAxis(r, loc, float64(top), "posts per "+stepShort(r.Step))
 	gap := math.Min(2, a.bw/5)
 	for b := range r.Buckets {
@@ -298,7 +311,7 @@ func ModerationChart(r *Report, loc *time.Location) string {
 	names := []string{"approved", "held", "rejected"}
 	c := newChart("moderation", "Approved, held and rejected over time",
 		fmt.Sprintf("At the end: %d approved (solid line), %d held in the queue (dashed), %d rejected (dotted).",
-			r.Totals.Approved, r.Totals.Held, r.Totals.Rejected), chartH)
+			r.Totals.Approved, r.Totals.Held, r.Totals.Rejected), chartW, chartH)
 	a := c.timeAxis(r, loc, float64(top), "posts")
 	a.lines(names, [][]int{appr, held, rej})
 	c.legend(names, true)
@@ -315,7 +328,7 @@ func QuestionsChart(r *Report, loc *time.Location) string {
 	}
 	names := []string{"asked", "answered"}
 	c := newChart("questions", "Questions asked and answered",
-		fmt.Sprintf("%d questions asked (solid line), %d answered (dashed), counted from the start.", q.Asked, q.Answered), chartH)
+		fmt.Sprintf("%d questions asked (solid line), %d answered (dashed), counted from the start.", q.Asked, q.Answered), chartW, chartH)
 	a := c.timeAxis(r, loc, float64(top), "questions so far")
 	a.lines(names, [][]int{asked, answered})
 	c.legend(names, true)
@@ -338,7 +351,7 @@ func ScreensChart(r *Report, loc *time.Location) string {
 	top := max(s.PeakPublic, s.PeakStaff)
 	names := []string{"walls, participants, overlays", "moderators, facilitators"}
 	c := newChart("screens", "Screens connected",
-		fmt.Sprintf("At most %d public screens (solid line) and %d staff screens (dashed) at once.", s.PeakPublic, s.PeakStaff), chartH)
+		fmt.Sprintf("At most %d public screens (solid line) and %d staff screens (dashed) at once.", s.PeakPublic, s.PeakStaff), chartW, chartH)
 	a := c.timeAxis(r, loc, float64(top), "connected")
 	a.lines([]string{"public", "staff"}, [][]int{s.Public, s.Staff})
 	c.legend(names, true)
@@ -356,7 +369,8 @@ func OutagesChart(r *Report, loc *time.Location) string {
 			srcs = append(srcs, o.Source)
 		}
 	}
-	const rowH = 30
+	// Each source's row: its name above a band the outages are drawn on.
+	const rowH, bandY, bandH = 42, 16, 20
 	h := padT + padB + max(1, len(srcs))*rowH + 8
 	var down, paused time.Duration
 	for _, o := range r.Outages {
@@ -367,13 +381,13 @@ func OutagesChart(r *Report, loc *time.Location) string {
 		}
 	}
 	c := newChart("outages", "Source outages and rate-limit pauses",
-		fmt.Sprintf("%d outages: down (solid) %s in all, rate-limited (hatched) %s in all.", len(r.Outages), Dur(down), Dur(paused)), h)
+		fmt.Sprintf("%d outages: down (solid) %s in all, rate-limited (hatched) %s in all.", len(r.Outages), Dur(down), Dur(paused)), chartW, h)
 	a := &timeAxis{c: c, r: r, loc: loc, top: padT, bot: float64(h - padB)}
 	a.bw = float64(plotW) / float64(max(len(r.Buckets), 1))
 	for i, s := range srcs {
-		y := a.top + float64(i*rowH) + 4
-		c.printf(`<rect x="%d" y="%.1f" width="%d" height="%d" fill="#f2f2f2"/>`, padL, y, plotW, rowH-8)
-		c.text(padL+plotW+8, y+16, "start", "600", s)
+		y := a.top + float64(i*rowH)
+		c.text(padL+4, y+12, "start", "600", s)
+		c.printf(`<rect x="%d" y="%.1f" width="%d" height="%d" fill="#f2f2f2"/>`, padL, y+bandY, plotW, bandH)
 	}
 	span := float64(len(r.Buckets)) * float64(r.Step)
 	origin := r.From.Truncate(time.Minute)
@@ -381,14 +395,14 @@ func OutagesChart(r *Report, loc *time.Location) string {
 		return padL + float64(plotW)*math.Max(0, float64(t.Sub(origin)))/math.Max(span, 1)
 	}
 	for _, o := range r.Outages {
-		y := a.top + float64(row[o.Source]*rowH) + 4
+		y := a.top + float64(row[o.Source]*rowH) + bandY
 		x0, x1 := xOf(o.From), xOf(o.To)
 		fill := style(0).color
 		if o.State == StateRateLimited {
 			fill = c.fill(1)
 		}
 		c.printf(`<rect x="%.1f" y="%.1f" width="%.1f" height="%d" fill="%s" stroke="#111" stroke-width="0.8"><title>%s</title></rect>`,
-			x0, y, math.Max(x1-x0, 2), rowH-8, fill, esc(o.Source+": "+o.State+" "+Dur(o.Duration())+" "+o.Error))
+			x0, y, math.Max(x1-x0, 2), bandH, fill, esc(o.Source+": "+o.State+" "+Dur(o.Duration())+" "+o.Error))
 	}
 	if len(srcs) == 0 {
 		c.text(padL+float64(plotW)/2, a.top+20, "middle", "", "No outages: every source kept up the whole time.")
@@ -409,12 +423,12 @@ type bar struct {
 }
 
 // hbars draws horizontal bars, one group per item, one bar per series.
-func hbars(id, title, desc string, series []string, bars []bar, unit string) string {
-	const barH, gap, labelW = 18, 10, 230
+func hbars(id, title, desc string, series []string, bars []bar, unit string, width, labelW int) string {
+	const barH, gap = 18, 10
 	n := max(len(series), 1)
 	groupH := n*barH + gap
 	h := padT + 36 + max(1, len(bars))*groupH
-	c := newChart(id, title, desc, h)
+	c := newChart(id, title, desc, width, h)
 	top := 0.0
 	for _, b := range bars {
 		for _, v := range b.vals {
@@ -422,7 +436,7 @@ func hbars(id, title, desc string, series []string, bars []bar, unit string) str
 		}
 	}
 	top = niceMax(top, 4)
-	x0, w := float64(labelW), float64(chartW-labelW-110)
+	x0, w := float64(labelW), float64(width-labelW-110)
 	bot := float64(h - 30)
 	for i := 0; i <= 4; i++ {
 		x := x0 + w*float64(i)/4
@@ -445,7 +459,7 @@ func hbars(id, title, desc string, series []string, bars []bar, unit string) str
 		c.legend(series, false)
 	}
 	if len(bars) == 0 {
-		c.text(float64(chartW)/2, padT+24, "middle", "", "Nothing to show yet.")
+		c.text(float64(width)/2, padT+24, "middle", "", "Nothing to show yet.")
 	}
 	return c.String()
 }
@@ -465,7 +479,7 @@ func DecisionsChart(r *Report) string {
 		desc = fmt.Sprintf("%d posts decided by a person: half within %s, 95%% within %s.", d.Decided, Dur(d.Median), Dur(d.P95))
 	}
 	return hbars("decisions", "Time from arrival to decision, by moderator", desc,
-		[]string{"median (solid)", "95th percentile (hatched)"}, bars, "seconds")
+		[]string{"median (solid)", "95th percentile (hatched)"}, bars, "seconds", chartW, 230)
 }
 
 // ContributorsChart is the authors with the most approved posts.
@@ -476,7 +490,7 @@ func ContributorsChart(r *Report) string {
 		bars = append(bars, bar{label, []float64{float64(c.Approved)}, []string{fmt.Sprintf("%d · %s", c.Approved, c.Network)}})
 	}
 	return hbars("contributors", "Top contributors (approved posts)", fmt.Sprintf("The %d authors with the most approved posts.", len(bars)),
-		[]string{"approved posts"}, bars, "approved posts")
+		[]string{"approved posts"}, bars, "approved posts", halfW, 170)
 }
 
 // LanguagesChart is the posts by language.
@@ -491,7 +505,7 @@ func LanguagesChart(r *Report) string {
 		bars = append(bars, bar{LanguageName(l.Code), []float64{float64(l.Posts)}, []string{fmt.Sprintf("%d (%.0f%%)", l.Posts, pct)}})
 	}
 	return hbars("languages", "Languages", fmt.Sprintf("%d posts in %d languages.", total, len(bars)),
-		[]string{"posts"}, bars, "posts received")
+		[]string{"posts"}, bars, "posts received", halfW, 170)
 }
 
 func clip(s string, n int) string {

@@ -32,14 +32,8 @@ import (
 // event reads only what is new.
 
 var reportTemplate = template.Must(template.New("report.html").Funcs(template.FuncMap{
-	"dur":  report.Dur,
-	"lang": report.LanguageName,
-	"pct": func(n, of int) string {
-		if of == 0 {
-			return "0%"
-		}
-		return strconv.Itoa((100*n+of/2)/of) + "%"
-	},
+	"dur": report.Dur,
+	"inc": func(i int) int { return i + 1 },
 }).ParseFS(staticFiles, "static/report.html"))
 
 // reportCSS is the page's style, inlined in a <style> element so the

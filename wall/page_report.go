@@ -150,7 +150,7 @@ func (st *staffAPI) reportPage(file bool) http.HandlerFunc {
 			WriteError(w, r, err)
 			return
 		}
-		body, err := st.renderReport(e, id, rep, file)
+		body, err := st.renderReport(e, rep, file)
 		if err != nil {
 			WriteError(w, r, err)
 			return
@@ -168,7 +168,7 @@ func (st *staffAPI) reportPage(file bool) http.HandlerFunc {
 	}
 }
 
-func (st *staffAPI) renderReport(e *Event, _ auth.Identity, rep report.Report, file bool) ([]byte, error) {
+func (st *staffAPI) renderReport(e *Event, rep report.Report, file bool) ([]byte, error) {
 	loc := time.UTC
 	if s := e.Config.Start; !s.IsZero() {
 		loc = s.Location()

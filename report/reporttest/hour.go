@@ -277,7 +277,8 @@ func (g *gen) screens(minutes int) {
 			Connections: &event.Connections{Node: node, Public: pub, Moderators: mods, Facilitators: facs}})
 	}
 	for m := range minutes {
-		pub := 2 + 38*min(m, 60-m)/30
+		mm := m % 60 // longer events repeat the hour
+		pub := 2 + 38*min(mm, 60-mm)/30
 		sample("a", m, pub, 2, 1)
 		g.l.Public[m] += pub
 		g.l.Staff[m] += 3

@@ -157,7 +157,8 @@ func TestIndex(t *testing.T) {
 	if got.Title != "Leaders for Leeds" || !strings.Contains(got.Text, "Leeds Town Hall") || !strings.Contains(got.Text, "#OurDay") || !strings.Contains(got.Text, "Live") {
 		t.Errorf("index entry: %q / %q", got.Title, got.Text)
 	}
-	want := "/e/" + Slug + ",/e/" + Slug + ",/e/" + Slug + "/wall,/e/" + Slug + "/overlay"
+	// The report is for staff: its page asks for a login.
+	want := "/e/" + Slug + ",/e/" + Slug + ",/e/" + Slug + "/wall,/e/" + Slug + "/overlay,/e/" + Slug + "/report"
 	if strings.Join(got.Links, ",") != want {
 		t.Errorf("links %v, want %s", got.Links, want)
 	}

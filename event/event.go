@@ -77,6 +77,15 @@ const (
 	StageMessage Kind = "stage.message"
 	// SettingsChanged: the event's settings changed. Entry.Settings holds the fields that changed.
 	SettingsChanged Kind = "settings.changed"
+
+	// SourceHealth: a source went down, was rate-limited or came back
+	// (its health state changed; ingest appends it, Actor names the
+	// source). Entry.SourceHealth is set. The screens' folds ignore it;
+	// the report draws the outages from it.
+	SourceHealth Kind = "source.health"
+	// ConnectionsSampled: how many screens one fan-out node served at its
+	// busiest over the last minute. Entry.Connections is set. For the report.
+	ConnectionsSampled Kind = "connections.sampled"
 )
 
 // Kinds lists every kind, in the order above.
@@ -87,6 +96,7 @@ var Kinds = []Kind{
 	QuestionFlagged, QuestionUnflagged, QuestionAdded, QuestionReordered, QuestionNoted,
 	QuestionReading, QuestionAnswered, QuestionReopened,
 	StageMessage, SettingsChanged,
+	SourceHealth, ConnectionsSampled,
 }
 
 // Valid reports whether k is one of Kinds.
@@ -155,6 +165,9 @@ type Entry struct {
 	// callers that do not say).
 	Seen     uint64    `json:"seen,omitempty"`
 	Settings *Settings `json:"settings,omitempty"` // settings.changed
+
+	SourceHealth *SourceHealthChange `json:"source_health,omitempty"` // source.health
+	Connections  *Connections        `json:"connections,omitempty"`   // connections.sampled
 }
 
 // Validate reports what is missing or wrong for the event's kind, as an
@@ -239,6 +252,14 @@ func (e *Entry) Validate() error {
 		}
 		if err := e.Settings.Validate(); err != nil {
 			return err
+		}
+	case SourceHealth:
+		if e.SourceHealth == nil || e.SourceHealth.State == "" || e.Actor.Name == "" {
+			return Errorf(EINVALID, "%s: source_health with a state, and the source's name as actor, are required", e.Kind)
+		}
+	case ConnectionsSampled:
+		if c := e.Connections; c == nil || c.Node == "" || c.Public < 0 || c.Moderators < 0 || c.Facilitators < 0 {
+			return Errorf(EINVALID, "%s: connections with a node name and counts of zero or more are required", e.Kind)
 		}
 	}
 	return nil
@@ -478,6 +499,29 @@ func (s *Settings) Validate() error {
 		}
 	}
 	return nil
+}
+
+// SourceHealthChange is a source's health state as it changed (the states
+// of ingest's Health: "ok", "backing_off", "rate_limited", ...).
+type SourceHealthChange struct {
+	// SourceKind is the kind of source: "mastodon", "bluesky", "rss", ...
+	SourceKind string `json:"source_kind,omitempty"`
+	State      string `json:"state"`
+	// Error says why a source is backing off or rate-limited.
+	Error string `json:"error,omitempty"`
+	// RetryAt is when it tries again.
+	RetryAt time.Time `json:"retry_at,omitzero"`
+}
+
+// Connections counts the websocket connections one fan-out node served.
+type Connections struct {
+	// Node names the fan-out node; the counts of several nodes add up.
+	Node string `json:"node"`
+	// Public counts the walls, participant pages and overlays: they share
+	// the public socket.
+	Public       int `json:"public"`
+	Moderators   int `json:"moderators"`
+	Facilitators int `json:"facilitators"`
 }
 
 // String gives a one-line description for logs.

@@ -42,6 +42,12 @@ func entryCases() []entryCase {
 	noSource.Source = ""
 
 	cases := []entryCase{
+		// The report's inputs.
+		{"source health", event.Entry{Kind: event.SourceHealth, Actor: source, SourceHealth: &event.SourceHealthChange{State: "backing_off", Error: "503"}}, ""},
+		{"source health without state", event.Entry{Kind: event.SourceHealth, Actor: source, SourceHealth: &event.SourceHealthChange{}}, "source.health: source_health with a state"},
+		{"connections", event.Entry{Kind: event.ConnectionsSampled, Actor: event.Actor{Role: event.RoleSystem}, Connections: &event.Connections{Node: "a", Public: 3}}, ""},
+		{"connections below zero", event.Entry{Kind: event.ConnectionsSampled, Actor: event.Actor{Role: event.RoleSystem}, Connections: &event.Connections{Node: "a", Public: -1}}, "connections.sampled: connections with a node name"},
+
 		// What every entry needs.
 		{"unknown kind", event.Entry{Kind: "post.liked", Actor: moderator, PostID: p.ID}, `unknown event kind "post.liked"`},
 		{"no kind", event.Entry{Actor: moderator}, `unknown event kind ""`},

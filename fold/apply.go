@@ -95,6 +95,9 @@ func (s *State) Apply(e event.Entry) Effect {
 // person or the system, and a post whose arrival a rule or block decided
 // (the transition returns a summary for exactly those).
 func audited(e event.Entry, summary string) bool {
+	if e.Kind == event.SourceHealth || e.Kind == event.ConnectionsSampled {
+		return false // records for the report, not decisions
+	}
 	switch e.Actor.Role {
 	case event.RoleModerator, event.RoleFacilitator, event.RoleSystem:
 		return true

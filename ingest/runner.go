@@ -550,6 +550,9 @@ func (s *sourceRun) observe(snap HealthSnapshot) {
 	if snap.State == prev.State {
 		return
 	}
+	if outage(snap.State) || outage(prev.State) {
+		s.recordHealth(snap)
+	}
 	attrs := []any{slog.String("from", prev.State), slog.String("to", snap.State)}
 	level := slog.LevelInfo
 	if snap.State == StateBackingOff || snap.State == StateRateLimited {
@@ -557,4 +560,32 @@ func (s *sourceRun) observe(snap HealthSnapshot) {
 		attrs = append(attrs, slog.String("error", snap.LastError), slog.Time("retry_at", snap.RetryAt))
 	}
 	s.logger.Log(context.Background(), level, "source state", attrs...)
+}
+
+// outage reports the states the report draws as outages.
+func outage(state string) bool { return state == StateBackingOff || state == StateRateLimited }
+
+// recordHealth appends the source's new state to the event's log when it
+// enters or leaves an outage, so the report after the event draws the
+// outages from the log like every other figure. It waits for the append
+// at most LeaseRenew: the source is failing or recovering, and a log that
+// does not answer loses the record, not the source's time.
+func (s *sourceRun) recordHealth(snap HealthSnapshot) {
+	l := s.ev.Log
+	if l == nil {
+		return // not running yet
+	}
+	e := event.Entry{
+		Time: s.r.cfg.Clock().UTC(), Kind: event.SourceHealth,
+		Actor:        event.Actor{Role: event.RoleSource, Name: s.src.Name()},
+		SourceHealth: &event.SourceHealthChange{SourceKind: s.src.Kind(), State: snap.State, RetryAt: snap.RetryAt},
+	}
+	if outage(snap.State) {
+		e.SourceHealth.Error = snap.LastError
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), s.r.cfg.LeaseRenew)
+	defer cancel()
+	if _, err := l.Append(ctx, "", e); err != nil {
+		s.logger.Warn("could not record the source's state in the log", slog.String("state", snap.State), slog.Any("err", err))
+	}
 }

@@ -92,6 +92,7 @@ func (s *Server) MountStaff(opts StaffOptions) error {
 	st.routePresence()
 	st.routeSettings()
 	st.routeExport()
+	st.routeReport()
 	st.handle("GET /api/events/{slug}/ws/staff", event.RoleFacilitator, st.staffSocket)
 	return nil
 }

@@ -236,6 +236,8 @@ func (n *node) openEvent(ctx, foldCtx context.Context, ec *config.Event, form *w
 		return es, fmt.Errorf("fan-out of %q: %w", ec.Slug, err)
 	}
 	n.hubs = append(n.hubs, hub)
+	// How many screens were connected, for the report after the event.
+	n.folds.Go(func() { hub.RecordConnections(foldCtx, fanout.SampleOptions{}) })
 	if err := n.srv.AddEvent(&wall.Event{Config: ec, Log: log, Live: live, Hub: hub}); err != nil {
 		return es, err
 	}

@@ -57,7 +57,8 @@ export function onMessage(m) {
     const mine = me && m.actor && m.actor.name === me.name && m.actor.role === "moderator";
     applySettings(eff.settings, mine ? "" : actorName(m.actor) || "another moderator");
   }
-  if (m.actor && m.actor.role !== "source") activity(m);
+  // A node's connections sample (for the report, once a minute) is not a decision.
+  if (m.actor && m.actor.role !== "source" && m.kind !== "connections.sampled") activity(m);
   if (m.kind === "author.blocked" || m.kind === "author.unblocked") refreshBlocks();
   refreshCounts();
   scheduleRender();

@@ -17,7 +17,7 @@
 // blocks, counts), moderate-settings.js and moderate-socket.js; this module wires them.
 
 import { connect } from "/static/ws.js";
-import { requireSession, showIdentity, showConn, loadTitle, toast, socketPath } from "/static/staff.js";
+import { requireSession, showIdentity, showConn, loadTitle, toast, socketPath, slug } from "/static/staff.js";
 import { view, pages, setTab, loadPosts, onRender } from "/static/moderate-queue.js";
 import { render } from "/static/moderate-cards.js";
 import { block, sendStage } from "/static/moderate-actions.js";
@@ -68,3 +68,6 @@ async function main() {
 }
 
 main();
+
+// The export buttons beside the report link: the exports live under the API, by slug.
+for (const a of document.querySelectorAll("a[data-export]")) a.href = "/api/events/" + encodeURIComponent(slug) + "/export/" + a.dataset.export;

@@ -81,17 +81,10 @@ func (s *Source) instance(ctx context.Context) (instanceInfo, bool) {
 	return got, true
 }
 
-// accountDomain is the domain the server's own users' handles end in: the
-// one it names, or its host while it has not said.
-func (s *Source) accountDomain(ctx context.Context) string {
-	if info, ok := s.instance(ctx); ok && info.domain != "" {
-		return info.domain
-	}
-	return s.host
-}
-
-// knownDomain is accountDomain without a lookup (for the stream's
-// handlers, which must not wait on the API).
+// knownDomain is the domain the server's own users' handles end in: the
+// one it named at the last lookup (each poll round asks for one when due;
+// the stream's handlers never wait on it), or its host while it has not
+// said.
 func (s *Source) knownDomain() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()

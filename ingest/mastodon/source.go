@@ -4,9 +4,14 @@
 // Polling the tag timelines is the backbone: a forward cursor per tag,
 // paged until caught up, a regular re-read of the newest page (remote posts
 // can arrive with ids older than the cursor), back-fill from the event's
-// start on the first run, and a periodic re-fetch of recent posts to see
-// deletes and edits. With a user token, the websocket streaming API adds
-// sub-second arrival; a streaming failure never stops polling.
+// start on the first run, and a periodic re-read of the source's posts on
+// the wall (in batches of 20 where the server has Mastodon 4.3's batch
+// read) to see deletes and edits. With a user token, the token's account
+// follows the event's tags and the websocket streaming API (its user
+// stream, which then carries the tags, and the hashtag streams) adds
+// sub-second arrival, edits and deletes; a streaming failure never stops
+// polling. Handles use the server's own account domain (/api/v2/instance)
+// and an author is "acct:user@domain", the same through every server.
 //
 // REST calls go through go-mastodon (its typed client and Status model)
 // with this package's http.RoundTripper underneath: it records the
@@ -56,7 +61,9 @@ type Config struct {
 	// Tags are the event's hashtags, without '#'.
 	Tags []string
 	// Token is an access token (from the environment), or "" for anonymous
-	// reads. Streaming needs a user token.
+	// reads. Streaming needs a user token; with one, the source has its
+	// account follow the tags (scope write:follows besides read:statuses),
+	// so use a dedicated account.
 	Token string
 	// Start is the earliest post wanted: the first run back-fills posts
 	// created since then (pass the event's start minus its lead-in). Zero
@@ -140,8 +147,9 @@ type Config struct {
 // than that anonymously gains nothing; with a token the floor is 5 s.
 //
 // For 4 tags: I = 24 s: 150 paging requests per 15 minutes, plus per 5
-// minutes 50 paging + 10 re-reads (4 tags every 2 minutes) + 25 delete
-// checks (10 every 2 minutes) + the instance lookups: under 100 of 300.
+// minutes 50 paging + 10 re-reads (4 tags every 2 minutes) + at most 100
+// delete-check reads (10 every 30 s) + the instance lookups: under 165 of
+// 300.
 func DefaultPollInterval(tags int, token bool) time.Duration {
 	floor := 15 * time.Second
 	if token {

@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"net/url"
 	"regexp"
+	"strconv"
 	"strings"
 	"time"
 
@@ -336,9 +337,9 @@ func (c *Config) validateModeration(mp string, m *Moderation) []error {
 		want string
 	}{
 		{"blocked_words", m.BlockedWords, func(s string) bool { return strings.TrimSpace(s) != "" }, "a word or phrase"},
-		{"blocked_accounts", m.BlockedAccounts, validAccount, "an account like @ada@mastodon.social"},
+		{"blocked_accounts", m.BlockedAccounts, validAccount, "an account: @ada@mastodon.social, ada@mastodon.social, https://mastodon.social/@ada or https://mastodon.social/users/ada"},
 		{"blocked_domains", m.BlockedDomains, domainRe.MatchString, "a domain like spam.example"},
-		{"trusted_accounts", m.TrustedAccounts, validAccount, "an account like @ada@mastodon.social"},
+		{"trusted_accounts", m.TrustedAccounts, validAccount, "an account: @ada@mastodon.social, ada@mastodon.social, https://mastodon.social/@ada or https://mastodon.social/users/ada"},
 		{"trusted_domains", m.TrustedDomains, domainRe.MatchString, "a domain like example.org"},
 	} {
 		for j, s := range l.list {
@@ -350,20 +351,40 @@ func (c *Config) validateModeration(mp string, m *Moderation) []error {
 	return errs
 }
 
-// validAccount accepts a handle (@user@server, or a Bluesky handle), an
-// actor URL or a DID: whatever event.Author's ID or Handle can hold.
+// validAccount accepts a handle (@user@server, user@server, with a port
+// as in @user@localhost:18080, or a Bluesky handle), an acct: id, a profile
+// URL or actor URI (https://server/@user, https://server/users/user) or a
+// DID: whatever a moderator may paste for an account (moderation's account
+// form reads them all).
 func validAccount(s string) bool {
 	if s == "" || strings.ContainsAny(s, " \t\n") {
 		return false
 	}
-	if strings.HasPrefix(s, "did:") || strings.HasPrefix(s, "https://") || strings.HasPrefix(s, "http://") {
+	if strings.HasPrefix(s, "did:") {
 		return true
 	}
-	h := strings.TrimPrefix(s, "@")
+	if strings.HasPrefix(s, "https://") || strings.HasPrefix(s, "http://") {
+		return weburl.Valid(s)
+	}
+	h := strings.TrimPrefix(strings.TrimPrefix(s, "acct:"), "@")
 	if user, host, ok := strings.Cut(h, "@"); ok {
-		return user != "" && domainRe.MatchString(host)
+		return user != "" && validHostPort(host)
 	}
 	return domainRe.MatchString(h)
+}
+
+// validHostPort accepts a domain, "localhost" or an IP address, with an
+// optional port: a handle's domain is the server's account domain, which
+// has a port on a server run on one.
+func validHostPort(v string) bool {
+	host := v
+	if h, port, err := net.SplitHostPort(v); err == nil {
+		if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
+			return false
+		}
+		host = h
+	}
+	return domainRe.MatchString(host) || strings.EqualFold(host, "localhost") || net.ParseIP(host) != nil
 }
 
 func (c *Config) validateRole(rp string, r *Role) []error {

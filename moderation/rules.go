@@ -278,7 +278,7 @@ func reject(rule string) event.Verdict {
 
 func (c *compiled) blockedAccount(a authorIDs, now time.Time) (string, bool) {
 	for _, e := range c.blockedAccounts {
-		if e.Active(now) && a.is(e.Value) {
+		if e.Active(now) && a.maybe(e.Value) {
 			return e.shown(), true
 		}
 	}
@@ -320,22 +320,89 @@ func (c *compiled) trustedDomain(a event.Author) (string, bool) {
 	return "", false
 }
 
-// account puts an account entry in comparison form: no surrounding space,
-// no leading '@', lower case ("@Troll@Example.org" -> "troll@example.org").
-// Author ids (URIs, DIDs) go through the same form and are compared the
-// same way, which is safe: no two real ids differ only in case.
+// account puts an account entry in comparison form, so every way a
+// moderator may paste one fediverse account compares equal:
+//
+//	"@Troll@Example.org", "troll@example.org", "acct:troll@example.org"
+//	                                  -> "troll@example.org"
+//	"@troll@localhost:18080"          -> "troll@localhost:18080"
+//	"https://example.org/@troll"      -> "troll@example.org" (profile URL)
+//	"https://example.org/users/troll" -> "troll@example.org" (actor URI)
+//	"https://example.org/@troll@other.example" -> "troll@other.example"
+//
+// Other URLs keep their whole form (lower case, no trailing slash); DIDs
+// and Bluesky handles lose only a leading '@'. Author ids (URIs, DIDs, acct:
+// ids) go through the same form and are compared the same way, which is
+// safe: no two real ids differ only in case.
+//
+// A URL gives its host, which on a server whose handles use another
+// domain (Mastodon's WEB_DOMAIN beside LOCAL_DOMAIN) is not the handle's:
+// that is why an author is compared by its profile URL and id as well as
+// its handle (see authorIDs).
 func account(v string) string {
-	return strings.ToLower(strings.TrimPrefix(strings.TrimSpace(v), "@"))
+	v = strings.ToLower(strings.TrimSpace(v))
+	if u, ok := weburl.Parse(v); ok {
+		if h := fediAccount(u); h != "" {
+			return h
+		}
+		return strings.TrimRight(v, "/")
+	}
+	v = strings.TrimPrefix(v, "acct:")
+	return strings.TrimPrefix(v, "@")
 }
 
-// authorIDs are an author's handle and id in comparison form.
-type authorIDs struct{ handle, id string }
+// fediAccount reads "user@host" from a Mastodon-style profile URL
+// (/@user, or /@user@domain for a remote account shown by another server)
+// or actor URI (/users/user), or "" when u is neither.
+func fediAccount(u *url.URL) string {
+	if u.RawQuery != "" || u.Fragment != "" {
+		return ""
+	}
+	p := strings.TrimSuffix(u.Path, "/")
+	var user string
+	switch {
+	case strings.HasPrefix(p, "/@"):
+		user = p[2:]
+	case strings.HasPrefix(p, "/users/"):
+		user = p[len("/users/"):]
+	default:
+		return ""
+	}
+	if user == "" || strings.Contains(user, "/") {
+		return ""
+	}
+	if name, dom, ok := strings.Cut(user, "@"); ok {
+		if name == "" || dom == "" || strings.Contains(dom, "@") {
+			return ""
+		}
+		return user
+	}
+	return user + "@" + u.Host
+}
 
-func idsOf(a event.Author) authorIDs { return authorIDs{account(a.Handle), account(a.ID)} }
+// authorIDs are an author's handle, id and profile URL in comparison form.
+type authorIDs struct{ handle, id, url string }
 
-// is reports whether the author is the account v (comparison form).
+func idsOf(a event.Author) authorIDs {
+	ids := authorIDs{handle: account(a.Handle), id: account(a.ID)}
+	if a.URL != "" {
+		ids.url = account(a.URL)
+	}
+	return ids
+}
+
+// is reports whether the author is the account v (comparison form), by
+// handle or id: what the author's server vouches for (a Mastodon server
+// checks a remote handle by WebFinger and the actor by fetching it).
 func (a authorIDs) is(v string) bool {
 	return (a.handle != "" && a.handle == v) || (a.id != "" && a.id == v)
+}
+
+// maybe is is, or the author's profile URL in comparison form is v. The
+// profile URL is what the author's server claims and nobody checks, so it
+// may block (a false claim only blocks its maker) but never trust.
+func (a authorIDs) maybe(v string) bool {
+	return a.is(v) || (a.url != "" && a.url == v)
 }
 
 // domain puts a domain entry in comparison form: "https://Example.org/",

@@ -13,6 +13,7 @@ import (
 	"github.com/backchannel/backchannel/event"
 	"github.com/backchannel/backchannel/eventlog"
 	"github.com/backchannel/backchannel/ingest/ingesttest"
+	"github.com/backchannel/backchannel/moderation"
 )
 
 // BenchmarkParseSanitiseConvert measures statuses per second from the
@@ -103,4 +104,68 @@ func benchStreamLatency(b *testing.B) {
 	slices.Sort(lat)
 	b.ReportMetric(float64(lat[len(lat)/2].Microseconds()), "p50-µs")
 	b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds()), "p99-µs")
+}
+
+// BenchmarkStreamToWall measures what a participant sees: the time from a
+// tagged public status being written on a local server's user stream (the
+// token's account follows the tag; the hashtag stream is silent, as on
+// GoToSocial) to the public wall API (GET /api/events/{slug}/wall, read
+// every millisecond) showing it, through the real LogSink with auto-mode
+// rules, the embedded log on disk, the fold and the wall server. One status
+// at a time; run it with -benchtime=100x for 100 posts. Reports p50, p99
+// and the worst.
+func BenchmarkStreamToWall(b *testing.B) {
+	f := newFakeServer(b)
+	f.token = "tok"
+	f.domain = "a.example"
+	w := newTestWall(b, event.ModeAuto)
+	cfg := fastConfig(f.srv.URL, "OurDay")
+	cfg.Token, cfg.Stream, cfg.PollInterval = "tok", true, time.Hour
+	src, err := New(cfg)
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- src.Run(ctx, w.sink(src.Name(), &moderation.Rules{Mode: event.ModeAuto})) }()
+	defer func() {
+		cancel()
+		<-done
+	}()
+	deadline := time.Now().Add(10 * time.Second)
+	for f.userStreams() == 0 || !slices.Contains(f.followed(), "OurDay") {
+		if time.Now().After(deadline) {
+			b.Fatal("no user stream")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	tmpl := asAda(numbered(b, 0, "OurDay", time.Now()), true, false)
+	var lat []time.Duration
+	i := 0
+	for b.Loop() {
+		i++
+		st := clone(b, tmpl)
+		st["id"] = fmt.Sprint(300000000000000000 + i)
+		uri := fmt.Sprintf("https://origin.example/users/ada/statuses/wall-%d", i)
+		st["uri"] = uri
+		msg := userEnvelope(b, "update", st)
+		start := time.Now()
+		if err := f.push(msg); err != nil {
+			b.Fatal(err)
+		}
+		for {
+			if _, ok := w.shows(uri); ok {
+				break
+			}
+			if time.Since(start) > 10*time.Second {
+				b.Fatal("status not on the wall")
+			}
+			time.Sleep(time.Millisecond)
+		}
+		lat = append(lat, time.Since(start))
+	}
+	slices.Sort(lat)
+	b.ReportMetric(float64(lat[len(lat)/2].Microseconds())/1000, "p50-ms")
+	b.ReportMetric(float64(lat[(len(lat)*99+99)/100-1].Microseconds())/1000, "p99-ms")
+	b.ReportMetric(float64(lat[len(lat)-1].Microseconds())/1000, "max-ms")
 }

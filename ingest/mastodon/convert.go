@@ -1,7 +1,6 @@
 package mastodon
 
 import (
-	"net/url"
 	"strings"
 
 	gomastodon "github.com/mattn/go-mastodon"
@@ -39,9 +38,23 @@ func keep(st *gomastodon.Status) bool {
 //     only while url is still empty (processing).
 //   - Avatar: avatar_static, so the projected wall does not animate.
 //   - Emoji: static_url first, for the same reason.
-//   - Author.ID: the account's ActivityPub uri when the server sends it
-//     (the same on every server), else its url.
+//   - Author.Handle: the account's acct, with the server's account domain
+//     added for its own users (see ConvertFrom).
+//   - Author.ID: "acct:user@domain", lower case (see AuthorID).
+//
+// Convert takes host as the account domain too; a source uses ConvertFrom
+// with the domain the server itself names.
 func Convert(st *gomastodon.Status, host string) event.Post {
+	return ConvertFrom(st, host, host)
+}
+
+// ConvertFrom is Convert for a server at host whose own users' handles end
+// in domain: the domain in its /api/v2/instance, which may differ from the
+// host it is reached at (GoToSocial's account-domain, Mastodon's
+// LOCAL_DOMAIN beside WEB_DOMAIN), and keeps a port when it has one
+// ("localhost:18080"), as the acct of the same user seen through any other
+// server does.
+func ConvertFrom(st *gomastodon.Status, host, domain string) event.Post {
 	p := event.Post{
 		ID:             event.PostID(st.URI),
 		URI:            st.URI,
@@ -52,7 +65,7 @@ func Convert(st *gomastodon.Status, host string) event.Post {
 		EditedAt:       st.EditedAt,
 		ContentWarning: sanitize.Line(st.SpoilerText),
 		Sensitive:      st.Sensitive,
-		Author:         author(&st.Account, host),
+		Author:         author(&st.Account, domain),
 	}
 	if weburl.Valid(st.URL) {
 		p.URL = st.URL
@@ -73,7 +86,7 @@ func Convert(st *gomastodon.Status, host string) event.Post {
 	return p
 }
 
-func author(a *gomastodon.Account, host string) event.Author {
+func author(a *gomastodon.Account, domain string) event.Author {
 	au := event.Author{
 		Name: sanitize.Line(a.DisplayName),
 	}
@@ -82,18 +95,18 @@ func author(a *gomastodon.Account, host string) event.Author {
 	}
 	if acct := sanitize.Line(a.Acct); acct != "" {
 		// acct has no domain for the server's own users.
-		if !strings.Contains(acct, "@") {
-			acct += "@" + hostname(host)
+		if !strings.Contains(acct, "@") && domain != "" {
+			acct += "@" + strings.ToLower(domain)
 		}
 		au.Handle = "@" + acct
 	}
+	au.ID = AuthorID(au.Handle)
 	switch {
+	case au.ID != "":
 	case a.URI != "":
 		au.ID = a.URI
-	case a.URL != "":
-		au.ID = a.URL
 	default:
-		au.ID = au.Handle
+		au.ID = a.URL
 	}
 	if weburl.Valid(a.URL) {
 		au.URL = a.URL
@@ -106,12 +119,27 @@ func author(a *gomastodon.Account, host string) event.Author {
 	return au
 }
 
-// hostname drops a port: a handle's domain has none.
-func hostname(host string) string {
-	if u, err := url.Parse("//" + host); err == nil && u.Hostname() != "" {
-		return u.Hostname()
+// AuthorID is the identity of the fediverse account with this handle
+// ("@Ada@example.org" gives "acct:ada@example.org"), or "" for a handle
+// without a domain.
+//
+// Why not the actor URI: GoToSocial sends no uri for accounts (Mastodon
+// 4.2+ does), so a uri-or-url identity differs for one person seen through
+// two kinds of server, and a moderator's block, which the fold matches on
+// the id exactly, would miss her posts that came through the other. The
+// handle is what both give and what both key an account on (Mastodon's
+// unique (username, domain), checked by WebFinger when an account is
+// first seen), once its domain is the server's account domain and not the
+// host it was reached at. Lower case: usernames and domains are unique
+// without regard to case. Blocks by actor URI or profile URL still match:
+// moderation compares them in the user@host form.
+func AuthorID(handle string) string {
+	h := strings.TrimPrefix(strings.TrimSpace(handle), "@")
+	user, dom, ok := strings.Cut(h, "@")
+	if !ok || user == "" || dom == "" {
+		return ""
 	}
-	return host
+	return "acct:" + strings.ToLower(h)
 }
 
 func emojis(es []gomastodon.Emoji) []sanitize.Emoji {

@@ -60,16 +60,27 @@ type fakeServer struct {
 	fault    func(w http.ResponseWriter, r *http.Request) bool
 	conns    []*websocket.Conn
 	subs     []string // tags subscribed, over all connections
+	users    int      // connections that opened the user stream
 	rlRemain int
 	rlReset  time.Time
 	// streamingHost, when set, is the streaming URL the instance names
 	// (a separate streaming host, as mastodon.social has).
 	streamingHost string
+	// domain is the account domain the instance names ("fake.example").
+	domain string
+	// batch serves GET /api/v1/statuses?id[]= (Mastodon 4.3+).
+	batch bool
+	// follows are the tags followed (POST /api/v1/tags/:name/follow).
+	follows []string
+	// noStreaming answers the streaming endpoint 404 (a server without it).
+	noStreaming bool
 }
 
 func newFakeServer(t testing.TB) *fakeServer {
-	f := &fakeServer{t: t, next: 110000000000000000, deleted: map[string]bool{}, rlRemain: 299}
+	f := &fakeServer{t: t, next: 110000000000000000, deleted: map[string]bool{}, rlRemain: 299, domain: "fake.example"}
 	mux := http.NewServeMux()
+	mux.HandleFunc("GET /api/v1/statuses", f.batchStatuses)
+	mux.HandleFunc("POST /api/v1/tags/{tag}/follow", f.follow)
 	mux.HandleFunc("GET /api/v1/timelines/tag/{tag}", f.timeline)
 	mux.HandleFunc("GET /api/v1/statuses/{id}", f.status)
 	mux.HandleFunc("GET /api/v2/instance", f.instance)
@@ -238,6 +249,10 @@ func (f *fakeServer) timeline(w http.ResponseWriter, r *http.Request) {
 	page = slices.Clone(page)
 	slices.Reverse(page)
 	body, err := json.Marshal(page)
+	var first, last any
+	if len(page) > 0 {
+		first, last = page[0]["id"], page[len(page)-1]["id"]
+	}
 	f.mu.Unlock()
 	if err != nil {
 		f.t.Error(err)
@@ -246,7 +261,7 @@ func (f *fakeServer) timeline(w http.ResponseWriter, r *http.Request) {
 	if len(page) > 0 {
 		u := f.srv.URL + "/api/v1/timelines/tag/" + tag
 		w.Header().Set("Link", fmt.Sprintf(`<%s?limit=%d&max_id=%s>; rel="next", <%s?limit=%d&min_id=%s>; rel="prev"`,
-			u, limit, page[len(page)-1]["id"], u, limit, page[0]["id"]))
+			u, limit, last, u, limit, first))
 	}
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
 	_, _ = w.Write(body)
@@ -288,12 +303,19 @@ func (f *fakeServer) instance(w http.ResponseWriter, r *http.Request) {
 	}
 	f.mu.Unlock()
 	w.Header().Set("Content-Type", "application/json")
-	fmt.Fprintf(w, `{"domain":"fake.example","configuration":{"urls":{"streaming":%q}}}`, ws)
+	fmt.Fprintf(w, `{"domain":%q,"configuration":{"urls":{"streaming":%q}}}`, f.domain, ws)
 }
 
 var upgrader = websocket.Upgrader{}
 
 func (f *fakeServer) streaming(w http.ResponseWriter, r *http.Request) {
+	f.mu.Lock()
+	none := f.noStreaming
+	f.mu.Unlock()
+	if none {
+		http.NotFound(w, r)
+		return
+	}
 	if r.Header.Get("Authorization") != "Bearer "+f.token || f.token == "" {
 		http.Error(w, `{"error":"Error 401: Missing access token"}`, http.StatusUnauthorized)
 		return
@@ -304,6 +326,9 @@ func (f *fakeServer) streaming(w http.ResponseWriter, r *http.Request) {
 	}
 	f.mu.Lock()
 	f.conns = append(f.conns, c)
+	if r.URL.Query().Get("stream") == "user" {
+		f.users++
+	}
 	f.mu.Unlock()
 	for {
 		var m map[string]string
@@ -316,6 +341,63 @@ func (f *fakeServer) streaming(w http.ResponseWriter, r *http.Request) {
 			f.mu.Unlock()
 		}
 	}
+}
+
+// batchStatuses answers GET /api/v1/statuses?id[]= as Mastodon 4.3+ does: the
+// statuses found, in any order, the deleted ones missing; more than 20 ids
+// is a 422. Without batch it is a 404, as on older servers.
+func (f *fakeServer) batchStatuses(w http.ResponseWriter, r *http.Request) {
+	f.mu.Lock()
+	batch := f.batch
+	f.mu.Unlock()
+	if !batch {
+		http.NotFound(w, r)
+		return
+	}
+	ids := r.URL.Query()["id[]"]
+	if len(ids) > 20 {
+		w.WriteHeader(http.StatusUnprocessableEntity)
+		_, _ = w.Write([]byte(`{"error":"Validation failed"}`))
+		return
+	}
+	want := map[string]bool{}
+	for _, id := range ids {
+		want[id] = true
+	}
+	f.mu.Lock()
+	out := []map[string]any{}
+	for _, s := range f.statuses {
+		if id := s["id"].(string); want[id] && !f.deleted[id] {
+			out = append(out, s)
+		}
+	}
+	body, _ := json.Marshal(out)
+	f.mu.Unlock()
+	f.rateHeaders(w)
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	_, _ = w.Write(body)
+}
+
+// follow answers POST /api/v1/tags/:name/follow with the Tag, following.
+func (f *fakeServer) follow(w http.ResponseWriter, r *http.Request) {
+	tag := r.PathValue("tag")
+	f.mu.Lock()
+	f.follows = append(f.follows, tag)
+	f.mu.Unlock()
+	w.Header().Set("Content-Type", "application/json")
+	fmt.Fprintf(w, `{"name":%q,"url":"https://fake.example/tags/%s","history":[],"following":true}`, strings.ToLower(tag), tag)
+}
+
+func (f *fakeServer) userStreams() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.users
+}
+
+func (f *fakeServer) followed() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return slices.Clone(f.follows)
 }
 
 // push sends a frame to the newest streaming connection.

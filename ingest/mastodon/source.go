@@ -4,9 +4,14 @@
 // Polling the tag timelines is the backbone: a forward cursor per tag,
 // paged until caught up, a regular re-read of the newest page (remote posts
 // can arrive with ids older than the cursor), back-fill from the event's
-// start on the first run, and a periodic re-fetch of recent posts to see
-// deletes and edits. With a user token, the websocket streaming API adds
-// sub-second arrival; a streaming failure never stops polling.
+// start on the first run, and a periodic re-read of the source's posts on
+// the wall (in batches of 20 where the server has Mastodon 4.3's batch
+// read) to see deletes and edits. With a user token, the token's account
+// follows the event's tags and the websocket streaming API (its user
+// stream, which then carries the tags, and the hashtag streams) adds
+// sub-second arrival, edits and deletes; a streaming failure never stops
+// polling. Handles use the server's own account domain (/api/v2/instance)
+// and an author is "acct:user@domain", the same through every server.
 //
 // REST calls go through go-mastodon (its typed client and Status model)
 // with this package's http.RoundTripper underneath: it records the
@@ -44,6 +49,10 @@ import (
 // PageLimit is the page size asked for: Mastodon's maximum.
 const PageLimit = 40
 
+// StatusBatch is how many statuses one GET /api/v1/statuses?id[]= asks
+// for: Mastodon's limit (DEFAULT_STATUSES_LIMIT; more is refused with 422).
+const StatusBatch = 20
+
 // Config configures the source for one server.
 type Config struct {
 	// Server is the server's base URL, e.g. "https://mastodon.social"; a
@@ -52,7 +61,9 @@ type Config struct {
 	// Tags are the event's hashtags, without '#'.
 	Tags []string
 	// Token is an access token (from the environment), or "" for anonymous
-	// reads. Streaming needs a user token.
+	// reads. Streaming needs a user token; with one, the source has its
+	// account follow the tags (scope write:follows besides read:statuses),
+	// so use a dedicated account.
 	Token string
 	// Start is the earliest post wanted: the first run back-fills posts
 	// created since then (pass the event's start minus its lead-in). Zero
@@ -66,11 +77,24 @@ type Config struct {
 	// without a cursor, for posts that arrive with old ids and for edits.
 	// Zero means 2 minutes.
 	RereadInterval time.Duration
-	// DeleteCheckInterval is how often recent posts are fetched again to see
-	// whether they were deleted or edited; DeleteCheckBatch posts per check,
-	// walking round the newest DeleteCheckWindow. Zeros mean 2 minutes, 10
-	// and 200.
+	// DeleteCheckInterval is how often this source's posts are read again
+	// to see whether they were deleted or edited. Zero means 30 seconds.
+	//
+	// On a server that reads many statuses in one request (Mastodon 4.3+:
+	// GET /api/v1/statuses?id[]=, at most StatusBatch ids), a check makes up
+	// to DeleteCheckReads such reads: first the source's posts that are on
+	// a public surface (OnWall), walking round all of them, then the newest
+	// of the rest. So a post deleted at its source leaves the wall within
+	// ceil(N / (StatusBatch × DeleteCheckReads)) intervals for N posts of
+	// this source on the wall: 30 s up to 200 posts, 90 s for 500, at the
+	// defaults. Elsewhere (GoToSocial, older Mastodon) a check reads
+	// DeleteCheckBatch statuses one by one, in the same order: within
+	// ceil(N / DeleteCheckBatch) intervals. DeleteCheckWindow is how many of
+	// the newest posts the walk for the rest goes round. Zeros mean 10
+	// reads, 10 statuses and 200 posts: at most 100 requests per 5 minutes,
+	// a third of Mastodon's budget for an address.
 	DeleteCheckInterval time.Duration
+	DeleteCheckReads    int
 	DeleteCheckBatch    int
 	DeleteCheckWindow   int
 	// OnWall, when set, reports whether the post with this URI is on a
@@ -123,8 +147,9 @@ type Config struct {
 // than that anonymously gains nothing; with a token the floor is 5 s.
 //
 // For 4 tags: I = 24 s: 150 paging requests per 15 minutes, plus per 5
-// minutes 50 paging + 10 re-reads (4 tags every 2 minutes) + 25 delete
-// checks (10 every 2 minutes) + the instance lookups: under 100 of 300.
+// minutes 50 paging + 10 re-reads (4 tags every 2 minutes) + at most 100
+// delete-check reads (10 every 30 s) + the instance lookups: under 165 of
+// 300.
 func DefaultPollInterval(tags int, token bool) time.Duration {
 	floor := 15 * time.Second
 	if token {
@@ -154,12 +179,41 @@ type Source struct {
 	mu      sync.Mutex
 	health  *ingest.Health
 	cursors map[string]string // tag -> newest id seen, as stored
-	// streamURL is the streaming endpoint found at streamURLAt.
-	streamURL   string
-	streamURLAt time.Time
+	// inst is what the server said about itself at instAt (instOK: it
+	// ever said); instFailedAt and instLastErr are the last failed lookup.
+	inst         instanceInfo
+	instAt       time.Time
+	instOK       bool
+	instFailedAt time.Time
+	instLastErr  string
+	// ownHostAt is when the API's own host took a streaming connection
+	// the advertised address did not.
+	ownHostAt time.Time
+	// follows is where following each tag stands.
+	follows map[string]followState
+	// streamLastErr is the last reason streaming ended, reported once;
+	// streamNote is the stream's part of the health's detail.
+	streamLastErr, streamNote string
+	logged                    map[string]bool
+	// batchRead is whether the server reads many statuses in one request
+	// (GET /api/v1/statuses?id[]=, Mastodon 4.3+): batchUnknown until a
+	// batch read returned a status or the server showed it has none.
+	batchRead atomic.Int32
+
 	// probeFailures counts probes of the streaming host it did not answer.
 	probeFailures atomic.Int64
+	// streamFailures counts streaming attempts that ended.
+	streamFailures atomic.Int64
+	// homeIgnored counts user-stream statuses without the event's tags.
+	homeIgnored atomic.Int64
 }
+
+// The states of Source.batchRead.
+const (
+	batchUnknown int32 = iota
+	batchYes
+	batchNo
+)
 
 // New checks cfg and returns the source. It does no I/O.
 func New(cfg Config) (*Source, error) {
@@ -194,7 +248,10 @@ func New(cfg Config) (*Source, error) {
 		cfg.RereadInterval = 2 * time.Minute
 	}
 	if cfg.DeleteCheckInterval <= 0 {
-		cfg.DeleteCheckInterval = 2 * time.Minute
+		cfg.DeleteCheckInterval = 30 * time.Second
+	}
+	if cfg.DeleteCheckReads <= 0 {
+		cfg.DeleteCheckReads = 10
 	}
 	if cfg.DeleteCheckBatch <= 0 {
 		cfg.DeleteCheckBatch = 10
@@ -244,7 +301,7 @@ func New(cfg Config) (*Source, error) {
 	s := &Source{
 		cfg:     cfg,
 		base:    base,
-		host:    base.Host,
+		host:    strings.ToLower(base.Host),
 		name:    name,
 		tags:    tags,
 		log:     logger.With(slog.String("source", name)),
@@ -253,6 +310,8 @@ func New(cfg Config) (*Source, error) {
 		now:     time.Now,
 		pollNow: make(chan struct{}, 1),
 		cursors: map[string]string{},
+		follows: map[string]followState{},
+		logged:  map[string]bool{},
 	}
 	rt := hc.Transport
 	if rt == nil {
@@ -391,6 +450,10 @@ func (s *Source) round(ctx context.Context, sink ingest.Sink, restored *bool, ne
 		}
 		*restored = true
 	}
+	// The account domain, for the handles of the server's own users: asked
+	// once an hour (a failed lookup leaves the host in its place and is
+	// tried again a minute later; it never stops polling).
+	s.instance(ctx)
 	for _, tag := range s.tags {
 		if err := s.pollTag(ctx, sink, tag); err != nil {
 			return err
@@ -533,31 +596,132 @@ func (s *Source) reread(ctx context.Context, sink ingest.Sink, tag string) error
 	return s.handlePage(ctx, sink, page)
 }
 
-// checkRecent fetches a batch of recent posts again: gone (404/410) means
-// deleted at the source; a new edited_at means edited.
+// checkRecent reads this source's posts again (see
+// Config.DeleteCheckInterval): gone means deleted at the source; a new
+// edited_at means edited.
 func (s *Source) checkRecent(ctx context.Context, sink ingest.Sink) error {
-	for _, e := range s.recent.batch(s.cfg.DeleteCheckBatch, s.cfg.DeleteCheckWindow, s.cfg.OnWall) {
-		if err := s.pace(ctx); err != nil {
+	if s.batchRead.Load() != batchNo {
+		done, err := s.checkBatches(ctx, sink)
+		if done || err != nil {
 			return err
 		}
-		st, err := s.client.GetStatus(ctx, gomastodon.ID(e.ID))
-		var ae *gomastodon.APIError
-		if errors.As(err, &ae) && (ae.StatusCode == http.StatusNotFound || ae.StatusCode == http.StatusGone) {
-			if _, err := sink.Delete(ctx, e.URI); err != nil {
-				return fmt.Errorf("mastodon: sink delete: %w", err)
-			}
-			s.recent.remove(e.ID)
-			s.log.Info("post deleted at source", slog.String("uri", e.URI))
-			continue
-		}
-		if err != nil {
-			return fmt.Errorf("mastodon: check status %s: %w", e.ID, timedOut(err))
-		}
-		if err := s.handle(ctx, sink, st); err != nil {
+	}
+	for _, e := range s.recent.batch(s.cfg.DeleteCheckBatch, s.cfg.DeleteCheckWindow, s.cfg.OnWall) {
+		if err := s.checkOne(ctx, sink, e); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// checkOne reads one status again.
+func (s *Source) checkOne(ctx context.Context, sink ingest.Sink, e seen) error {
+	if err := s.pace(ctx); err != nil {
+		return err
+	}
+	st, err := s.client.GetStatus(ctx, gomastodon.ID(e.ID))
+	var ae *gomastodon.APIError
+	if errors.As(err, &ae) && (ae.StatusCode == http.StatusNotFound || ae.StatusCode == http.StatusGone) {
+		return s.deleted(ctx, sink, e)
+	}
+	if err != nil {
+		return fmt.Errorf("mastodon: check status %s: %w", e.ID, timedOut(err))
+	}
+	return s.handle(ctx, sink, st)
+}
+
+func (s *Source) deleted(ctx context.Context, sink ingest.Sink, e seen) error {
+	if _, err := sink.Delete(ctx, e.URI); err != nil {
+		return fmt.Errorf("mastodon: sink delete: %w", err)
+	}
+	s.recent.remove(e.ID)
+	s.log.Info("post deleted at source", slog.String("uri", e.URI))
+	return nil
+}
+
+// checkBatches reads up to DeleteCheckReads batches of statuses. done is
+// false when the server turned out to have no batch read (the caller
+// then reads one by one).
+//
+// A status missing from a batch's answer was deleted; but until a batch
+// read has returned a status, the server is not trusted to read the ids
+// at all (a server that ignores id[] answers [] for every batch), so what
+// is missing is read again one by one, and a status found that way means
+// the server has no batch read.
+func (s *Source) checkBatches(ctx context.Context, sink ingest.Sink) (done bool, err error) {
+	entries := s.recent.batch(s.cfg.DeleteCheckReads*StatusBatch, s.cfg.DeleteCheckWindow, s.cfg.OnWall)
+	for len(entries) > 0 {
+		chunk := entries[:min(StatusBatch, len(entries))]
+		entries = entries[len(chunk):]
+		found, ok, err := s.readBatch(ctx, chunk)
+		if err != nil {
+			return true, err
+		}
+		if !ok {
+			s.batchRead.Store(batchNo)
+			s.log.Info("the server has no batch status read (Mastodon 4.3+); checking posts one by one",
+				slog.Int("per_check", s.cfg.DeleteCheckBatch), slog.Duration("every", s.cfg.DeleteCheckInterval))
+			return false, nil
+		}
+		if len(found) > 0 {
+			s.batchRead.Store(batchYes)
+		}
+		trusted := s.batchRead.Load() == batchYes
+		for _, e := range chunk {
+			st, ok := found[e.ID]
+			switch {
+			case ok:
+				err = s.handle(ctx, sink, st)
+			case trusted:
+				err = s.deleted(ctx, sink, e)
+			default:
+				before := s.batchRead.Load()
+				err = s.checkOne(ctx, sink, e)
+				if _, still := s.recent.uri(e.ID); err == nil && still && before == batchUnknown {
+					// It is there, and the batch did not return it.
+					s.batchRead.Store(batchNo)
+					s.log.Info("the server ignores batch status reads; checking posts one by one")
+					return false, nil
+				}
+			}
+			if err != nil {
+				return true, err
+			}
+		}
+	}
+	return true, nil
+}
+
+// readBatch reads the statuses of entries (at most StatusBatch) in one
+// request, by local id. ok is false when the server has no such read:
+// it answered 404, 405, 400, 422 or 501 (Mastodon before 4.3 has no route;
+// 422 is Mastodon's answer to more ids than it takes, which a batch of
+// StatusBatch never is).
+func (s *Source) readBatch(ctx context.Context, entries []seen) (found map[string]*gomastodon.Status, ok bool, err error) {
+	q := url.Values{}
+	for _, e := range entries {
+		q.Add("id[]", e.ID)
+	}
+	var list []*gomastodon.Status
+	code, err := s.getJSON(ctx, "/api/v1/statuses?"+q.Encode(), &list)
+	if err != nil {
+		return nil, true, fmt.Errorf("mastodon: check statuses: %w", err)
+	}
+	switch code {
+	case http.StatusOK:
+	case http.StatusNotFound, http.StatusMethodNotAllowed, http.StatusBadRequest,
+		http.StatusUnprocessableEntity, http.StatusNotImplemented:
+		return nil, false, nil
+	default:
+		return nil, true, fmt.Errorf("mastodon: check statuses: %d %s", code, http.StatusText(code))
+	}
+	found = make(map[string]*gomastodon.Status, len(list))
+	for _, st := range list {
+		if st != nil {
+			found[string(st.ID)] = st
+		}
+	}
+	return found, true, nil
 }
 
 // timeline fetches one page of a tag timeline. pg is passed by value: a
@@ -616,7 +780,7 @@ func (s *Source) handle(ctx context.Context, sink ingest.Sink, st *gomastodon.St
 	if s.recent.unchanged(id, o.URI, o.EditedAt) {
 		return nil
 	}
-	p := Convert(o, s.host)
+	p := ConvertFrom(o, s.host, s.knownDomain())
 	// A post of this source edited to drop the event's tags (a re-fetch or
 	// an edit event shows it) is no longer a post for this event. A new
 	// status is taken as the server routed it: its tag timeline or stream.

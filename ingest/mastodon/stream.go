@@ -5,10 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
-	"net/url"
 	"strings"
 	"time"
 
@@ -38,17 +36,32 @@ var errStreamAuth = errors.New("mastodon: streaming refused the token")
 // ask for a round after each connect, which closes the gap the drop left:
 // the REST cursor advances only from polled pages, so a poll from it
 // covers everything the stream may have missed.
+//
+// Before connecting it has the token's account follow the event's tags
+// (followTags), so the user stream carries them.
+//
+// The address tried first is the one the server advertises; when that
+// takes no connection (GoToSocial over plain http advertises wss://), the
+// API's own host is tried at once, and kept for an hour once it works.
+// When neither connects, polling carries on and the stream is retried with
+// backoff; a failure is logged and shown on the source's health once, not
+// once per attempt, until it changes.
 func (s *Source) streamLoop(ctx context.Context, sink ingest.Sink) {
 	h := sink.Health()
 	bo := backoff.Backoff{Min: s.cfg.MinBackoff, Max: s.cfg.MaxBackoff}
 	earlyFailed := false // the last wait was cut short by a probe, and the attempt after it failed
 	for {
+		s.followTags(ctx)
+		if ctx.Err() != nil {
+			return
+		}
 		started := s.now()
-		err := s.streamOnce(ctx, sink)
+		target, err := s.streamAttempt(ctx, sink)
 		h.SetStreaming(false)
 		if ctx.Err() != nil {
 			return
 		}
+		s.streamFailures.Add(1)
 		// A connection that lived a while was healthy: start the backoff over.
 		if s.now().Sub(started) > 4*s.cfg.MinBackoff {
 			bo.Reset()
@@ -58,19 +71,18 @@ func (s *Source) streamLoop(ctx context.Context, sink ingest.Sink) {
 		if errors.Is(err, errStreamAuth) {
 			// A person has to act: no probe can tell when.
 			wait = backoff.Jitter(s.cfg.AuthBackoff)
-			s.log.Warn("stream refused; polling continues", slog.String("err", errString(err)), slog.Duration("reconnect_in", wait))
+			s.reportStream(err, "stream refused; polling continues", wait)
 			if !backoff.Sleep(ctx, wait) {
 				return
 			}
 			continue
 		}
-		s.log.Warn("stream dropped; polling continues", slog.String("err", errString(err)), slog.Duration("reconnect_in", wait))
+		s.reportStream(err, "stream dropped; polling continues", wait)
 		// Probe the streaming host while waiting, and reconnect as soon as
 		// it answers again after it did not (see backoff.SleepProbing); an
 		// attempt that got no answer at all counts as "did not", unless the
 		// last early reconnect failed as well.
 		down := errors.Is(err, errStreamNoAnswer) && !earlyFailed
-		target := s.cachedStreamingURL()
 		ok, early := backoff.SleepProbing(ctx, wait, backoff.Prober{
 			Every: s.cfg.StreamProbeEvery, Timeout: s.cfg.StreamProbeTimeout, Probe: backoff.DialProbe(target),
 			OnProbe: func(err error) {
@@ -89,6 +101,89 @@ func (s *Source) streamLoop(ctx context.Context, sink ingest.Sink) {
 	}
 }
 
+// streamAttempt connects to the advertised streaming address, or to the
+// API's own host when that is known to work or the advertised one takes
+// no connection, and streams until the connection ends. It returns the
+// address last tried (the one to probe) and why streaming ended.
+func (s *Source) streamAttempt(ctx context.Context, sink ingest.Sink) (string, error) {
+	advertised, own := s.streamingURLs(ctx)
+	first := advertised
+	if s.preferOwnHost() {
+		first = own
+	}
+	connected, err := s.streamOnce(ctx, sink, first)
+	if connected || ctx.Err() != nil || errors.Is(err, errStreamAuth) || first == own {
+		return first, err
+	}
+	s.logOnce("fallback:"+advertised, slog.LevelInfo, "the advertised streaming address takes no connection; trying the API's own host",
+		slog.String("advertised", advertised), slog.String("own", own), slog.String("err", err.Error()))
+	connected, err2 := s.streamOnce(ctx, sink, own)
+	if connected {
+		s.mu.Lock()
+		s.ownHostAt = s.now()
+		s.mu.Unlock()
+		return own, err2
+	}
+	if ctx.Err() != nil || errors.Is(err2, errStreamAuth) {
+		return own, err2
+	}
+	return own, fmt.Errorf("%w; at the API's own host %s: %w", err, own, err2)
+}
+
+// preferOwnHost reports whether the API's own host took a streaming
+// connection the advertised address did not, within the last hour.
+func (s *Source) preferOwnHost() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return !s.ownHostAt.IsZero() && s.now().Sub(s.ownHostAt) < time.Hour
+}
+
+// reportStream logs why streaming ended and shows it on the health, once
+// for each different reason: a server that keeps refusing the same way is
+// reported when it starts, not at every attempt.
+func (s *Source) reportStream(err error, msg string, wait time.Duration) {
+	reason := errString(err)
+	s.mu.Lock()
+	same := reason == s.streamLastErr
+	s.streamLastErr = reason
+	s.streamNote = "not streaming (" + reason + "); polling continues, the stream is retried with backoff"
+	s.mu.Unlock()
+	if same {
+		s.log.Debug(msg, slog.String("err", reason), slog.Duration("reconnect_in", wait))
+		return
+	}
+	s.log.Warn(msg, slog.String("err", reason), slog.Duration("reconnect_in", wait))
+	s.updateDetail()
+}
+
+// logOnce logs msg the first time key is seen.
+func (s *Source) logOnce(key string, level slog.Level, msg string, attrs ...any) {
+	s.mu.Lock()
+	seen := s.logged[key]
+	s.logged[key] = true
+	s.mu.Unlock()
+	if !seen {
+		s.log.Log(context.Background(), level, msg, attrs...)
+	}
+}
+
+// updateDetail shows the follow and stream state on the source's health.
+func (s *Source) updateDetail() {
+	parts := []string{}
+	if f := s.followSummary(); f != "" {
+		parts = append(parts, f)
+	}
+	s.mu.Lock()
+	note, h := s.streamNote, s.health
+	s.mu.Unlock()
+	if note != "" {
+		parts = append(parts, note)
+	}
+	if h != nil {
+		h.SetDetail(strings.Join(parts, "; "))
+	}
+}
+
 // errStreamNoAnswer marks an attempt the streaming host did not answer at
 // all (refused, unreachable, timed out), as opposed to one it refused.
 var errStreamNoAnswer = errors.New("no answer")
@@ -100,23 +195,26 @@ func errString(err error) string {
 	return err.Error()
 }
 
-// streamOnce connects, subscribes to every tag and handles events until
-// the connection fails or ctx is done.
-func (s *Source) streamOnce(ctx context.Context, sink ingest.Sink) error {
-	u := s.streamingURL(ctx)
+// streamOnce connects to u, opens the user stream and subscribes to every
+// tag's hashtag stream, and handles events until the connection fails or
+// ctx is done. connected reports whether the handshake succeeded.
+func (s *Source) streamOnce(ctx context.Context, sink ingest.Sink, u string) (connected bool, err error) {
 	hdr := http.Header{}
 	hdr.Set("Authorization", "Bearer "+s.cfg.Token)
 	hdr.Set("User-Agent", s.cfg.UserAgent)
 	d := websocket.Dialer{HandshakeTimeout: s.handshakeTimeout(), Proxy: http.ProxyFromEnvironment}
-	conn, resp, err := d.DialContext(ctx, u, hdr)
+	// The user stream is asked for in the URL, which Mastodon and
+	// GoToSocial both take; the hashtag streams by subscribe messages
+	// (one connection for all).
+	conn, resp, err := d.DialContext(ctx, u+"?stream=user", hdr)
 	if err != nil {
 		if resp != nil && (resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden) {
-			return fmt.Errorf("%w (%d)", errStreamAuth, resp.StatusCode)
+			return false, fmt.Errorf("%w (%d)", errStreamAuth, resp.StatusCode)
 		}
 		if resp == nil {
-			return fmt.Errorf("mastodon: streaming dial: %w (%w)", err, errStreamNoAnswer)
+			return false, fmt.Errorf("mastodon: streaming dial %s: %w (%w)", u, err, errStreamNoAnswer)
 		}
-		return fmt.Errorf("mastodon: streaming dial: %w", err)
+		return false, fmt.Errorf("mastodon: streaming dial %s: %w (%s)", u, err, resp.Status)
 	}
 	defer conn.Close()
 	// Closing the connection is the only way to end a blocked read.
@@ -128,7 +226,7 @@ func (s *Source) streamOnce(ctx context.Context, sink ingest.Sink) error {
 		sub := map[string]string{"type": "subscribe", "stream": "hashtag", "tag": tag}
 		_ = conn.SetWriteDeadline(s.now().Add(10 * time.Second))
 		if err := conn.WriteJSON(sub); err != nil {
-			return fmt.Errorf("mastodon: streaming subscribe: %w", err)
+			return true, fmt.Errorf("mastodon: streaming subscribe: %w", err)
 		}
 	}
 	extend := func() { _ = conn.SetReadDeadline(s.now().Add(s.cfg.StreamReadTimeout)) }
@@ -144,6 +242,11 @@ func (s *Source) streamOnce(ctx context.Context, sink ingest.Sink) error {
 	conn.SetPongHandler(func(string) error { extend(); return nil })
 
 	sink.Health().SetStreaming(true)
+	s.mu.Lock()
+	s.streamLastErr = ""
+	s.streamNote = "streaming from " + u
+	s.mu.Unlock()
+	s.updateDetail()
 	s.log.Info("streaming", slog.String("url", u), slog.Int("tags", len(s.tags)))
 	s.requestPoll()
 
@@ -151,9 +254,9 @@ func (s *Source) streamOnce(ctx context.Context, sink ingest.Sink) error {
 		_, data, err := conn.ReadMessage()
 		if err != nil {
 			if ctx.Err() != nil {
-				return nil
+				return true, nil
 			}
-			return fmt.Errorf("mastodon: streaming read: %w", err)
+			return true, fmt.Errorf("mastodon: streaming read: %w", err)
 		}
 		extend()
 		if err := s.streamEvent(ctx, sink, data); err != nil {
@@ -179,7 +282,12 @@ func (s *Source) requestPoll() {
 	}
 }
 
-// streamEvent handles one message.
+// streamEvent handles one message. The hashtag stream carries only the
+// tag's public statuses. The user stream carries the account's whole home
+// timeline: the followed tags' statuses, and whatever the accounts it
+// follows post; of those, only statuses carrying one of the event's tags
+// are taken, and edits of statuses this source already has (an edit that
+// drops the tag withdraws the post).
 func (s *Source) streamEvent(ctx context.Context, sink ingest.Sink, data []byte) error {
 	var m streamMessage
 	if err := json.Unmarshal(data, &m); err != nil {
@@ -188,11 +296,23 @@ func (s *Source) streamEvent(ctx context.Context, sink ingest.Sink, data []byte)
 	if m.Error != "" {
 		return fmt.Errorf("server: %s (%d)", m.Error, m.Status)
 	}
+	hashtag := len(m.Stream) > 0 && strings.HasPrefix(m.Stream[0], "hashtag")
 	switch m.Event {
 	case "update", "status.update":
 		var st gomastodon.Status
 		if err := json.Unmarshal([]byte(m.Payload), &st); err != nil {
 			return fmt.Errorf("bad %s payload: %w", m.Event, err)
+		}
+		if !hashtag {
+			o := original(&st)
+			if o == nil {
+				return nil
+			}
+			_, ours := s.recent.uri(string(o.ID))
+			if !s.carriesTag(o) && !(ours && m.Event == "status.update") {
+				s.homeIgnored.Add(1)
+				return nil // the home timeline's other posts
+			}
 		}
 		return s.handle(ctx, sink, &st)
 	case "delete":
@@ -210,50 +330,16 @@ func (s *Source) streamEvent(ctx context.Context, sink ingest.Sink, data []byte)
 	return nil
 }
 
-// instanceV2 is the part of GET /api/v2/instance the stream needs.
-type instanceV2 struct {
-	Configuration struct {
-		URLs struct {
-			Streaming string `json:"streaming"`
-		} `json:"urls"`
-	} `json:"configuration"`
-}
-
-// streamingURL is the streaming endpoint: the host GET /api/v2/instance
-// names (it may differ from the API host), looked up at most once an hour;
-// a server without it (older Mastodon) streams on its own host. The lookup
-// is bounded by StreamProbeTimeout's bigger sibling, InstanceTimeout, and
-// a failed one never stops the stream: it uses what it found before, or
-// the server's own host.
-func (s *Source) streamingURL(ctx context.Context) string {
-	s.mu.Lock()
-	cached, at := s.streamURL, s.streamURLAt
-	s.mu.Unlock()
-	if cached != "" && s.now().Sub(at) < time.Hour {
-		return cached
+// streamingURLs are the streaming endpoint the server advertises (its
+// /api/v2/instance; it may be another host than the API's) and the API
+// host's own. They are the same when the server advertises none or its
+// own, or could not be asked.
+func (s *Source) streamingURLs(ctx context.Context) (advertised, own string) {
+	own = s.defaultStreamingURL()
+	if info, _ := s.instance(ctx); info.streaming != "" {
+		return info.streaming, own
 	}
-	u, err := s.discoverStreaming(ctx)
-	if err != nil {
-		s.log.Warn("instance lookup failed; streaming from the host known", slog.String("err", err.Error()))
-		if cached != "" {
-			return cached
-		}
-		return s.defaultStreamingURL()
-	}
-	s.mu.Lock()
-	s.streamURL, s.streamURLAt = u, s.now()
-	s.mu.Unlock()
-	return u
-}
-
-// cachedStreamingURL is the endpoint last found, or the server's own.
-func (s *Source) cachedStreamingURL() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.streamURL != "" {
-		return s.streamURL
-	}
-	return s.defaultStreamingURL()
+	return own, own
 }
 
 func (s *Source) defaultStreamingURL() string {
@@ -266,35 +352,4 @@ func (s *Source) defaultStreamingURL() string {
 	}
 	base.Path = strings.TrimRight(base.Path, "/") + "/api/v1/streaming"
 	return base.String()
-}
-
-func (s *Source) discoverStreaming(ctx context.Context) (string, error) {
-	ctx, cancel := context.WithTimeout(ctx, s.cfg.InstanceTimeout)
-	defer cancel()
-	if err := s.pace(ctx); err != nil {
-		return "", fmt.Errorf("mastodon: instance: %w", err)
-	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.base.String()+"/api/v2/instance", nil)
-	if err != nil {
-		return "", err
-	}
-	resp, err := s.httpc.Do(req)
-	if err != nil {
-		return "", fmt.Errorf("mastodon: instance: %w", timedOut(err))
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return s.defaultStreamingURL(), nil
-	}
-	var inst instanceV2
-	if err := json.NewDecoder(io.LimitReader(resp.Body, maxBody)).Decode(&inst); err != nil {
-		return "", fmt.Errorf("mastodon: instance: %w", err)
-	}
-	if v := inst.Configuration.URLs.Streaming; v != "" {
-		if u, err := url.Parse(strings.TrimRight(v, "/")); err == nil && (u.Scheme == "wss" || u.Scheme == "ws") && u.Host != "" {
-			u.Path = strings.TrimRight(u.Path, "/") + "/api/v1/streaming"
-			return u.String(), nil
-		}
-	}
-	return s.defaultStreamingURL(), nil
 }

@@ -64,7 +64,10 @@ type PageData struct {
 	// Ticker shows the ticker on the overlay (?ticker=1).
 	Ticker bool
 	// Cap is how many posts the page keeps.
-	Cap           int
+	Cap int
+	// Dwell is the least time a post is shown large (display option
+	// "dwell", a Go duration such as "8s"), or "" for the page's default.
+	Dwell         string
 	Moderation    string
 	PrivacyNotice string
 	// JoinURL is the participant page's absolute URL (what the QR code holds).
@@ -105,6 +108,9 @@ func (s *Server) pageData(r *http.Request, e *Event) PageData {
 	}
 	if event.ValidLogo(disp["logo"]) {
 		d.Logo = disp["logo"]
+	}
+	if event.ValidateDisplayOption(event.DisplayDwell, disp[event.DisplayDwell]) == nil {
+		d.Dwell = disp[event.DisplayDwell]
 	}
 	q := r.URL.Query()
 	if v := normaliseLayout(q.Get("layout")); v != "" {

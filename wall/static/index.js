@@ -1,7 +1,8 @@
-// index.js: shows each event's time in the reader's own time zone (the server writes UTC),
-// in the list and in the map's tooltips, and fits each tooltip's box to its text.
+// index.js: shows each event's time in the reader's own time zone, named ("GMT", "CEST"), in
+// the list and in the map's tooltips (the server writes UTC), and fits each tooltip's box to
+// its text.
 
-const opts = { weekday: "short", day: "numeric", month: "short", year: "numeric", hour: "2-digit", minute: "2-digit" };
+const opts = { weekday: "short", day: "numeric", month: "short", year: "numeric", hour: "2-digit", minute: "2-digit", timeZoneName: "short" };
 for (const t of document.querySelectorAll("time[data-start], time[data-end], .event-map .when")) {
   const s = t.dataset.start ? new Date(t.dataset.start) : null;
   const e = t.dataset.end ? new Date(t.dataset.end) : null;

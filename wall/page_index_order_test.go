@@ -36,8 +36,8 @@ func TestIndexOrder(t *testing.T) {
 	if want := "ev soon later untimed past"; strings.Join(got, " ") != want {
 		t.Errorf("index order %q, want %q", strings.Join(got, " "), want)
 	}
-	if !strings.Contains(body, "Any time") {
-		t.Error("the untimed event is not labelled Any time")
+	if !strings.Contains(body, "Live, any time") {
+		t.Error("the untimed event is not labelled Live, any time")
 	}
 }
 

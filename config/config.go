@@ -357,6 +357,10 @@ type Display struct {
 	// Logo is an https URL or a path served by this server ("/logo.png")
 	// (event.ValidLogo).
 	Logo string `yaml:"logo"`
+	// Dwell is the least time a post stays the big one on the wall's
+	// spotlight and ticker layouts, a Go duration from 1s to 10m ("8s",
+	// the default when empty) (event.ValidateDisplayOption).
+	Dwell string `yaml:"dwell"`
 }
 
 // Map gives the display options as the fold's settings hold them
@@ -378,6 +382,7 @@ func (d *Display) Map() map[string]string {
 	}
 	put("brand_colour", d.BrandColour)
 	put("logo", d.Logo)
+	put("dwell", d.Dwell)
 	return m
 }
 

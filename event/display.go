@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/backchannel/backchannel/internal/weburl"
 )
@@ -24,10 +25,19 @@ const (
 	DisplayShowHandles = "show_handles"
 	DisplayBrandColour = "brand_colour"
 	DisplayLogo        = "logo"
+	// DisplayDwell is the least time a post stays the big one on the
+	// wall's spotlight and ticker layouts, a Go duration ("8s").
+	DisplayDwell = "dwell"
+)
+
+// MinDwell and MaxDwell bound the dwell option.
+const (
+	MinDwell = time.Second
+	MaxDwell = 10 * time.Minute
 )
 
 // DisplayKeys lists every display option, in the order above.
-var DisplayKeys = []string{DisplayLayout, DisplayTheme, DisplayShowAvatars, DisplayShowHandles, DisplayBrandColour, DisplayLogo}
+var DisplayKeys = []string{DisplayLayout, DisplayTheme, DisplayShowAvatars, DisplayShowHandles, DisplayBrandColour, DisplayLogo, DisplayDwell}
 
 // Layouts are the wall's layouts, the default first. These canonical names
 // are the only ones a page is ever handed.
@@ -153,6 +163,11 @@ func ValidateDisplayOption(key, value string) error {
 	case DisplayLogo:
 		if !ValidLogo(value) {
 			return bad("%q is not an https URL or a path starting with /", value)
+		}
+	case DisplayDwell:
+		d, err := time.ParseDuration(value)
+		if err != nil || d < MinDwell || d > MaxDwell {
+			return bad("must be a duration from %v to %v such as 8s, not %q", MinDwell, MaxDwell, value)
 		}
 	}
 	return nil

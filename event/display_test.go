@@ -120,7 +120,13 @@ func TestValidateDisplayOption(t *testing.T) {
 		{"logo", "/logo.png", ""},
 		{"logo", "http://logo.example/l.png", `"http://logo.example/l.png" is not an https URL or a path starting with /`},
 		{"logo", "", ""},
-		{"font", "Comic Sans", "not a display option; the options are layout, theme, show_avatars, show_handles, brand_colour, logo"},
+		{"dwell", "8s", ""},
+		{"dwell", "1m30s", ""},
+		{"dwell", "", ""},
+		{"dwell", "8", `must be a duration from 1s to 10m0s such as 8s, not "8"`},
+		{"dwell", "500ms", `must be a duration from 1s to 10m0s such as 8s, not "500ms"`},
+		{"dwell", "1h", `must be a duration from 1s to 10m0s such as 8s, not "1h"`},
+		{"font", "Comic Sans", "not a display option; the options are layout, theme, show_avatars, show_handles, brand_colour, logo, dwell"},
 		{"font", "", "not a display option"},
 	} {
 		err := event.ValidateDisplayOption(c.key, c.value)
@@ -203,7 +209,7 @@ func TestDisplayCanonical(t *testing.T) {
 }
 
 func TestDisplayKeys(t *testing.T) {
-	want := []string{event.DisplayLayout, event.DisplayTheme, event.DisplayShowAvatars, event.DisplayShowHandles, event.DisplayBrandColour, event.DisplayLogo}
+	want := []string{event.DisplayLayout, event.DisplayTheme, event.DisplayShowAvatars, event.DisplayShowHandles, event.DisplayBrandColour, event.DisplayLogo, event.DisplayDwell}
 	if !slices.Equal(event.DisplayKeys, want) {
 		t.Errorf("DisplayKeys = %q, want %q", event.DisplayKeys, want)
 	}

@@ -14,7 +14,9 @@ say() { printf '\n== %s\n' "$*"; }
 # Debian packages the tests use: a real redis-server (eventlog/redislog,
 # internal/redistest), a real browser (the pages' chromedp tests) and
 # promtool from the prometheus package (deploytest checks the Prometheus
-# config and alert rules with it).
+# config and alert rules with it), and the fonts a projector laptop needs
+# for Chinese, Japanese and Korean posts and emoji (the wall's font stack
+# names them; e2e checks that they render as glyphs, not boxes).
 missing=()
 command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
 command -v promtool >/dev/null 2>&1 || missing+=(prometheus)
@@ -22,6 +24,9 @@ if ! command -v chromium >/dev/null 2>&1 && ! command -v chromium-browser >/dev/
 	&& ! command -v google-chrome >/dev/null 2>&1; then
 	missing+=(chromium)
 fi
+for pkg in fonts-noto-cjk fonts-noto-color-emoji; do
+	dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "ok installed" || missing+=("$pkg")
+done
 if ((${#missing[@]})); then
 	say "installing ${missing[*]}"
 	sudo=()

@@ -64,7 +64,10 @@ type PageData struct {
 	// Ticker shows the ticker on the overlay (?ticker=1).
 	Ticker bool
 	// Cap is how many posts the page keeps.
-	Cap           int
+	Cap int
+	// Dwell is the least time a post is shown large (display option
+	// "dwell", a Go duration such as "8s"), or "" for the page's default.
+	Dwell         string
 	Moderation    string
 	PrivacyNotice string
 	// JoinURL is the participant page's absolute URL (what the QR code holds).
@@ -105,6 +108,9 @@ func (s *Server) pageData(r *http.Request, e *Event) PageData {
 	}
 	if event.ValidLogo(disp["logo"]) {
 		d.Logo = disp["logo"]
+	}
+	if event.ValidateDisplayOption(event.DisplayDwell, disp[event.DisplayDwell]) == nil {
+		d.Dwell = disp[event.DisplayDwell]
 	}
 	q := r.URL.Query()
 	if v := normaliseLayout(q.Get("layout")); v != "" {
@@ -193,9 +199,11 @@ type IndexEntry struct {
 	Place    string
 	Live     bool
 	// Past is set once the event has ended.
-	Past  bool
-	Start time.Time
-	End   time.Time
+	Past bool
+	// Untimed is set for an event with neither start nor end.
+	Untimed bool
+	Start   time.Time
+	End     time.Time
 	// When is the event's time in words ("" when it has none).
 	When string
 	// Location places the event on the map; nil when it has none.
@@ -212,19 +220,24 @@ func (s *Server) indexPage(w http.ResponseWriter, r *http.Request) {
 			Live: info.Live, Start: info.Start, End: info.End,
 			Past: !info.End.IsZero() && !now.Before(info.End),
 			When: when(info.Start, info.End), Location: e.Config.Location,
+			Untimed: info.Start.IsZero() && info.End.IsZero(),
 		}
 		if ie.Title == "" && len(ie.Hashtags) > 0 {
 			ie.Title = "#" + ie.Hashtags[0]
 		}
 		list = append(list, ie)
 	}
-	// Live first; then the coming ones, soonest first; then the past, latest first.
+	// Live first; then the coming ones, soonest first; then those with no
+	// time at all (always open, so "live", but not what is on now); then
+	// the past, latest first.
 	rank := func(e IndexEntry) int {
 		switch {
+		case e.Untimed:
+			return 2
 		case e.Live:
 			return 0
 		case e.Past:
-			return 2
+			return 3
 		}
 		return 1
 	}
@@ -232,7 +245,7 @@ func (s *Server) indexPage(w http.ResponseWriter, r *http.Request) {
 		if ra, rb := rank(a), rank(b); ra != rb {
 			return ra - rb
 		}
-		if rank(a) == 2 {
+		if rank(a) == 3 {
 			return b.End.Compare(a.End)
 		}
 		return a.Start.Compare(b.Start)

@@ -1,11 +1,15 @@
-// index.js: shows each event's time in the reader's own time zone (the server writes UTC),
-// in the list and in the map's tooltips, and fits each tooltip's box to its text.
+// index.js: shows each event's time in the reader's own time zone (the server writes UTC), in
+// the list with the zone named ("GMT", "CEST") and in the map's tooltips, and fits each
+// tooltip's box to its text.
 
 const opts = { weekday: "short", day: "numeric", month: "short", year: "numeric", hour: "2-digit", minute: "2-digit" };
+// The map's tooltips are short: the zone is named in the list beside them.
+const zoned = { ...opts, timeZoneName: "short" };
 for (const t of document.querySelectorAll("time[data-start], time[data-end], .event-map .when")) {
   const s = t.dataset.start ? new Date(t.dataset.start) : null;
   const e = t.dataset.end ? new Date(t.dataset.end) : null;
-  const f = (d) => d.toLocaleString(undefined, opts);
+  const o = t.closest(".event-map") ? opts : zoned;
+  const f = (d) => d.toLocaleString(undefined, o);
   if (s && e && !isNaN(s) && !isNaN(e)) t.textContent = f(s) + " – " + f(e);
   else if (s && !isNaN(s)) t.textContent = "from " + f(s);
   else if (e && !isNaN(e)) t.textContent = "until " + f(e);

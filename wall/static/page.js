@@ -3,7 +3,8 @@
 //   import { pageConfig, applyBrand, showStatus, applyDisplay } from "/static/page.js";
 //   const cfg = pageConfig();             // the data- attributes of <body>, typed
 //   applyBrand(cfg.brand);                // sets --brand and a readable --brand-fg
-//   showStatus(el, status, info);         // the connection indicator's words and colour
+//   showStatus(el, status, phase);        // the connection indicator's words and colour
+//   eventPhase(cfg)                       // {phase: "" | "before" | "live" | "ended", label}
 //   applyDisplay(cfg, display)            // a moderator changed the display options; returns what changed
 
 /** The page's settings, from <body data-…> (the CSP forbids inline script). */
@@ -23,6 +24,9 @@ export function pageConfig() {
     ticker: d.ticker === "true",
     brand: d.brand || "",
     cap: parseInt(d.cap, 10) > 0 ? parseInt(d.cap, 10) : 60,
+    // The event's window, RFC 3339 in the event's own offset ("2026-05-14T14:00:00+01:00"), or "".
+    start: d.start || "",
+    end: d.end || "",
   };
 }
 
@@ -47,11 +51,52 @@ const WORDS = {
   offline: "Offline: showing the posts received so far",
 };
 
-/** Shows the connection's state in el (a .conn element). */
-export function showStatus(el, status) {
+/**
+ * Says where now is in the event's window: "before" (label "Starts at 14:00", in the event's
+ * own clock, with the day when it is not today), "ended" ("Ended"), "live", or "" when the
+ * event has no window.
+ */
+export function eventPhase(cfg, now = Date.now()) {
+  const start = Date.parse(cfg.start || "");
+  const end = Date.parse(cfg.end || "");
+  if (Number.isFinite(end) && now >= end) return { phase: "ended", label: "Ended" };
+  if (Number.isFinite(start) && now < start) {
+    // The event's wall clock, read off the string: the room is where the event is.
+    const day = cfg.start.slice(0, 10);
+    const at = cfg.start.slice(11, 16);
+    const today = localDay(cfg.start, now);
+    return { phase: "before", label: day === today ? "Starts at " + at : "Starts " + dayWords(day) + ", " + at };
+  }
+  if (Number.isFinite(start) || Number.isFinite(end)) return { phase: "live", label: "Live" };
+  return { phase: "", label: "" };
+}
+
+// The date now is in the offset the RFC 3339 string ref carries, as "2006-01-02".
+function localDay(ref, now) {
+  const m = /([+-])(\d\d):(\d\d)$/.exec(ref);
+  const off = m ? (m[1] === "-" ? -1 : 1) * (parseInt(m[2], 10) * 60 + parseInt(m[3], 10)) : 0;
+  return new Date(now + off * 60000).toISOString().slice(0, 10);
+}
+
+function dayWords(day) {
+  const d = new Date(day + "T12:00:00Z");
+  return d.toLocaleDateString(undefined, { weekday: "short", day: "numeric", month: "short", timeZone: "UTC" });
+}
+
+/**
+ * Shows the connection's state in el (a .conn element). With phase (eventPhase), a connected
+ * page says "Ended" or "Starts at 14:00" rather than "Live" when the event is not on.
+ */
+export function showStatus(el, status, phase) {
   if (!el) return;
-  el.dataset.status = status;
-  el.textContent = WORDS[status] || status;
+  let shown = status;
+  let words = WORDS[status] || status;
+  if (status === "live" && phase && (phase.phase === "ended" || phase.phase === "before")) {
+    shown = phase.phase;
+    words = phase.label;
+  }
+  el.dataset.status = shown;
+  el.textContent = words;
   el.title = status === "live" ? "Connected: new posts appear as soon as they are approved" : el.textContent;
 }
 
@@ -83,6 +128,7 @@ export function applyDisplay(cfg, display) {
     cfg.handles = handles;
     changed.cards = true;
   }
+  cfg.dwell = display.dwell || "";
   if (display.brand_colour && display.brand_colour !== cfg.brand) {
     cfg.brand = display.brand_colour;
     applyBrand(cfg.brand);

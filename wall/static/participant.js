@@ -4,7 +4,7 @@ import { connect } from "/static/ws.js";
 import { createFeed } from "/static/feed.js";
 import { renderPost } from "/static/post.js";
 import { startClock } from "/static/time.js";
-import { pageConfig, applyBrand, showStatus, applyDisplay } from "/static/page.js";
+import { pageConfig, applyBrand, showStatus, eventPhase, applyDisplay } from "/static/page.js";
 
 const cfg = pageConfig();
 applyBrand(cfg.brand);
@@ -29,7 +29,7 @@ const feed = createFeed({
   onDisplay: (d) => { if (applyDisplay(cfg, d).cards) feed.rerender(); },
 });
 startClock(postsEl);
-connect(cfg.ws, { onMessage: (m) => feed.handle(m), onStatus: (s) => showStatus($("conn"), s) });
+connect(cfg.ws, { onMessage: (m) => feed.handle(m), onStatus: (s) => showStatus($("conn"), s, eventPhase(cfg)) });
 
 // The form: sent as JSON so the page stays put and can say what happened.
 // Fetching it first hands this phone its device token (an HttpOnly cookie), so

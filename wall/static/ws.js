@@ -14,15 +14,34 @@
 // url is a path such as "/api/events/ev/ws" (made absolute with ws:/wss:) or a full ws URL.
 // The client remembers the last pos and the epoch of the last snapshot/resume and sends them as
 // ?since=&epoch= on every reconnect, so the server answers with exactly what was missed (or a
-// fresh snapshot). Reconnects back off 0.5 s, 1 s, 2 s ... up to 30 s, with full jitter, so a
-// restarted node is not stormed. A {"type":"ping"} every 20 s that gets no frame back within
-// 10 s closes the socket: a venue's wifi can drop without the browser noticing for minutes.
+// fresh snapshot).
+//
+// Reconnecting: the first retry comes after 0–0.5 s (a node's deploy or restart drops every
+// socket in the same millisecond; the jitter spreads them), every later one after 0.5–1.5 s,
+// uniformly at random, for as long as the server is down. No growing backoff: a wall must be
+// live again within a few seconds of its server answering. Worst case, from the moment the
+// server answers: 1.5 s of wait (an attempt was refused just before) plus the handshake; an
+// attempt that hangs (packets dropped, not refused) is given up after OPEN_WITHIN_MS, so a
+// dead network path costs at most 6 s + 1.5 s. A refused attempt is one TCP SYN (server down)
+// or one small HTTP request (a proxy answering 502), and N walls spread evenly over a second
+// are N/s such probes: 5,000 walls make ~5,000 cheap requests a second, never a burst.
+// A {"type":"ping"} every 20 s that gets no frame back within 10 s closes the socket: a
+// venue's wifi can drop without the browser noticing for minutes.
 // onMessage runs inside a try/catch so one bad message cannot stop the stream.
 
 const PING_EVERY_MS = 20000;
 const PONG_WITHIN_MS = 10000;
-const BACKOFF_MIN_MS = 500;
-const BACKOFF_MAX_MS = 30000;
+// The first retry waits 0..FIRST_RETRY_MS; each later one RETRY_MS ± RETRY_JITTER_MS.
+const FIRST_RETRY_MS = 500;
+const RETRY_MS = 1000;
+const RETRY_JITTER_MS = 500;
+const OPEN_WITHIN_MS = 6000;
+
+/** The wait before retry number attempt (1 = the first after a drop), in ms. */
+export function retryDelay(attempt, random = Math.random) {
+  if (attempt <= 1) return random() * FIRST_RETRY_MS;
+  return RETRY_MS - RETRY_JITTER_MS + random() * 2 * RETRY_JITTER_MS;
+}
 
 /** Builds the absolute websocket URL for a path on this page's server. */
 export function wsURL(path) {
@@ -45,6 +64,7 @@ export function connect(url, handlers = {}) {
   let pingTimer = 0;
   let pongTimer = 0;
   let offlineTimer = 0;
+  let openTimer = 0;
   let status = "";
 
   function setStatus(s, info = {}) {
@@ -69,8 +89,18 @@ export function connect(url, handlers = {}) {
       return;
     }
     ws = sock;
+    // A handshake that neither opens nor fails (packets dropped on the way) is given up, so
+    // the next attempt is not held behind the browser's own minutes-long connect timeout.
+    openTimer = setTimeout(() => {
+      if (sock !== ws || sock.readyState === WebSocket.OPEN) return;
+      drop();
+      try { sock.close(); } catch (e) { /* ignore */ }
+      schedule({ code: 0, reason: "no answer within " + OPEN_WITHIN_MS + " ms" });
+    }, OPEN_WITHIN_MS);
     sock.onopen = () => {
       if (sock !== ws) return;
+      clearTimeout(openTimer);
+      openTimer = 0;
       attempt = 0;
       clearTimeout(offlineTimer);
       offlineTimer = 0;
@@ -122,7 +152,8 @@ export function connect(url, handlers = {}) {
   function drop() {
     clearInterval(pingTimer);
     clearTimeout(pongTimer);
-    pingTimer = pongTimer = 0;
+    clearTimeout(openTimer);
+    pingTimer = pongTimer = openTimer = 0;
     if (ws) {
       ws.onopen = ws.onmessage = ws.onclose = ws.onerror = null;
     }
@@ -132,10 +163,8 @@ export function connect(url, handlers = {}) {
   function schedule(info) {
     if (closed) return;
     clearTimeout(retryTimer);
-    const cap = Math.min(BACKOFF_MAX_MS, BACKOFF_MIN_MS * 2 ** Math.min(attempt, 10));
-    // Full jitter, with a floor so a tight loop is impossible.
-    const delayMs = Math.max(BACKOFF_MIN_MS / 2, Math.random() * cap);
     attempt++;
+    const delayMs = retryDelay(attempt);
     setStatus("reconnecting", { attempt, delayMs, code: info.code, reason: info.reason });
     if (!offlineTimer) {
       offlineTimer = setTimeout(() => { offlineTimer = 0; if (!closed && status !== "live") setStatus("offline", { attempt }); }, offlineAfterMs);

@@ -13,8 +13,10 @@ import (
 	"github.com/backchannel/backchannel/wall/mapdata"
 )
 
-// The index page's map: the server draws it as inline SVG, a pin per
-// event that has a location, on the coastlines shipped in the binary
+// The map of the events, on the index page and on an event's report when
+// the deployment serves a series: the server draws it as inline SVG
+// (static/eventmap.html, styled by static/map.css), a pin per event that
+// has a location, on the coastlines shipped in the binary
 // (package mapdata) or, when the operator configured a tile server, on its
 // tiles. It is Web Mercator (the projection of every tile server), fitted
 // to the pins' bounding box with room for a pin's tooltip above it.
@@ -49,6 +51,9 @@ type MapPlace struct {
 	Slug, Title, Place string
 	Hashtags           []string
 	Live, Past         bool
+	// This marks the event the page is about (the report's own): its pin
+	// is a diamond named "this event" on the map.
+	This bool
 	// When is the time in words, as the list has it; Start and End are
 	// RFC 3339 ("" when open) for the page's script to show in the
 	// reader's zone.
@@ -138,8 +143,9 @@ type EventMap struct {
 	// keyboard focus takes, and a pin's tooltip (drawn above it) then
 	// covers only pins drawn before it.
 	Pins []MapPin
-	// Live, Coming and Past say which kinds of pin the legend explains.
-	Live, Coming, Past bool
+	// This, Live, Coming and Past say which kinds of pin the legend
+	// explains; a pin marked This counts as none of the others.
+	This, Live, Coming, Past bool
 	// Unplaced counts the events with no location.
 	Unplaced int
 	// Attribution credits the tiles (configured) or the coastlines.
@@ -163,6 +169,8 @@ type MapTile struct {
 // MapPin is one event's pin.
 type MapPin struct {
 	MapPlace
+	// Href is the event's participant page; "" draws the pin as a shape
+	// that links nowhere (the saved report).
 	Href string
 	// Label is the pin's accessible name: title, state, place, time, hashtags.
 	Label string
@@ -170,7 +178,23 @@ type MapPin struct {
 	X, Y, TipX, TipY, TipW string
 	// Tags is the hashtags as one line.
 	Tags string
-	y    float64 // Y unformatted, to sort by
+	// ThisX and ThisAnchor place the words "this event" beside a pin
+	// marked This: to its right, or to its left near the view's right edge.
+	ThisX, ThisAnchor string
+	y                 float64 // Y unformatted, to sort by
+}
+
+// Kind is the pin's class, which says how it is drawn.
+func (p MapPin) Kind() string {
+	switch {
+	case p.This:
+		return "pin-this"
+	case p.Live:
+		return "pin-live"
+	case p.Past:
+		return "pin-past"
+	}
+	return "pin-coming"
 }
 
 // MapTip is the tooltip's layout inside its box, the same for every pin.
@@ -205,9 +229,22 @@ func NewEventMap(places []MapPlace, unplaced int, tiles, attribution string) *Ev
 		state := "coming up"
 		switch {
 		case pl.Live:
-			state, m.Live = "live now", true
+			state = "live now"
 		case pl.Past:
-			state, m.Past = "ended", true
+			state = "ended"
+		}
+		switch {
+		case pl.This:
+			m.This = true
+			state = "this event, " + state
+			pin.ThisX, pin.ThisAnchor = "12", "start"
+			if x > p.W-thisLabelW-16 {
+				pin.ThisX, pin.ThisAnchor = "-12", "end"
+			}
+		case pl.Live:
+			m.Live = true
+		case pl.Past:
+			m.Past = true
 		default:
 			m.Coming = true
 		}
@@ -233,6 +270,17 @@ func NewEventMap(places []MapPlace, unplaced int, tiles, attribution string) *Ev
 	}
 	slices.SortStableFunc(m.Pins, func(a, b MapPin) int { return cmp.Compare(a.y, b.y) })
 	return m
+}
+
+// thisLabelW is about how wide "this event" is drawn, in the map's units.
+const thisLabelW = 66.0
+
+// Unlink makes every pin a shape that links nowhere, for a page that
+// must not lead back to the server (the saved report).
+func (m *EventMap) Unlink() {
+	for i := range m.Pins {
+		m.Pins[i].Href = ""
+	}
 }
 
 // landPaths projects the embedded coastlines, leaving out rings wholly

@@ -25,7 +25,8 @@ const DefaultPostCap = 60
 
 var (
 	pageTemplates = template.Must(template.New("").ParseFS(staticFiles,
-		"static/wall.html", "static/participant.html", "static/overlay.html", "static/index.html"))
+		"static/wall.html", "static/participant.html", "static/overlay.html", "static/index.html",
+		"static/eventmap.html"))
 )
 
 // routePublicPages mounts the public screens.

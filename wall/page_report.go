@@ -8,6 +8,7 @@ import (
 	"html/template"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -34,17 +35,26 @@ import (
 var reportTemplate = template.Must(template.New("report.html").Funcs(template.FuncMap{
 	"dur": report.Dur,
 	"inc": func(i int) int { return i + 1 },
-}).ParseFS(staticFiles, "static/report.html"))
+}).ParseFS(staticFiles, "static/report.html", "static/eventmap.html"))
 
-// reportCSS is the page's style, inlined in a <style> element so the
+// reportStyles are the files of the page's style, in order: the map's
+// (shared with the index) and the report's own.
+var reportStyles = []string{"map.css", "report.css"}
+
+// reportCSS is the page's style, inlined in one <style> element so the
 // saved file needs nothing else; the CSP allows it by its hash.
 var reportCSS = sync.OnceValues(func() (template.CSS, string) {
-	a, ok := assets()["report.css"]
-	if !ok {
-		panic("wall: no embedded report.css") // a broken build
+	var b bytes.Buffer
+	for _, name := range reportStyles {
+		a, ok := assets()[name]
+		if !ok {
+			panic("wall: no embedded " + name) // a broken build
+		}
+		b.Write(a.body)
+		b.WriteByte('\n')
 	}
-	sum := sha256.Sum256(a.body)
-	return template.CSS(a.body), "'sha256-" + base64.StdEncoding.EncodeToString(sum[:]) + "'"
+	sum := sha256.Sum256(b.Bytes())
+	return template.CSS(b.String()), "'sha256-" + base64.StdEncoding.EncodeToString(sum[:]) + "'"
 })
 
 // reportCSP is the live page's policy: the site's, with the inline style
@@ -121,6 +131,73 @@ type reportData struct {
 	MoreQs     int
 	FirstDecid report.DecisionTimes
 	Clock      func(time.Time) string
+	// Series is the map of the deployment's events, when it serves a
+	// series; nil otherwise.
+	Series *reportSeries
+}
+
+// reportSeries is the section "The series on the map".
+type reportSeries struct {
+	Map *EventMap
+	// Events are all the series' events, placed or not, by start time.
+	Events []MapPlace
+	// Placed says which of Events have a pin, by slug.
+	Placed map[string]bool
+}
+
+// seriesMap is the series section of e's report: every event served that
+// has a location, e's pin marked as this event, drawn on the embedded
+// coastlines and never on tiles (the saved file loads nothing). It is nil
+// unless e and at least one other event have a location. links makes the
+// pins links to the events' participant pages.
+func (st *staffAPI) seriesMap(e *Event, now time.Time, links bool) *reportSeries {
+	var all, placed []MapPlace
+	here := false
+	for _, ev := range st.srv.Events() {
+		info := ev.Info(now)
+		pl := MapPlace{Slug: info.Slug, Title: info.Title, Place: info.Place, Hashtags: info.Hashtags,
+			Live: info.Live, Past: !info.End.IsZero() && !now.Before(info.End), When: when(info.Start, info.End), This: ev == e}
+		if pl.Title == "" && len(pl.Hashtags) > 0 {
+			pl.Title = "#" + pl.Hashtags[0]
+		}
+		if !info.Start.IsZero() {
+			pl.Start = info.Start.Format(time.RFC3339)
+		}
+		if !info.End.IsZero() {
+			pl.End = info.End.Format(time.RFC3339)
+		}
+		if loc := ev.Config.Location; loc != nil {
+			pl.Lat, pl.Lon = loc.Lat, loc.Lon
+			placed = append(placed, pl)
+			here = here || pl.This
+		}
+		all = append(all, pl)
+	}
+	if !here || len(placed) < 2 {
+		return nil
+	}
+	m := NewEventMap(placed, len(all)-len(placed), "", "")
+	if !links {
+		m.Unlink()
+	}
+	// By start time, the open-started last; RFC 3339 in one zone sorts as
+	// text, and the config's times may be in several, so parse.
+	startOf := func(p MapPlace) time.Time { t, _ := time.Parse(time.RFC3339, p.Start); return t }
+	slices.SortStableFunc(all, func(a, b MapPlace) int {
+		ta, tb := startOf(a), startOf(b)
+		if ta.IsZero() != tb.IsZero() {
+			if ta.IsZero() {
+				return 1
+			}
+			return -1
+		}
+		return ta.Compare(tb)
+	})
+	s := &reportSeries{Map: m, Events: all, Placed: map[string]bool{}}
+	for _, pl := range placed {
+		s.Placed[pl.Slug] = true
+	}
+	return s
 }
 
 // maxQuestionsListed bounds the questions table on the page; the CSV
@@ -180,6 +257,7 @@ func (st *staffAPI) renderReport(e *Event, rep report.Report, file bool) ([]byte
 		Final:  !e.Config.End.IsZero() && now.After(e.Config.End),
 		Tables: report.Tables,
 		Clock:  func(t time.Time) string { return t.In(loc).Format("15:04") },
+		Series: st.seriesMap(e, now, !file),
 	}
 	d.Generated = now.In(loc).Format("Mon 2 January 2006, 15:04 MST")
 	if !rep.From.IsZero() {

@@ -32,8 +32,10 @@ type Config struct {
 	// Data is the embedded log's directory; it also holds generated
 	// first-run passphrases.
 	Data string `yaml:"data"`
-	// Redis, when set, is a redis:// URL: the logs live in Redis Streams
-	// instead of the embedded log.
+	// Redis, when set, is a Redis URL: the logs live in Redis Streams
+	// instead of the embedded log. One server (redis://host:6379/0), a
+	// primary watched by Sentinel (redis-sentinel://h1,h2,h3/name) or a
+	// Cluster (redis-cluster://h1,h2): see internal/redisurl.
 	Redis string `yaml:"redis"`
 	// LogFormat is "text" (default) or "json".
 	LogFormat string `yaml:"log_format"`
@@ -50,6 +52,11 @@ type Config struct {
 	// the join text and every absolute link a page shows use it (see
 	// publicurl.go). Empty: the machine's address on its network.
 	PublicURL string `yaml:"public_url"`
+	// AllowedOrigins are browser origins (scheme://host[:port]) accepted
+	// by the websockets and the staff API besides the request's own Host:
+	// a page served under another name than the one the node is asked
+	// for (a proxy that rewrites Host).
+	AllowedOrigins []string `yaml:"allowed_origins"`
 	// Events are the events this deployment serves.
 	Events []Event `yaml:"events"`
 

@@ -18,11 +18,16 @@
 // restarted node is not stormed. A {"type":"ping"} every 20 s that gets no frame back within
 // 10 s closes the socket: a venue's wifi can drop without the browser noticing for minutes.
 // onMessage runs inside a try/catch so one bad message cannot stop the stream.
+// A close with 4002 (rebalance: the connection reached its age on the server, see
+// docs/PROTOCOL.md) reconnects at once and quietly, without a "reconnecting" status: the
+// load balancer may pick another node, which is how clients spread out again after a restart.
 
 const PING_EVERY_MS = 20000;
 const PONG_WITHIN_MS = 10000;
 const BACKOFF_MIN_MS = 500;
 const BACKOFF_MAX_MS = 30000;
+const CLOSE_REBALANCE = 4002;
+const REBALANCE_WITHIN_MS = 250;
 
 /** Builds the absolute websocket URL for a path on this page's server. */
 export function wsURL(path) {
@@ -46,6 +51,7 @@ export function connect(url, handlers = {}) {
   let pongTimer = 0;
   let offlineTimer = 0;
   let status = "";
+  let quiet = false; // the current attempt is a rebalance: no status change unless it fails
 
   function setStatus(s, info = {}) {
     if (s === status && s !== "reconnecting") return;
@@ -60,7 +66,8 @@ export function connect(url, handlers = {}) {
       u.searchParams.set("since", String(pos));
       u.searchParams.set("epoch", epoch);
     }
-    setStatus(attempt === 0 ? "connecting" : "reconnecting", { attempt });
+    if (!quiet) setStatus(attempt === 0 ? "connecting" : "reconnecting", { attempt });
+    quiet = false;
     let sock;
     try {
       sock = new WebSocket(u.toString());
@@ -100,6 +107,12 @@ export function connect(url, handlers = {}) {
     sock.onclose = (ev) => {
       if (sock !== ws) return;
       drop();
+      if (ev.code === CLOSE_REBALANCE && !closed) {
+        quiet = true;
+        clearTimeout(retryTimer);
+        retryTimer = setTimeout(open, Math.random() * REBALANCE_WITHIN_MS);
+        return;
+      }
       schedule({ code: ev.code, reason: ev.reason });
     };
     sock.onerror = () => { /* onclose follows */ };

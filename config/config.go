@@ -57,6 +57,10 @@ type Config struct {
 	// a page served under another name than the one the node is asked
 	// for (a proxy that rewrites Host).
 	AllowedOrigins []string `yaml:"allowed_origins"`
+	// SocketMaxAge is how long a websocket stays on one node before it is
+	// asked to reconnect (and may land on another), each socket between
+	// half and one and a half times this; 0 means 15m, negative never.
+	SocketMaxAge time.Duration `yaml:"socket_max_age"`
 	// Events are the events this deployment serves.
 	Events []Event `yaml:"events"`
 
@@ -240,6 +244,9 @@ type Role struct {
 	Tokens []string `yaml:"-"`
 	// Generated reports that Passphrase was generated, not configured.
 	Generated bool `yaml:"-"`
+	// SharedKey, when set, is the Redis key the generated Passphrase is
+	// shared under by every node of a deployment.
+	SharedKey string `yaml:"-"`
 }
 
 // Configured reports whether any credential is configured for the role.

@@ -201,6 +201,27 @@ func (s *Store) Lease(ctx context.Context, name, holder string, ttl time.Duratio
 	return held == 1, err
 }
 
+// Shared returns the value stored under name for every process sharing
+// this Redis, storing value there first if there is none (SET NX, then
+// GET, in one script): however many processes call it at once with
+// different values, all of them get the same one back. It also returns
+// the key, for an operator who needs to read the value. Nodes use it for
+// the credentials none of them is configured with.
+func (s *Store) Shared(ctx context.Context, name, value string) (got, key string, err error) {
+	if s.closed.Load() {
+		return "", "", eventlog.ErrClosed
+	}
+	if name == "" || value == "" {
+		return "", "", event.Errorf(event.EINVALID, "redislog: shared name and value are required")
+	}
+	key = s.cfg.prefix + ":shared:{" + name + "}"
+	err = s.retry(ctx, "shared", func(ctx context.Context) (err error) {
+		got, err = sharedScript.Run(ctx, s.rdb, []string{key}, value).Text()
+		return err
+	})
+	return got, key, err
+}
+
 // Close stops every tail (they return ErrClosed) and closes the connections.
 // Redis itself decides when acknowledged appends reach disk (its appendfsync
 // setting), so there is nothing to flush here. Closing twice returns ErrClosed.

@@ -474,10 +474,8 @@ func (s *syncBuffer) String() string {
 func startProcess(t *testing.T, ctx context.Context, name, bin string, args []string, env map[string]string) {
 	t.Helper()
 	cmd := exec.Command(bin, args...)
-	if env != nil {
-		for k, v := range env {
-			cmd.Env = append(cmd.Env, k+"="+v)
-		}
+	for k, v := range env { // none: the test's own environment
+		cmd.Env = append(cmd.Env, k+"="+v)
 	}
 	out := &syncBuffer{}
 	cmd.Stdout, cmd.Stderr = out, out

@@ -501,13 +501,11 @@ func TestRebalanceSendsATenthPerTick(t *testing.T) {
 	opts := fast
 	opts.MaxConnAge = time.Hour
 	n := startNode(t, l, opts, nil)
-	var cs []*client
 	for range 20 {
 		c := dial(t, n.url(Public, ""), nil)
 		if _, err := c.next(5 * time.Second); err != nil {
 			t.Fatal(err)
 		}
-		cs = append(cs, c)
 	}
 	n.hub.mu.Lock()
 	old := n.hub.expiredLocked(time.Now().Add(2 * time.Hour))

@@ -49,6 +49,9 @@ type Options struct {
 	// TrustedProxies are the reverse proxies whose X-Forwarded-For,
 	// X-Forwarded-Proto and X-Forwarded-Host are believed. Empty: none.
 	TrustedProxies []netip.Prefix
+	// AllowedOrigins are browser origins (scheme://host[:port]) whose
+	// state-changing requests are accepted besides the request's own host.
+	AllowedOrigins []string
 	// LoginPerAddress is the budget of wrong login attempts per client
 	// address (default: 5 at once, then one per 20s); LoginPerEvent the
 	// budget per event, whatever the address (default: 20 at once, then
@@ -83,6 +86,7 @@ type Authenticator struct {
 	key      []byte
 	ttl      time.Duration
 	proxies  []netip.Prefix
+	origins  map[string]bool // AllowedOrigins, lower case, no trailing slash
 	slugFrom func(*http.Request) string
 	now      func() time.Time
 	log      *slog.Logger
@@ -125,6 +129,10 @@ func New(opts Options) (*Authenticator, error) {
 		now:      opts.Now,
 		log:      opts.Logger,
 		events:   make(map[string]*eventCreds),
+		origins:  make(map[string]bool),
+	}
+	for _, o := range opts.AllowedOrigins {
+		a.origins[strings.ToLower(strings.TrimRight(o, "/"))] = true
 	}
 	if a.ttl <= 0 {
 		a.ttl = 12 * time.Hour

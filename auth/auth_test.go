@@ -598,3 +598,33 @@ func BenchmarkIdentifyBearer(b *testing.B) {
 		}
 	}
 }
+
+// An allowed origin passes the cross-site check of a cookie-authenticated
+// action though it is not the request's Host (a page served under another
+// name, or a proxy that rewrites Host); other origins are still refused.
+func TestAllowedOrigins(t *testing.T) {
+	f := newFixture(t, func(o *Options) { o.AllowedOrigins = []string{"https://wall.example.org/"} })
+	cookie, id := f.login(t, "demo", "", modPass)
+	for _, tc := range []struct {
+		origin, site string
+		status       int
+	}{
+		{"https://wall.example.org", "", 200},
+		{"https://WALL.example.org", "cross-site", 200},
+		{"https://wall.example.org:8443", "", 403},
+		{"https://evil.example", "cross-site", 403},
+	} {
+		req := httptest.NewRequest("POST", "/api/events/demo/posts/abc/approve", nil) // Host: example.com
+		req.AddCookie(cookie)
+		req.Header.Set(CSRFHeader, id.CSRFToken)
+		req.Header.Set("Origin", tc.origin)
+		if tc.site != "" {
+			req.Header.Set("Sec-Fetch-Site", tc.site)
+		}
+		rec := httptest.NewRecorder()
+		f.mux.ServeHTTP(rec, req)
+		if rec.Code != tc.status {
+			t.Errorf("Origin %s (Sec-Fetch-Site %q): %d, want %d", tc.origin, tc.site, rec.Code, tc.status)
+		}
+	}
+}

@@ -84,10 +84,13 @@ func tokenEqual(got, want string) bool {
 // make every real request look cross-site.
 func (a *Authenticator) sameOrigin(r *http.Request) bool {
 	if site := r.Header.Get("Sec-Fetch-Site"); site != "" {
-		return site == "same-origin" || site == "none"
+		return site == "same-origin" || site == "none" || a.origins[strings.ToLower(strings.TrimRight(r.Header.Get("Origin"), "/"))]
 	}
 	origin := r.Header.Get("Origin")
 	if origin == "" {
+		return true
+	}
+	if a.origins[strings.ToLower(strings.TrimRight(origin, "/"))] {
 		return true
 	}
 	u, err := url.Parse(origin)

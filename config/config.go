@@ -44,8 +44,10 @@ type Config struct {
 	// Data is the embedded log's directory; it also holds generated
 	// first-run passphrases.
 	Data string `yaml:"data"`
-	// Redis, when set, is a redis:// URL: the logs live in Redis Streams
-	// instead of the embedded log.
+	// Redis, when set, is a Redis URL: the logs live in Redis Streams
+	// instead of the embedded log. One server (redis://host:6379/0), a
+	// primary watched by Sentinel (redis-sentinel://h1,h2,h3/name) or a
+	// Cluster (redis-cluster://h1,h2): see internal/redisurl.
 	Redis string `yaml:"redis"`
 	// LogFormat is "text" (default) or "json".
 	LogFormat string `yaml:"log_format"`
@@ -69,6 +71,15 @@ type Config struct {
 	MapTiles *MapTiles `yaml:"map_tiles"`
 	// Server holds the HTTP server's limits: sockets and timeouts.
 	Server Server `yaml:"server"`
+	// AllowedOrigins are browser origins (scheme://host[:port]) accepted
+	// by the websockets and the staff API besides the request's own Host:
+	// a page served under another name than the one the node is asked
+	// for (a proxy that rewrites Host).
+	AllowedOrigins []string `yaml:"allowed_origins"`
+	// SocketMaxAge is how long a websocket stays on one node before it is
+	// asked to reconnect (and may land on another), each socket between
+	// half and one and a half times this; 0 means 15m, negative never.
+	SocketMaxAge time.Duration `yaml:"socket_max_age"`
 	// Events are the events this deployment serves.
 	Events []Event `yaml:"events"`
 
@@ -329,6 +340,9 @@ type Role struct {
 	Tokens []string `yaml:"-"`
 	// Generated reports that Passphrase was generated, not configured.
 	Generated bool `yaml:"-"`
+	// SharedKey, when set, is the Redis key the generated Passphrase is
+	// shared under by every node of a deployment.
+	SharedKey string `yaml:"-"`
 }
 
 // Configured reports whether any credential is configured for the role.

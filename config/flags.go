@@ -24,6 +24,8 @@ type Flags struct {
 	PublicURL string
 	// MetricsListen, when given, replaces the file's metrics_listen.
 	MetricsListen string
+	// AllowedOrigins, when given, are added to the file's allowed_origins.
+	AllowedOrigins []string
 	// Tags, when given, make one event following these hashtags (the
 	// first names it); Mastodon and Rehearse give that event its sources.
 	Tags     []string
@@ -68,6 +70,7 @@ func (f *Flags) Register(fs *flag.FlagSet) {
 	fs.StringVar(&f.Moderation, "moderation", "", "moderation mode of every event: pre (default) or auto (env BACKCHANNEL_MODERATION)")
 	fs.StringVar(&f.LogFormat, "log-format", "", "log format: text (default) or json (env BACKCHANNEL_LOG_FORMAT)")
 	fs.StringVar(&f.PublicURL, "public-url", "", "the address people open to reach this server, for the QR code and the join text, e.g. https://wall.example.org (default: this machine's address on its network; env BACKCHANNEL_PUBLIC_URL)")
+	fs.Var(listFlag{&f.AllowedOrigins}, "allowed-origin", "a browser origin accepted besides the request's own host, e.g. https://wall.example.org; repeatable (env BACKCHANNEL_ALLOWED_ORIGIN, comma-separated)")
 	fs.Var(listFlag{&f.Tags}, "tag", "hashtag to follow, without '#'; repeatable; makes one event named after the first (env BACKCHANNEL_TAG, comma-separated)")
 	fs.Var(listFlag{&f.Mastodon}, "mastodon", "Mastodon server to search, e.g. https://mastodon.social; repeatable (env BACKCHANNEL_MASTODON)")
 	fs.BoolVar(&f.Bluesky, "bluesky", false, "follow the hashtags on Bluesky too, through the public Jetstream (env BACKCHANNEL_BLUESKY)")
@@ -122,6 +125,7 @@ func (f *Flags) Build(getenv func(string) string) (*Config, error) {
 	if f.MaxSocketsPerAddress != 0 {
 		c.Server.MaxSocketsPerAddress = f.MaxSocketsPerAddress
 	}
+	c.AllowedOrigins = append(c.AllowedOrigins, f.AllowedOrigins...)
 	if len(f.Tags) == 0 && (len(f.Mastodon) > 0 || f.Bluesky || f.Rehearse) {
 		return nil, &Error{Path: "--tag", Msg: "--mastodon, --bluesky and --rehearse add sources to the event --tag makes: give --tag too"}
 	}
@@ -209,7 +213,7 @@ func (f *Flags) applyEnv(getenv func(string) string) error {
 	for _, l := range []struct {
 		name string
 		v    *[]string
-	}{{"tag", &f.Tags}, {"mastodon", &f.Mastodon}} {
+	}{{"tag", &f.Tags}, {"mastodon", &f.Mastodon}, {"allowed-origin", &f.AllowedOrigins}} {
 		if v := getenv(EnvName(l.name)); v != "" && !set[l.name] {
 			*l.v = nil
 			_ = listFlag{l.v}.Set(v)

@@ -408,6 +408,10 @@ func (c *Config) resolve(getenv func(string) string) error {
 		if v == "" {
 			errs = append(errs, c.errAt(path, "environment variable "+name+" is not set"))
 		}
+		if Placeholder(v) {
+			errs = append(errs, c.errAt(path, "environment variable "+name+" holds a placeholder from the examples ("+v+"), which anybody can read: put a secret of your own in it (openssl rand -hex 32)"))
+			return ""
+		}
 		return v
 	}
 	if k := need("session_key_env", c.SessionKeyEnv); k != "" {

@@ -85,6 +85,10 @@ func EnsurePassphrases(dir string, c *Config) (path string, generated bool, err 
 	return path, generated, nil
 }
 
+// NewPassphrase returns a new random passphrase like those EnsurePassphrases
+// generates, for a deployment that keeps them elsewhere (in Redis).
+func NewPassphrase() string { return newPassphrase() }
+
 // newPassphrase returns 80 random bits as four groups of four letters and
 // digits, "k3vq-8mzt-..." : easy to read out across a room and type on a phone.
 func newPassphrase() string {

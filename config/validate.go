@@ -15,6 +15,7 @@ import (
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/backchannel/backchannel/event"
+	"github.com/backchannel/backchannel/internal/redisurl"
 	"github.com/backchannel/backchannel/internal/weburl"
 )
 
@@ -52,9 +53,14 @@ func (c *Config) Validate() error {
 		}
 	}
 	if c.Redis != "" {
-		u, err := url.Parse(c.Redis)
-		if err != nil || (u.Scheme != "redis" && u.Scheme != "rediss" && u.Scheme != "unix") {
-			bad("redis", "not a redis:// URL")
+		if _, err := redisurl.Parse(c.Redis); err != nil {
+			bad("redis", "not a redis:// URL: %v", err)
+		}
+	}
+	for i, o := range c.AllowedOrigins {
+		u, err := url.Parse(o)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || strings.Trim(u.Path, "/") != "" || u.RawQuery != "" || u.User != nil {
+			bad(fmt.Sprintf("allowed_origins[%d]", i), "%q is not an origin like https://wall.example.org or http://localhost:8080", o)
 		}
 	}
 	if c.Redis == "" && c.Data == "" {

@@ -24,6 +24,13 @@ import (
 // metricName matches backchannel's series names in a PromQL expression.
 var metricName = regexp.MustCompile(`\bbackchannel_[a-z0-9_]+\b`)
 
+// selector matches a backchannel series with label matchers, and
+// labelMatch one exact matcher (label="value") within them.
+var (
+	selector   = regexp.MustCompile(`\b(backchannel_[a-z0-9_]+)\{([^}]*)\}`)
+	labelMatch = regexp.MustCompile(`([a-z_]+)="([^"]*)"`)
+)
+
 type dashboard struct {
 	UID        string  `json:"uid"`
 	Title      string  `json:"title"`
@@ -154,6 +161,31 @@ func TestQueriedMetricsAreExported(t *testing.T) {
 		t.Fatalf("only %d metrics named; the extraction is broken", len(want))
 	}
 
+	// The label values they match on exactly, e.g. kind="received": a
+	// value the binary never exports leaves the panel empty for ever.
+	wantLabels := map[string][]string{} // `metric{label="value"}` -> where
+	addSelectors := func(expr, where string) {
+		for _, m := range selector.FindAllStringSubmatch(expr, -1) {
+			for _, lm := range labelMatch.FindAllStringSubmatch(m[2], -1) {
+				if strings.Contains(lm[2], "$") {
+					continue // a dashboard variable
+				}
+				k := m[1] + "{" + lm[1] + "=\"" + lm[2] + "\"}"
+				wantLabels[k] = append(wantLabels[k], where)
+			}
+		}
+	}
+	for _, p := range d.Panels {
+		for _, q := range p.Targets {
+			addSelectors(q.Expr, "panel "+p.Title)
+		}
+	}
+	for _, g := range rules.Groups {
+		for _, r := range g.Rules {
+			addSelectors(r.Expr, "alert "+r.Alert)
+		}
+	}
+
 	addr := startBinary(t)
 	// A wall's socket makes the fan-out series for the public audience.
 	ws, _, err := websocket.DefaultDialer.Dial("ws://"+addr+"/api/events/deploytest/ws", nil)
@@ -182,13 +214,22 @@ func TestQueriedMetricsAreExported(t *testing.T) {
 				missing = append(missing, m)
 			}
 		}
+		for sel := range wantLabels {
+			if !got[sel] {
+				missing = append(missing, sel)
+			}
+		}
 		if len(missing) == 0 {
 			break
 		}
 		if time.Now().After(deadline) {
 			slices.Sort(missing)
 			for _, m := range missing {
-				t.Errorf("%s is named by %s but the binary does not export it", m, strings.Join(want[m], ", "))
+				where := want[m]
+				if where == nil {
+					where = wantLabels[m]
+				}
+				t.Errorf("%s is named by %s but the binary does not export it", m, strings.Join(where, ", "))
 			}
 			return
 		}
@@ -213,7 +254,16 @@ func scrape(addr string) (map[string]bool, error) {
 			continue
 		}
 		if i := strings.IndexAny(line, "{ "); i > 0 {
-			got[line[:i]] = true
+			name := line[:i]
+			got[name] = true
+			// And each of its labels, as name{label="value"}.
+			if line[i] == '{' {
+				if end := strings.LastIndexByte(line, '}'); end > i {
+					for _, lm := range labelMatch.FindAllStringSubmatch(line[i+1:end], -1) {
+						got[name+"{"+lm[1]+"=\""+lm[2]+"\"}"] = true
+					}
+				}
+			}
 		}
 	}
 	return got, sc.Err()

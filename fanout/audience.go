@@ -47,7 +47,15 @@ const (
 	// filled. It should reconnect with ?since= its last position; it
 	// misses nothing.
 	CloseSlow = 4000
+	// CloseRebalance: the connection reached its maximum age
+	// (Options.MaxConnAge). The client reconnects at once with ?since=,
+	// through the load balancer, which may pick another node: that is how
+	// clients spread out again over a node that restarted. It misses nothing.
+	CloseRebalance = 4002
 )
+
+// DefaultMaxConnAge is Options.MaxConnAge's default.
+const DefaultMaxConnAge = 15 * time.Minute
 
 // The bounds of the adaptive public interval.
 const (
@@ -92,6 +100,13 @@ type Options struct {
 	PingInterval time.Duration
 	PongWait     time.Duration
 	WriteWait    time.Duration
+	// MaxConnAge is how long a connection stays open before the hub closes
+	// it with CloseRebalance, so it reconnects through the load balancer
+	// (zero: 15 minutes; negative: never). Each connection gets an age of
+	// its own, uniformly between half and one and a half times this, so
+	// clients that arrived together (after another node stopped) do not
+	// leave together.
+	MaxConnAge time.Duration
 	// AllowedOrigins are origins (scheme://host[:port]) accepted at upgrade
 	// beside the request's own host. A request without an Origin header
 	// (not a browser) is accepted.
@@ -133,6 +148,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.WriteWait <= 0 {
 		o.WriteWait = 10 * time.Second
+	}
+	if o.MaxConnAge == 0 {
+		o.MaxConnAge = DefaultMaxConnAge
 	}
 	if o.ClientRate <= 0 {
 		o.ClientRate = 5

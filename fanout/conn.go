@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"strconv"
@@ -30,6 +31,7 @@ type conn struct {
 
 	q        chan *frame
 	deadline time.Time // the write deadline set on ws; only the writer touches it
+	expires  time.Time // when the hub closes it with CloseRebalance; zero: never
 	writing  atomic.Bool
 	dead     atomic.Bool
 	// lingering: the reader closes the socket itself, after draining it.
@@ -247,6 +249,9 @@ func (h *Hub) ServeWS(w http.ResponseWriter, r *http.Request, a Audience) {
 		return // the upgrader answered with an HTTP error
 	}
 	c := &conn{h: h, aud: s, ws: ws, remote: r.RemoteAddr, release: release, q: make(chan *frame, h.opts.QueueSize), idx: -1}
+	if age := h.opts.MaxConnAge; age > 0 {
+		c.expires = time.Now().Add(age/2 + rand.N(age))
+	}
 
 	// The request's context ends with the handler; the join may read the log.
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)

@@ -297,9 +297,42 @@ func (h *Hub) pingLoop() {
 					h.cutSlowLocked(c)
 				}
 			}
+			old := h.expiredLocked(time.Now())
 			h.mu.Unlock()
+			for _, c := range old {
+				c.aud.met.rebalanced.Inc()
+				c.closeWith(CloseRebalance, "rebalance")
+			}
 		}
 	}
+}
+
+// expiredLocked returns the connections past their maximum age, at most
+// a tenth of them (and at least one) per call, so that a node never sends
+// a large share of its clients away at once. Called with h.mu held.
+func (h *Hub) expiredLocked(now time.Time) []*conn {
+	if h.opts.MaxConnAge <= 0 {
+		return nil
+	}
+	var old []*conn
+	total := 0
+	for _, s := range h.aud {
+		total += len(s.synced) + len(s.ahead)
+		for _, c := range s.synced {
+			if now.After(c.expires) {
+				old = append(old, c)
+			}
+		}
+		for c := range s.ahead {
+			if now.After(c.expires) {
+				old = append(old, c)
+			}
+		}
+	}
+	if limit := max(total/10, 1); len(old) > limit {
+		old = old[:limit]
+	}
+	return old
 }
 
 // attachLocked registers c as having seen everything up to pos and queues

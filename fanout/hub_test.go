@@ -457,3 +457,61 @@ func TestTextFrameHeaders(t *testing.T) {
 		}
 	}
 }
+
+// A connection is closed with 4002 (rebalance) within its maximum age, at
+// most a tenth of the node's clients per tick, and resumes from its
+// position without a gap or a repeat.
+func TestMaxConnAgeRebalances(t *testing.T) {
+	_, l := openLog(t)
+	opts := fast
+	opts.MaxConnAge = 200 * time.Millisecond
+	opts.PingInterval = 50 * time.Millisecond
+	n := startNode(t, l, opts, nil)
+	first := appendPost(t, l, "a", "before", event.DecisionApprove)
+	c := dial(t, n.url(Public, ""), nil)
+	c.readUntil(first)
+	epoch := c.msgs[0].Epoch
+	start := time.Now()
+	code, reason := c.closeCode()
+	if code != CloseRebalance || reason != "rebalance" {
+		t.Fatalf("close %d %q, want %d rebalance", code, reason, CloseRebalance)
+	}
+	// Uniform in [age/2, 3age/2], checked on ticks of PingInterval.
+	if waited := time.Since(start); waited > 300*time.Millisecond+opts.PingInterval+time.Second {
+		t.Errorf("closed after %v, want within about 300ms", waited)
+	}
+	missed := appendPost(t, l, "b", "while away", event.DecisionApprove)
+	n.waitPos(t, missed)
+	c2 := dial(t, n.url(Public, fmt.Sprintf("since=%d&epoch=%s", first, epoch)), nil)
+	c2.readUntil(missed)
+	if c2.msgs[0].Type != "resume" {
+		t.Fatalf("first message after the rebalance = %+v, want resume", c2.msgs[0])
+	}
+	if got := c2.events(); !slices.Equal(got, seq(first+1, missed)) {
+		t.Errorf("after the rebalance got %v, want exactly %d..%d", got, first+1, missed)
+	}
+	if got := counter(t, n.reg, "backchannel_fanout_rebalanced_total", map[string]string{"audience": "public"}); got < 1 {
+		t.Errorf("rebalanced_total = %v, want at least 1", got)
+	}
+}
+
+// Of many connections past their age, one tick sends at most a tenth away.
+func TestRebalanceSendsATenthPerTick(t *testing.T) {
+	_, l := openLog(t)
+	opts := fast
+	opts.MaxConnAge = time.Hour
+	n := startNode(t, l, opts, nil)
+	for range 20 {
+		c := dial(t, n.url(Public, ""), nil)
+		if _, err := c.next(5 * time.Second); err != nil {
+			t.Fatal(err)
+		}
+	}
+	n.hub.mu.Lock()
+	old := n.hub.expiredLocked(time.Now().Add(2 * time.Hour))
+	none := n.hub.expiredLocked(time.Now())
+	n.hub.mu.Unlock()
+	if len(old) != 2 || len(none) != 0 {
+		t.Errorf("expired: %d of 20 past their age (want 2, a tenth), %d before it (want 0)", len(old), len(none))
+	}
+}

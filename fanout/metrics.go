@@ -16,8 +16,13 @@ type metrics struct {
 	bad         *prometheus.CounterVec
 	snapshots   *prometheus.CounterVec
 	resumes     *prometheus.CounterVec
+	rebalanced  *prometheus.CounterVec
 	delay       *prometheus.HistogramVec
 }
+
+// badReasons are the values of bad_client_total's "reason" label, each
+// exported at 0 from the start so increase() sees its first one.
+var badReasons = []string{"origin", "bad_message", "unknown_message", "flood", "oversize"}
 
 func newMetrics(reg prometheus.Registerer) *metrics {
 	m := &metrics{
@@ -49,6 +54,10 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Namespace: "backchannel", Subsystem: "fanout", Name: "resumes_total",
 			Help: "Connections resumed from a position without a snapshot.",
 		}, []string{"event", "audience"}),
+		rebalanced: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "backchannel", Subsystem: "fanout", Name: "rebalanced_total",
+			Help: "Connections closed with 4002 (rebalance) at their maximum age, so that they reconnect through the load balancer and spread over the nodes.",
+		}, []string{"event", "audience"}),
 		delay: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Namespace: "backchannel", Subsystem: "fanout", Name: "delivery_delay_seconds",
 			Help:    "From an event's append time to the write of the frame carrying it (oldest event of the frame).",
@@ -65,6 +74,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 	m.bad = register(reg, m.bad)
 	m.snapshots = register(reg, m.snapshots)
 	m.resumes = register(reg, m.resumes)
+	m.rebalanced = register(reg, m.rebalanced)
 	m.delay = register(reg, m.delay)
 	return m
 }
@@ -93,6 +103,7 @@ type audMetrics struct {
 	slow        prometheus.Counter
 	snapshots   prometheus.Counter
 	resumes     prometheus.Counter
+	rebalanced  prometheus.Counter
 	delay       prometheus.Observer
 	bad         *prometheus.CounterVec
 	event, aud  string
@@ -100,6 +111,9 @@ type audMetrics struct {
 
 func (m *metrics) forAudience(eventSlug string, a Audience) audMetrics {
 	l := prometheus.Labels{"event": eventSlug, "audience": a.String()}
+	for _, r := range badReasons {
+		m.bad.WithLabelValues(eventSlug, a.String(), r)
+	}
 	return audMetrics{
 		connections: m.connections.With(l),
 		messages:    m.messages.With(l),
@@ -107,6 +121,7 @@ func (m *metrics) forAudience(eventSlug string, a Audience) audMetrics {
 		slow:        m.slow.With(l),
 		snapshots:   m.snapshots.With(l),
 		resumes:     m.resumes.With(l),
+		rebalanced:  m.rebalanced.With(l),
 		delay:       m.delay.With(l),
 		bad:         m.bad,
 		event:       eventSlug,

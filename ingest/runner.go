@@ -269,7 +269,26 @@ func (r *Runner) newSourceRun(ev *eventRun, src Source) *sourceRun {
 	s.prev = s.health.Snapshot()
 	s.health.OnChange = s.observe
 	s.observe(s.prev) // so every series exists from the start
+	s.zeroCounters()
 	return s
+}
+
+// zeroCounters exports every counter of the source, and its leader gauge,
+// at 0 before anything happens: a series that appears only with its first
+// increase leaves panels empty and increase() blind to that first one, and
+// a standby that exported no leader series would hide that nobody runs
+// the source.
+func (s *sourceRun) zeroCounters() {
+	m, ev, name := s.r.metrics, s.ev.Slug, s.src.Name()
+	for _, k := range []event.Kind{event.PostReceived, event.PostEdited, event.PostDeleted} {
+		m.appended.WithLabelValues(ev, name, strings.TrimPrefix(string(k), "post."))
+	}
+	for _, k := range []string{ErrorKindFetch, ErrorKindExit, ErrorKindPanic, ErrorKindLease} {
+		m.errors.WithLabelValues(ev, name, k)
+	}
+	m.duplicates.WithLabelValues(ev, name)
+	m.rateLimited.WithLabelValues(ev, name)
+	m.leader.WithLabelValues(ev, name).Set(0)
 }
 
 // loop runs the source until ctx is done: waiting for the window, standing

@@ -25,9 +25,10 @@ type wallClient struct {
 	node       int    // index in nodes of the node it is (or was last) connected to
 	pos        uint64 // position of the last message handled
 	epoch      string
-	connects   int      // successful upgrades
-	firsts     []string // type of the first message after each connect
-	positions  []uint64 // positions of the "event" messages, in the order received
+	connects   int         // successful upgrades
+	firsts     []string    // type of the first message after each connect
+	positions  []uint64    // positions of the "event" messages, in the order received
+	times      []time.Time // when each of them arrived
 	upserts    map[string]int
 	removes    map[string]int
 	problems   []string // protocol violations seen (repeats, regressions, epoch changes)
@@ -134,6 +135,7 @@ func (c *wallClient) read(ctx context.Context, ws *websocket.Conn) {
 				}
 				c.pos = m.Pos
 				c.positions = append(c.positions, m.Pos)
+				c.times = append(c.times, time.Now())
 				if m.Wall != nil {
 					for _, p := range m.Wall.Upsert {
 						c.upserts[p.ID]++

@@ -41,6 +41,13 @@ func (s *store) Log(ctx context.Context, slug string) (eventlog.Log, error) {
 	s.mu.Unlock()
 	w := &log{Log: l, m: s.m, slug: slug, length: hw, gauge: s.m.LogLength.WithLabelValues(slug)}
 	if !seen {
+		// Every kind and result from 0, so a panel or increase() sees the
+		// first error too, not only those after it.
+		for _, k := range event.Kinds {
+			for _, r := range []string{ResultAppended, ResultDuplicate, ResultError} {
+				s.m.Appends.WithLabelValues(slug, string(k), r)
+			}
+		}
 		// Start the gauge at the log's length, so a restarted process
 		// reports it before anything new is appended.
 		if h, err := l.Head(ctx); err == nil {

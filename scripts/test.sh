@@ -12,14 +12,18 @@ STATICCHECK_VERSION=v0.8.2
 say() { printf '\n== %s\n' "$*"; }
 
 # Debian packages the tests use: a real redis-server (eventlog/redislog,
-# internal/redistest), a real browser (the pages' chromedp tests) and
-# promtool from the prometheus package (deploytest checks the Prometheus
-# config and alert rules with it), and the fonts a projector laptop needs
-# for Chinese, Japanese and Korean posts and emoji (the wall's font stack
-# names them; e2e checks that they render as glyphs, not boxes).
+# internal/redistest; run with --sentinel for the failover test), a real
+# browser (the pages' chromedp tests), prometheus with promtool (deploytest
+# checks the Prometheus config and alert rules with promtool, and runs
+# prometheus itself with nginx in the compose-as-processes test), and the
+# fonts a projector laptop needs for Chinese, Japanese and Korean posts and
+# emoji (the wall's font stack names them; e2e checks that they render as
+# glyphs, not boxes).
 missing=()
 command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
 command -v promtool >/dev/null 2>&1 || missing+=(prometheus)
+command -v prometheus >/dev/null 2>&1 || missing+=(prometheus)
+command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || missing+=(nginx)
 if ! command -v chromium >/dev/null 2>&1 && ! command -v chromium-browser >/dev/null 2>&1 \
 	&& ! command -v google-chrome >/dev/null 2>&1; then
 	missing+=(chromium)

@@ -27,7 +27,8 @@ func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
 // readyz answers 200 only while the log store answers and can take
 // appends (the embedded log reports a failed write or fsync, such as a
 // full disk, until a write succeeds): a load balancer then sends no one
-// to a node that cannot read or append.
+// to a node that cannot read or append. With ReadyWithoutStore (a fan-out
+// node) a failing store answers 200 "degraded" instead.
 func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 	if s.opts.Store == nil {
 		WriteError(w, r, event.Errorf(event.EUNAVAILABLE, "no log store"))
@@ -36,6 +37,11 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), s.opts.PingTimeout)
 	defer cancel()
 	if err := s.opts.Store.Ping(ctx); err != nil {
+		if s.opts.ReadyWithoutStore {
+			s.opts.Logger.WarnContext(r.Context(), "degraded: the log store does not answer; serving the screens from the fold", "err", err)
+			WriteJSON(w, http.StatusOK, map[string]string{"status": "degraded", "log": "unreachable: new decisions and posts wait until it is back"})
+			return
+		}
 		s.opts.Logger.WarnContext(r.Context(), "not ready: the log store does not answer or cannot take appends", "err", err)
 		WriteError(w, r, event.Errorf(event.EUNAVAILABLE, "the event log cannot be reached or cannot take appends"))
 		return

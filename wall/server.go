@@ -27,6 +27,10 @@ type Pinger interface {
 type Options struct {
 	// Store answers /readyz: the node is ready only while Ping succeeds.
 	Store Pinger
+	// ReadyWithoutStore keeps /readyz at 200 while Store fails (its body
+	// then says "degraded"): a fan-out node serves open walls and new
+	// page loads from its fold through a Redis outage (docs/OPERATIONS.md).
+	ReadyWithoutStore bool
 	// Gatherer is served on /metrics; nil serves no /metrics.
 	Gatherer prometheus.Gatherer
 	// Logger logs requests; nil uses slog.Default().

@@ -427,3 +427,32 @@ func TestPublicSocket(t *testing.T) {
 		t.Error("socket of an unknown event upgraded")
 	}
 }
+
+// A fan-out node (ReadyWithoutStore) stays ready, degraded, while its store
+// fails: its walls and pages are served from the fold.
+func TestReadyWithoutStoreStaysReadyDegraded(t *testing.T) {
+	store, err := disklog.Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := wall.New(wall.Options{Store: store, ReadyWithoutStore: true})
+	hs := httptest.NewServer(srv)
+	defer hs.Close()
+	status := func() (int, string) {
+		res, err := http.Get(hs.URL + "/readyz")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		var body map[string]string
+		_ = json.NewDecoder(res.Body).Decode(&body)
+		return res.StatusCode, body["status"]
+	}
+	if code, st := status(); code != 200 || st != "ready" {
+		t.Errorf("with the store up: %d %q, want 200 ready", code, st)
+	}
+	_ = store.Close()
+	if code, st := status(); code != 200 || st != "degraded" {
+		t.Errorf("with the store down: %d %q, want 200 degraded", code, st)
+	}
+}

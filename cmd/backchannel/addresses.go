@@ -53,6 +53,8 @@ func addressesOf(cfg *config.Config, listenAddr string) []eventAddresses {
 func credentialsWhere(cfg *config.Config, r *config.Role) string {
 	var where []string
 	switch {
+	case r.SharedKey != "":
+		where = append(where, "passphrase shared by every node in Redis (redis-cli GET '"+r.SharedKey+"')")
 	case r.Generated:
 		where = append(where, "passphrase in "+filepath.Join(cfg.Data, config.PassphraseFile))
 	case r.PassphraseEnv != "" && r.Passphrase != "":

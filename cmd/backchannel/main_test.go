@@ -19,6 +19,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
 	"gopkg.in/yaml.v3"
 
 	"github.com/backchannel/backchannel/internal/redistest"
@@ -607,18 +608,52 @@ func TestServeRolesShareRedis(t *testing.T) {
 	if code := run(context.Background(), []string{"healthcheck", "http://" + in.addr + "/readyz"}, &discard, &discard, os.Getenv); code != 0 {
 		t.Errorf("healthcheck of a ready node = %d: %s", code, discard.String())
 	}
-	// Only the fan-out node has staff: only it generates passphrases.
-	if _, err := os.Stat(filepath.Join(ingestData, "passphrases.yaml")); !os.IsNotExist(err) {
-		t.Errorf("ingest node wrote passphrases: %v", err)
+	// Nodes sharing Redis never invent credentials of their own: none is
+	// written to a data directory; the first fan-out node stores them in
+	// Redis and a second one, started after it, uses the same, so a login
+	// on one works on the other.
+	for _, dir := range []string{ingestData, fanoutData} {
+		if _, err := os.Stat(filepath.Join(dir, "passphrases.yaml")); !os.IsNotExist(err) {
+			t.Errorf("a node wrote passphrases into its data directory: %v", err)
+		}
 	}
-	if _, err := os.Stat(filepath.Join(fanoutData, "passphrases.yaml")); err != nil {
-		t.Errorf("fan-out node has no passphrases: %v", err)
+	out2 := start(t, append(common, "--role", "fanout", "--data", t.TempDir())...)
+	rdb := redis.NewClient(&redis.Options{Addr: rs.Addr})
+	defer rdb.Close()
+	mod, err := rdb.Get(context.Background(), "bc:shared:{passphrase:ourday:moderator}").Result()
+	if err != nil {
+		t.Fatalf("the moderators' shared passphrase: %v", err)
+	}
+	jar, _ := cookiejar.New(nil)
+	staff := &http.Client{Jar: jar, Timeout: 5 * time.Second}
+	login, err := staff.Post("http://"+out.addr+"/e/ourday/login", "application/json", strings.NewReader(fmt.Sprintf(`{"passphrase":%q}`, mod)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	login.Body.Close()
+	if login.StatusCode != 200 {
+		t.Fatalf("login on the first fan-out node with the passphrase in Redis = %s", login.Status)
+	}
+	for _, node := range []*proc{out, out2} {
+		// The cookie of the login on the first node, sent to each node.
+		req, _ := http.NewRequest("GET", "http://"+node.addr+"/api/events/ourday/queue", nil)
+		for _, c := range jar.Cookies(login.Request.URL) {
+			req.AddCookie(c)
+		}
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		if res.StatusCode != 200 {
+			t.Errorf("the queue on %s with the session from the first node = %s", node.addr, res.Status)
+		}
 	}
 	// The fan-out node ran no source: its log of the run says so.
 	if out.logged("source lease taken: running it here") {
 		t.Error("the fan-out node ran a source")
 	}
-	for _, p := range []*proc{out, in} {
+	for _, p := range []*proc{out2, out, in} {
 		if code := p.stop(t); code != 0 {
 			t.Errorf("exit code = %d", code)
 		}

@@ -124,14 +124,15 @@ func openNode(ctx context.Context, cfg *config.Config, role string, logger *slog
 			ClientKey:  func(r *http.Request) string { return clientaddr.Key(clientaddr.From(r, proxies)) },
 			Registerer: n.reg, Logger: logger,
 		})
-		if authn, err = staffAuth(cfg, logger, n.reg); err != nil {
+		if authn, err = staffAuth(ctx, cfg, raw, logger, n.reg); err != nil {
 			return nil, err
 		}
 		form = webform.New(webform.Options{TrustedProxies: cfg.Proxies, Logger: logger, Key: cfg.SessionKey, Registerer: n.reg})
 	}
 
 	n.srv = wall.New(wall.Options{Store: n.store, Gatherer: mainGatherer(cfg, n.reg), HTTPMetrics: metrics.NewHTTP(n.reg), Logger: logger,
-		MapTiles: cfg.MapTiles.TileURL(), MapAttribution: cfg.MapTiles.Credit(), BodyTimeout: cfg.Server.BodyTimeout})
+		MapTiles: cfg.MapTiles.TileURL(), MapAttribution: cfg.MapTiles.Credit(), BodyTimeout: cfg.Server.BodyTimeout,
+		ReadyWithoutStore: role == roleFanout})
 	foldCtx, stopFolds := context.WithCancel(context.WithoutCancel(ctx))
 	n.stopFolds = stopFolds
 	var sources []ingest.EventSources
@@ -186,23 +187,6 @@ func openNode(ctx context.Context, cfg *config.Config, role string, logger *slog
 	return n, nil
 }
 
-// staffAuth makes sure every staff role can log in (generating the
-// passphrases and the session key not configured into the data directory)
-// and returns the authenticator of the staff's credentials.
-func staffAuth(cfg *config.Config, logger *slog.Logger, reg prometheus.Registerer) (*auth.Authenticator, error) {
-	if path, generated, err := config.EnsurePassphrases(cfg.Data, cfg); err != nil {
-		return nil, err
-	} else if generated {
-		logger.Warn("no credentials configured for some roles: their passphrases are in this file (readable by you only)", "file", path)
-	}
-	if path, generated, err := config.EnsureSessionKey(cfg.Data, cfg); err != nil {
-		return nil, err
-	} else if generated {
-		logger.Info("generated the key that signs login sessions", "file", path)
-	}
-	return newAuthenticator(cfg, logger, reg)
-}
-
 // openEvent opens ec's log, starts its fold under foldCtx and returns its
 // sources. In a role with screens it also gives the event its web form,
 // its fan-out hub and its place on the HTTP server.
@@ -231,7 +215,8 @@ func (n *node) openEvent(ctx, foldCtx context.Context, ec *config.Event, form *w
 		return es, nil
 	}
 	form.SetEvent(ec.Slug, formEvent(ec, formSink(log, es.Rules)))
-	hub, err := fanout.New(ctx, fanout.LiveFeed{Live: live}, log, fanout.Options{Event: ec.Slug, Limits: n.limits, Registerer: n.reg, Logger: n.logger})
+	hub, err := fanout.New(ctx, fanout.LiveFeed{Live: live}, log, fanout.Options{Event: ec.Slug, Limits: n.limits, Registerer: n.reg, Logger: n.logger,
+		AllowedOrigins: n.cfg.AllowedOrigins, MaxConnAge: n.cfg.SocketMaxAge})
 	if err != nil {
 		return es, fmt.Errorf("fan-out of %q: %w", ec.Slug, err)
 	}

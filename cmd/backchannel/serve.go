@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net/url"
 	"os"
 	"os/signal"
 	"syscall"
@@ -16,6 +15,7 @@ import (
 	"github.com/backchannel/backchannel/eventlog"
 	"github.com/backchannel/backchannel/eventlog/disklog"
 	"github.com/backchannel/backchannel/eventlog/redislog"
+	"github.com/backchannel/backchannel/internal/redisurl"
 )
 
 // Roles a process can take. "ingest" and "fanout" split "all" for running
@@ -127,13 +127,10 @@ func openStore(ctx context.Context, cfg *config.Config) (eventlog.Store, string,
 	return s, "embedded", nil
 }
 
-// redacted hides a Redis URL's password from the logs.
+// redacted hides a Redis URL's passwords from the logs.
 func redacted(u string) string {
 	if u == "" {
 		return ""
 	}
-	if p, err := url.Parse(u); err == nil {
-		return p.Redacted()
-	}
-	return "(unparseable)"
+	return redisurl.Redact(u)
 }

@@ -16,6 +16,7 @@ import (
 
 	"github.com/backchannel/backchannel/event"
 	"github.com/backchannel/backchannel/eventlog"
+	"github.com/backchannel/backchannel/internal/redisurl"
 )
 
 // ErrDiverged is returned by Tail when, after Redis came back, the log no
@@ -78,7 +79,9 @@ func (l *Log) observe(pos uint64) {
 // that attempt's entry instead of writing a second one.
 //
 // Durability is Redis's: with appendfsync everysec an acknowledged append
-// can be lost if the Redis machine crashes within about a second after it.
+// can be lost if the Redis machine crashes within about a second after it,
+// unless a replica confirmed it first (see Store.runAppend), which is what
+// lets it survive a failover to that replica.
 // If ctx ends while an attempt is in flight, the append may or may not
 // have happened.
 func (l *Log) Append(ctx context.Context, key string, e event.Entry) (eventlog.Appended, error) {
@@ -101,7 +104,7 @@ func (l *Log) Append(ctx context.Context, key string, e event.Entry) (eventlog.A
 	retried := "0"
 	var res []int64
 	err = l.s.retry(ctx, "append", func(ctx context.Context) error {
-		r, err := appendScript.Run(ctx, l.s.rdb, l.keysAppend, key, data, token, newEpoch(), retried, since).Int64Slice()
+		r, err := l.s.runAppend(ctx, l.keysAppend, key, data, token, newEpoch(), retried, since)
 		// Whatever happened to this attempt, the next one must look for it.
 		retried = "1"
 		if err != nil {
@@ -190,9 +193,7 @@ func (l *Log) Tail(ctx context.Context, after uint64, fn func([]event.Entry) err
 		return ctx.Err()
 	}
 
-	o := *l.s.opts
-	o.PoolSize, o.MinIdleConns, o.MaxIdleConns = 1, 0, 1
-	c := redis.NewClient(&o)
+	c := l.s.target.Client(redisurl.Settings{PoolSize: 1, MaxRetries: -1})
 	context.AfterFunc(ctx, func() { _ = c.Close() }) // also runs on return, via cancel
 
 	log := l.s.cfg.logger.With(slog.String("slug", l.slug))
@@ -264,7 +265,7 @@ func (l *Log) Tail(ctx context.Context, after uint64, fn func([]event.Entry) err
 
 // tailHead reads the log's epoch and checks that it is still was (unless
 // was is "", at the start) and that the log reaches position atLeast.
-func (l *Log) tailHead(ctx context.Context, c *redis.Client, atLeast uint64, was string) (string, error) {
+func (l *Log) tailHead(ctx context.Context, c redis.UniversalClient, atLeast uint64, was string) (string, error) {
 	epoch, last, err := l.head(ctx, c)
 	if err != nil {
 		return "", err
@@ -299,7 +300,7 @@ func (l *Log) Head(ctx context.Context) (eventlog.Head, error) {
 }
 
 // head runs headScript once on c.
-func (l *Log) head(ctx context.Context, c *redis.Client) (string, uint64, error) {
+func (l *Log) head(ctx context.Context, c redis.Scripter) (string, uint64, error) {
 	v, err := headScript.Run(ctx, c, l.keysHead, newEpoch()).Slice()
 	if err != nil {
 		return "", 0, err

@@ -24,6 +24,7 @@ import (
 	"github.com/backchannel/backchannel/event"
 	"github.com/backchannel/backchannel/eventlog"
 	"github.com/backchannel/backchannel/internal/backoff"
+	"github.com/backchannel/backchannel/internal/redisurl"
 )
 
 // Defaults for the options.
@@ -64,12 +65,19 @@ func WithRetryFor(d time.Duration) Option { return func(c *config) { c.retryFor 
 // WithLogger sets where reconnects and failures are logged (default slog.Default()).
 func WithLogger(l *slog.Logger) Option { return func(c *config) { c.logger = l } }
 
-// Store is an eventlog.Store over one Redis server. It is safe for
-// concurrent use.
+// Store is an eventlog.Store over one Redis server, a primary watched by
+// Sentinel, or a Redis Cluster. It is safe for concurrent use.
 type Store struct {
-	cfg  config
-	opts *redis.Options // as parsed from the URL, for the tails' own connections
-	rdb  *redis.Client  // appends, reads, meta, leases: short commands only
+	cfg    config
+	target *redisurl.Target      // as parsed from the URL, for the tails' own connections
+	rdb    redis.UniversalClient // appends, reads, meta, leases: short commands only
+
+	// replicas is how many replicas the primary had when last asked (the
+	// fewest over a cluster's primaries), refreshed by watchReplicas; an
+	// append waits for one of them when there are any (see waitFor).
+	replicas     atomic.Int64
+	recheck      chan struct{} // asks watchReplicas to look again now
+	unreplicated atomic.Uint64 // appends acknowledged without a replica's confirmation
 
 	// done is cancelled by Close; every tail and every retry loop watches it.
 	done     context.Context
@@ -87,9 +95,14 @@ type Store struct {
 
 var _ eventlog.Store = (*Store)(nil)
 
-// Open connects to the Redis server at url ("redis://[:password@]host:port/db",
-// or "rediss://" for TLS) and checks that it answers. The Store must be
-// closed with Close.
+// Open connects to the Redis the URL names (any form of package redisurl:
+// "redis://[:password@]host:port/db", "rediss://" for TLS,
+// "redis-sentinel://h1,h2,h3/name", "redis-cluster://h1,h2") and checks
+// that it answers. The Store must be closed with Close.
+//
+// When the primary has replicas, an append is acknowledged once one of
+// them has it too (WAIT), so it survives a failover; wait_replicas and
+// wait_timeout in the URL change that (see redisurl.Target).
 func Open(ctx context.Context, url string, opts ...Option) (*Store, error) {
 	cfg := config{prefix: DefaultPrefix, block: DefaultBlock, retryFor: DefaultRetryFor, logger: slog.Default()}
 	for _, o := range opts {
@@ -98,21 +111,21 @@ func Open(ctx context.Context, url string, opts ...Option) (*Store, error) {
 	if cfg.prefix == "" || strings.ContainsAny(cfg.prefix, "{}") {
 		return nil, event.Errorf(event.EINVALID, "redislog: prefix %q must be non-empty and have no braces", cfg.prefix)
 	}
-	ro, err := redis.ParseURL(url)
+	target, err := redisurl.Parse(url)
 	if err != nil {
 		return nil, event.Errorf(event.EINVALID, "redislog: bad redis URL: %v", err)
 	}
-	// This package retries itself, knowing which commands are safe to send
-	// twice; go-redis's own retries would resend an append whose reply was lost.
-	ro.MaxRetries = -1
-	ro.DisableIdentity = true // CLIENT SETINFO is unknown to Redis < 7.2: a wasted round trip
 	base := make([]byte, 8)
 	_, _ = rand.Read(base)
 	done, shutdown := context.WithCancel(context.Background())
 	s := &Store{
-		cfg:       cfg,
-		opts:      ro,
-		rdb:       redis.NewClient(ro),
+		cfg:    cfg,
+		target: target,
+		// This package retries itself, knowing which commands are safe to
+		// send twice; go-redis's own retries would resend an append whose
+		// reply was lost.
+		rdb:       target.Client(redisurl.Settings{MaxRetries: -1}),
+		recheck:   make(chan struct{}, 1),
 		done:      done,
 		shutdown:  shutdown,
 		tokenBase: hex.EncodeToString(base),
@@ -120,7 +133,11 @@ func Open(ctx context.Context, url string, opts ...Option) (*Store, error) {
 	}
 	if err := s.rdb.Ping(ctx).Err(); err != nil {
 		s.Close()
-		return nil, fmt.Errorf("redislog: open %s: %w", ro.Addr, unavailable(err))
+		return nil, fmt.Errorf("redislog: open %s: %w", target, unavailable(err))
+	}
+	if target.WaitReplicas < 0 {
+		s.countReplicas(ctx)
+		go s.watchReplicas()
 	}
 	return s, nil
 }
@@ -182,6 +199,27 @@ func (s *Store) Lease(ctx context.Context, name, holder string, ttl time.Duratio
 		return err
 	})
 	return held == 1, err
+}
+
+// Shared returns the value stored under name for every process sharing
+// this Redis, storing value there first if there is none (SET NX, then
+// GET, in one script): however many processes call it at once with
+// different values, all of them get the same one back. It also returns
+// the key, for an operator who needs to read the value. Nodes use it for
+// the credentials none of them is configured with.
+func (s *Store) Shared(ctx context.Context, name, value string) (got, key string, err error) {
+	if s.closed.Load() {
+		return "", "", eventlog.ErrClosed
+	}
+	if name == "" || value == "" {
+		return "", "", event.Errorf(event.EINVALID, "redislog: shared name and value are required")
+	}
+	key = s.cfg.prefix + ":shared:{" + name + "}"
+	err = s.retry(ctx, "shared", func(ctx context.Context) (err error) {
+		got, err = sharedScript.Run(ctx, s.rdb, []string{key}, value).Text()
+		return err
+	})
+	return got, key, err
 }
 
 // Close stops every tail (they return ErrClosed) and closes the connections.
@@ -284,7 +322,7 @@ func transient(err error) bool {
 	var rerr redis.Error
 	if errors.As(err, &rerr) {
 		msg := rerr.Error()
-		for _, p := range []string{"LOADING", "BUSY", "TRYAGAIN", "MASTERDOWN", "CLUSTERDOWN", "READONLY"} {
+		for _, p := range []string{"LOADING", "BUSY", "TRYAGAIN", "MASTERDOWN", "CLUSTERDOWN", "READONLY", "MOVED", "ASK", "NOREPLICAS"} {
 			if strings.HasPrefix(msg, p) {
 				return true
 			}

@@ -319,3 +319,48 @@ func redisCmd(t *testing.T, srv *redistest.Server, args ...any) {
 		t.Fatalf("%v: %v", args, err)
 	}
 }
+
+// With a replica, an acknowledged append is already on the replica (WAIT
+// ran on the append's connection); with the replica hung, the append is
+// still acknowledged after the wait timeout and counted as unreplicated.
+func TestAppendWaitsForAReplica(t *testing.T) {
+	primary := redistest.Start(t)
+	replica := redistest.StartReplica(t, primary)
+	s, err := redislog.Open(context.Background(), primary.URL+"?wait_timeout=300ms", redislog.WithPrefix("wait"), redislog.WithLogger(quiet))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	l, err := s.Log(context.Background(), "ev")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep := redis.NewClient(&redis.Options{Addr: replica.Addr})
+	defer rep.Close()
+	for i := range 20 {
+		a, err := l.Append(context.Background(), fmt.Sprint("k", i), logtest.Post(fmt.Sprint("https://example.org/@ada/", i)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Asked right after the acknowledgement, the replica has it.
+		if n, err := rep.XLen(context.Background(), "wait:{ev}:log").Result(); err != nil || uint64(n) != a.Pos {
+			t.Fatalf("append %d acknowledged at %d; the replica has %d entries (%v)", i, a.Pos, n, err)
+		}
+	}
+	if n := s.Unreplicated(); n != 0 {
+		t.Errorf("%d appends acknowledged without the replica", n)
+	}
+
+	replica.Freeze(t)
+	defer replica.Thaw(t)
+	start := time.Now()
+	if _, err := l.Append(context.Background(), "hung", logtest.Post("https://example.org/@ada/hung")); err != nil {
+		t.Fatal(err)
+	}
+	if took := time.Since(start); took < 300*time.Millisecond {
+		t.Errorf("with the replica hung the append returned after %v, before the 300ms wait", took)
+	}
+	if n := s.Unreplicated(); n != 1 {
+		t.Errorf("Unreplicated() = %d after an append the hung replica did not confirm, want 1", n)
+	}
+}

@@ -93,3 +93,10 @@ if redis.call('GET', KEYS[1]) == ARGV[1] then
 end
 return 0
 `)
+
+// sharedScript stores ARGV[1] under KEYS[1] unless the key exists, and
+// returns what the key holds: the first writer's value, for everyone.
+var sharedScript = redis.NewScript(`
+redis.call('SET', KEYS[1], ARGV[1], 'NX')
+return redis.call('GET', KEYS[1])
+`)

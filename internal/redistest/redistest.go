@@ -47,6 +47,10 @@ type Server struct {
 
 	bin  string
 	port int
+	// extra are more arguments for redis-server (a replica's --replicaof);
+	// sentinelConf, when set, makes the process a Sentinel with that file.
+	extra        []string
+	sentinelConf string
 
 	mu   sync.Mutex
 	proc *process // nil while the server is down
@@ -88,6 +92,13 @@ func Binary() (string, error) {
 // environment variable CI is "true".
 func Start(t testing.TB) *Server {
 	t.Helper()
+	return startServer(t, nil, "")
+}
+
+// startServer starts a server with extra arguments, or a Sentinel when
+// sentinelConf (the body of its config file) is not empty.
+func startServer(t testing.TB, extra []string, sentinelConf string) *Server {
+	t.Helper()
 	bin, err := Binary()
 	if err != nil {
 		if os.Getenv("CI") == "true" {
@@ -95,7 +106,7 @@ func Start(t testing.TB) *Server {
 		}
 		t.Skipf("redistest: %v", err)
 	}
-	s := &Server{bin: bin, Dir: t.TempDir()}
+	s := &Server{bin: bin, Dir: t.TempDir(), extra: extra}
 	t.Cleanup(s.stopQuietly)
 
 	// The free port is found by binding :0 and releasing it; another process
@@ -110,6 +121,13 @@ func Start(t testing.TB) *Server {
 		s.port = port
 		s.Addr = net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
 		s.URL = "redis://" + s.Addr + "/0"
+		if sentinelConf != "" {
+			// Sentinel rewrites its config file, so each run gets a fresh one.
+			s.sentinelConf = filepath.Join(s.Dir, "sentinel.conf")
+			if err := os.WriteFile(s.sentinelConf, []byte(sentinelConf), 0o600); err != nil {
+				t.Fatalf("redistest: %v", err)
+			}
+		}
 		if lastErr = s.start(); lastErr == nil {
 			return s
 		}
@@ -157,17 +175,26 @@ func (s *Server) start() error {
 		return errors.New("already running")
 	}
 	logPath := filepath.Join(s.Dir, "redis.log")
-	cmd := exec.Command(s.bin,
+	var args []string
+	if s.sentinelConf != "" {
+		args = []string{s.sentinelConf, "--sentinel"}
+	}
+	args = append(args,
 		"--port", strconv.Itoa(s.port),
 		"--bind", "127.0.0.1",
 		"--protected-mode", "yes",
 		"--dir", s.Dir,
 		"--logfile", logPath,
 		"--daemonize", "no",
-		"--appendonly", "yes",
-		"--appendfsync", "everysec",
-		"--save", "", // AOF only: no RDB snapshots forking in the middle of a test
 	)
+	if s.sentinelConf == "" {
+		args = append(args,
+			"--appendonly", "yes",
+			"--appendfsync", "everysec",
+			"--save", "", // AOF only: no RDB snapshots forking in the middle of a test
+		)
+	}
+	cmd := exec.Command(s.bin, append(args, s.extra...)...)
 	cmd.SysProcAttr = sysProcAttr()
 	if err := cmd.Start(); err != nil {
 		return err

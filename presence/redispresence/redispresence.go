@@ -22,6 +22,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/backchannel/backchannel/event"
+	"github.com/backchannel/backchannel/internal/redisurl"
 	"github.com/backchannel/backchannel/presence"
 )
 
@@ -34,34 +35,30 @@ const keyTTLFactor = 2
 
 // Store is a presence.Store over one Redis server. Close it when done.
 type Store struct {
-	rdb    *redis.Client
+	rdb    redis.UniversalClient
 	prefix string
 	ttl    time.Duration
 }
 
 var _ presence.Store = (*Store)(nil)
 
-// Open connects to the Redis server at url ("redis://host:port/db") and
+// Open connects to the Redis at url (any form of package redisurl) and
 // checks that it answers; entries live ttl without another Open.
 func Open(ctx context.Context, url string, ttl time.Duration) (*Store, error) {
 	if ttl <= 0 {
 		return nil, event.Errorf(event.EINVALID, "redispresence: the TTL must be positive, not %v", ttl)
 	}
-	ro, err := redis.ParseURL(url)
+	target, err := redisurl.Parse(url)
 	if err != nil {
 		return nil, event.Errorf(event.EINVALID, "redispresence: bad redis URL: %v", err)
 	}
-	ro.DisableIdentity = true // CLIENT SETINFO is unknown to Redis < 7.2
 	// Presence is a hint polled every few seconds: a short timeout and a
 	// small pool, so a slow Redis costs a page one missed refresh, not a
 	// held request.
-	ro.PoolSize = 4
-	ro.ReadTimeout = 2 * time.Second
-	ro.WriteTimeout = 2 * time.Second
-	s := &Store{rdb: redis.NewClient(ro), prefix: DefaultPrefix, ttl: ttl}
+	s := &Store{rdb: target.Client(redisurl.Settings{PoolSize: 4, ReadTimeout: 2 * time.Second, WriteTimeout: 2 * time.Second}), prefix: DefaultPrefix, ttl: ttl}
 	if err := s.rdb.Ping(ctx).Err(); err != nil {
 		_ = s.rdb.Close()
-		return nil, fmt.Errorf("redispresence: open %s: %w", ro.Addr, unavailable(err))
+		return nil, fmt.Errorf("redispresence: open %s: %w", target, unavailable(err))
 	}
 	return s, nil
 }

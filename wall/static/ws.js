@@ -28,6 +28,9 @@
 // A {"type":"ping"} every 20 s that gets no frame back within 10 s closes the socket: a
 // venue's wifi can drop without the browser noticing for minutes.
 // onMessage runs inside a try/catch so one bad message cannot stop the stream.
+// A close with 4002 (rebalance: the connection reached its age on the server, see
+// docs/PROTOCOL.md) reconnects at once and quietly, without a "reconnecting" status: the
+// load balancer may pick another node, which is how clients spread out again after a restart.
 
 const PING_EVERY_MS = 20000;
 const PONG_WITHIN_MS = 10000;
@@ -42,6 +45,9 @@ export function retryDelay(attempt, random = Math.random) {
   if (attempt <= 1) return random() * FIRST_RETRY_MS;
   return RETRY_MS - RETRY_JITTER_MS + random() * 2 * RETRY_JITTER_MS;
 }
+
+const CLOSE_REBALANCE = 4002;
+const REBALANCE_WITHIN_MS = 250;
 
 /** Builds the absolute websocket URL for a path on this page's server. */
 export function wsURL(path) {
@@ -66,6 +72,7 @@ export function connect(url, handlers = {}) {
   let offlineTimer = 0;
   let openTimer = 0;
   let status = "";
+  let quiet = false; // the current attempt is a rebalance: no status change unless it fails
 
   function setStatus(s, info = {}) {
     if (s === status && s !== "reconnecting") return;
@@ -80,7 +87,8 @@ export function connect(url, handlers = {}) {
       u.searchParams.set("since", String(pos));
       u.searchParams.set("epoch", epoch);
     }
-    setStatus(attempt === 0 ? "connecting" : "reconnecting", { attempt });
+    if (!quiet) setStatus(attempt === 0 ? "connecting" : "reconnecting", { attempt });
+    quiet = false;
     let sock;
     try {
       sock = new WebSocket(u.toString());
@@ -130,6 +138,12 @@ export function connect(url, handlers = {}) {
     sock.onclose = (ev) => {
       if (sock !== ws) return;
       drop();
+      if (ev.code === CLOSE_REBALANCE && !closed) {
+        quiet = true;
+        clearTimeout(retryTimer);
+        retryTimer = setTimeout(open, Math.random() * REBALANCE_WITHIN_MS);
+        return;
+      }
       schedule({ code: ev.code, reason: ev.reason });
     };
     sock.onerror = () => { /* onclose follows */ };

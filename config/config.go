@@ -261,6 +261,9 @@ type Display struct {
 	// Logo is an https URL or a path served by this server ("/logo.png")
 	// (event.ValidLogo).
 	Logo string `yaml:"logo"`
+	// Questions shows the most voted open questions on the wall and the
+	// overlay: "off" (default) or "top1" to "top10" (event.TopQuestions).
+	Questions string `yaml:"questions"`
 }
 
 // Map gives the display options as the fold's settings hold them
@@ -282,6 +285,7 @@ func (d *Display) Map() map[string]string {
 	}
 	put("brand_colour", d.BrandColour)
 	put("logo", d.Logo)
+	put("questions", d.Questions)
 	return m
 }
 

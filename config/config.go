@@ -204,6 +204,19 @@ type Moderation struct {
 	// Profanity holds posts with common profanity for a moderator, even in
 	// auto mode. Default on.
 	Profanity *bool `yaml:"profanity"`
+	// ChecksOff switches off personal-data and spam rules, by name
+	// (moderation.Checks: phone, email, nhs_number, postcode,
+	// date_of_birth, hospital, duplicate, links, flood). All are on.
+	ChecksOff []string `yaml:"checks_off"`
+	// HoldMedia holds every post with images for a moderator, even in
+	// auto mode: media reaches the wall only after a moderator looked.
+	HoldMedia bool `yaml:"hold_media"`
+	// FloodPerMinute is how many posts an author may make a minute before
+	// the next is held (default 5).
+	FloodPerMinute int `yaml:"flood_per_minute"`
+	// AllowedLinkDomains are domains whose links are never held, even from
+	// new accounts.
+	AllowedLinkDomains []string `yaml:"allowed_link_domains"`
 }
 
 // ProfanityOn reports whether the profanity rule is on.

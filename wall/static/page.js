@@ -23,6 +23,7 @@ export function pageConfig() {
     ticker: d.ticker === "true",
     brand: d.brand || "",
     cap: parseInt(d.cap, 10) > 0 ? parseInt(d.cap, 10) : 60,
+    questions: parseInt(d.questions, 10) > 0 ? parseInt(d.questions, 10) : 0,
   };
 }
 
@@ -60,7 +61,7 @@ export function showStatus(el, status) {
  * Returns {layout, theme, cards} flags saying what changed, so the page can redraw.
  */
 export function applyDisplay(cfg, display) {
-  const changed = { layout: false, theme: false, cards: false };
+  const changed = { layout: false, theme: false, cards: false, questions: false };
   if (!display) return changed;
   // The server hands out canonical names only (event.Layouts and event.Themes in Go: the config
   // and the settings API resolve "masonry", "high-contrast" and the like), so there is no alias here.
@@ -82,6 +83,12 @@ export function applyDisplay(cfg, display) {
     cfg.avatars = avatars;
     cfg.handles = handles;
     changed.cards = true;
+  }
+  const m = /^top(\d{1,2})$/.exec(display.questions || "");
+  const top = m ? parseInt(m[1], 10) : 0;
+  if (top !== cfg.questions && !new URLSearchParams(location.search).has("questions")) {
+    cfg.questions = top;
+    changed.questions = true;
   }
   if (display.brand_colour && display.brand_colour !== cfg.brand) {
     cfg.brand = display.brand_colour;

@@ -6,6 +6,7 @@ import { createFeed } from "/static/feed.js";
 import { renderPost, tickerItem } from "/static/post.js";
 import { startClock } from "/static/time.js";
 import { pageConfig, applyBrand, showStatus, applyDisplay } from "/static/page.js";
+import { drawTopQuestions } from "/static/questions.js";
 
 const SPOTLIGHT_MS = 9000;
 const TICKER_ITEMS = 20;
@@ -26,12 +27,14 @@ const feed = createFeed({
     const c = applyDisplay(cfg, d);
     if (c.cards) feed.rerender();
     if (c.layout) { spot = -1; drawTicker(true); spotlight(); }
+    if (c.questions) drawTopQuestions($("top-questions"), $("tq-list"), feed.questions, cfg.questions);
   },
 });
 
 function changed(f, info) {
   document.body.classList.toggle("has-posts", postsEl.children.length > 0);
   if (info.nowReadingChanged) drawNowReading(f.nowReading);
+  if (info.questionsChanged) drawTopQuestions($("top-questions"), $("tq-list"), f.questions, cfg.questions);
   if (info.added && info.added.length) spot = -1; // show the newest next
   tickerDirty = true;
   if (info.snapshot || !tickerTrack.firstChild) drawTicker(true);

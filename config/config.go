@@ -311,6 +311,19 @@ type Moderation struct {
 	// Profanity holds posts with common profanity for a moderator, even in
 	// auto mode. Default on.
 	Profanity *bool `yaml:"profanity"`
+	// ChecksOff switches off personal-data and spam rules, by name
+	// (moderation.Checks: phone, email, nhs_number, postcode,
+	// date_of_birth, hospital, duplicate, links, flood). All are on.
+	ChecksOff []string `yaml:"checks_off"`
+	// HoldMedia holds every post with images for a moderator, even in
+	// auto mode: media reaches the wall only after a moderator looked.
+	HoldMedia bool `yaml:"hold_media"`
+	// FloodPerMinute is how many posts an author may make a minute before
+	// the next is held (default 5).
+	FloodPerMinute int `yaml:"flood_per_minute"`
+	// AllowedLinkDomains are domains whose links are never held, even from
+	// new accounts.
+	AllowedLinkDomains []string `yaml:"allowed_link_domains"`
 }
 
 // ProfanityOn reports whether the profanity rule is on.
@@ -375,6 +388,9 @@ type Display struct {
 	// spotlight and ticker layouts, a Go duration from 1s to 10m ("8s",
 	// the default when empty) (event.ValidateDisplayOption).
 	Dwell string `yaml:"dwell"`
+	// Questions shows the most voted open questions on the wall and the
+	// overlay: "off" (default) or "top1" to "top10" (event.TopQuestions).
+	Questions string `yaml:"questions"`
 }
 
 // Map gives the display options as the fold's settings hold them
@@ -397,6 +413,7 @@ func (d *Display) Map() map[string]string {
 	put("brand_colour", d.BrandColour)
 	put("logo", d.Logo)
 	put("dwell", d.Dwell)
+	put("questions", d.Questions)
 	return m
 }
 

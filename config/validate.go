@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"net/url"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -17,6 +18,7 @@ import (
 	"github.com/backchannel/backchannel/event"
 	"github.com/backchannel/backchannel/internal/redisurl"
 	"github.com/backchannel/backchannel/internal/weburl"
+	"github.com/backchannel/backchannel/moderation"
 )
 
 var (
@@ -336,6 +338,9 @@ func (c *Config) validateModeration(mp string, m *Moderation) []error {
 	if !m.Mode.Valid() {
 		bad(mp+".mode", "must be pre or auto, not %q", m.Mode)
 	}
+	if m.FloodPerMinute < 0 {
+		bad(mp+".flood_per_minute", "must be 0 (the default, 5) or more, not %d", m.FloodPerMinute)
+	}
 	for _, l := range []struct {
 		name string
 		list []string
@@ -347,6 +352,9 @@ func (c *Config) validateModeration(mp string, m *Moderation) []error {
 		{"blocked_domains", m.BlockedDomains, domainRe.MatchString, "a domain like spam.example"},
 		{"trusted_accounts", m.TrustedAccounts, validAccount, "an account: @ada@mastodon.social, ada@mastodon.social, https://mastodon.social/@ada or https://mastodon.social/users/ada"},
 		{"trusted_domains", m.TrustedDomains, domainRe.MatchString, "a domain like example.org"},
+		{"allowed_link_domains", m.AllowedLinkDomains, domainRe.MatchString, "a domain like leeds.gov.uk"},
+		{"checks_off", m.ChecksOff, func(s string) bool { return slices.Contains(moderation.Checks, s) },
+			"a rule's name: one of " + strings.Join(moderation.Checks, ", ")},
 	} {
 		for j, s := range l.list {
 			if !l.ok(s) {

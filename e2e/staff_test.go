@@ -953,7 +953,9 @@ func TestStaffModeratorSettingsAndLists(t *testing.T) {
 		`!document.querySelector("#mode-badge").classList.contains("hidden") && document.querySelector("#settings-summary").textContent.startsWith("Auto-approve")`)
 
 	// A new post the rules pass goes straight to the open wall.
-	fresh := staffFixturePosts(t, 4)[3]
+	// (Not the fixture's fourth post: a zoom link from an account with 6
+	// followers, which the spam rules hold in every mode.)
+	fresh := staffFixturePosts(t, 6)[5]
 	arrive(fresh)
 	if p := staffPostState(s, fresh.ID); p.State != fold.StateApproved || p.Rule == "" {
 		t.Fatalf("a post arriving under auto-approve is %q (rule %q), want approved by a rule", p.State, p.Rule)

@@ -28,6 +28,9 @@ const (
 	// DisplayDwell is the least time a post stays the big one on the
 	// wall's spotlight and ticker layouts, a Go duration ("8s").
 	DisplayDwell = "dwell"
+	// DisplayQuestions shows the most voted open questions on the wall and
+	// the overlay: "off" (the default) or "top1" to "top10".
+	DisplayQuestions = "questions"
 )
 
 // MinDwell and MaxDwell bound the dwell option.
@@ -37,7 +40,7 @@ const (
 )
 
 // DisplayKeys lists every display option, in the order above.
-var DisplayKeys = []string{DisplayLayout, DisplayTheme, DisplayShowAvatars, DisplayShowHandles, DisplayBrandColour, DisplayLogo, DisplayDwell}
+var DisplayKeys = []string{DisplayLayout, DisplayTheme, DisplayShowAvatars, DisplayShowHandles, DisplayBrandColour, DisplayLogo, DisplayDwell, DisplayQuestions}
 
 // Layouts are the wall's layouts, the default first. These canonical names
 // are the only ones a page is ever handed.
@@ -169,6 +172,10 @@ func ValidateDisplayOption(key, value string) error {
 		if err != nil || d < MinDwell || d > MaxDwell {
 			return bad("must be a duration from %v to %v such as 8s, not %q", MinDwell, MaxDwell, value)
 		}
+	case DisplayQuestions:
+		if _, ok := TopQuestions(value); !ok {
+			return bad("must be off or top1 to top%d, not %q", MaxTopQuestions, value)
+		}
 	}
 	return nil
 }
@@ -225,4 +232,31 @@ func (d Display) Canonical() Display {
 		out[k] = v
 	}
 	return out
+}
+
+// MaxTopQuestions is the most questions the wall's questions option shows.
+const MaxTopQuestions = 10
+
+// TopQuestions reads the questions display option: how many of the most
+// voted open questions a screen shows (0 for "off" or unset), and whether
+// v is a value the option takes.
+func TopQuestions(v string) (int, bool) {
+	if v == "" || v == "off" {
+		return 0, true
+	}
+	n, ok := strings.CutPrefix(v, "top")
+	if !ok || len(n) == 0 || len(n) > 2 || n[0] == '0' {
+		return 0, false
+	}
+	k := 0
+	for _, c := range n {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		k = k*10 + int(c-'0')
+	}
+	if k < 1 || k > MaxTopQuestions {
+		return 0, false
+	}
+	return k, true
 }

@@ -209,8 +209,24 @@ func TestDisplayCanonical(t *testing.T) {
 }
 
 func TestDisplayKeys(t *testing.T) {
-	want := []string{event.DisplayLayout, event.DisplayTheme, event.DisplayShowAvatars, event.DisplayShowHandles, event.DisplayBrandColour, event.DisplayLogo, event.DisplayDwell}
+	want := []string{event.DisplayLayout, event.DisplayTheme, event.DisplayShowAvatars, event.DisplayShowHandles, event.DisplayBrandColour, event.DisplayLogo, event.DisplayDwell, event.DisplayQuestions}
 	if !slices.Equal(event.DisplayKeys, want) {
 		t.Errorf("DisplayKeys = %q, want %q", event.DisplayKeys, want)
+	}
+}
+
+func TestTopQuestions(t *testing.T) {
+	for v, want := range map[string]int{"": 0, "off": 0, "top1": 1, "top3": 3, "top10": 10} {
+		if n, ok := event.TopQuestions(v); !ok || n != want {
+			t.Errorf("TopQuestions(%q) = %d, %v; want %d, true", v, n, ok, want)
+		}
+	}
+	for _, v := range []string{"top0", "top11", "top03", "top", "3", "top3x", "TOP3", "all"} {
+		if _, ok := event.TopQuestions(v); ok {
+			t.Errorf("TopQuestions(%q) took it", v)
+		}
+		if err := event.ValidateDisplayOption(event.DisplayQuestions, v); err == nil {
+			t.Errorf("questions: %q was not refused", v)
+		}
 	}
 }

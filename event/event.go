@@ -72,6 +72,12 @@ const (
 	QuestionAnswered Kind = "question.answered"
 	// QuestionReopened: an answered question goes back to the open list.
 	QuestionReopened Kind = "question.reopened"
+	// QuestionVoted: a participant's device votes for the question
+	// Entry.QuestionID. Entry.Device is set. A device has at most one vote
+	// per question: the fold ignores a second.
+	QuestionVoted Kind = "question.voted"
+	// QuestionUnvoted: the device takes its vote for Entry.QuestionID back.
+	QuestionUnvoted Kind = "question.unvoted"
 
 	// StageMessage: a short message from the back of the room to the stage. Entry.Message is set.
 	StageMessage Kind = "stage.message"
@@ -94,7 +100,7 @@ var Kinds = []Kind{
 	PostApproved, PostRejected, PostUndone, PostPinned, PostUnpinned, PostMediaHidden, PostMediaShown,
 	AuthorBlocked, AuthorUnblocked,
 	QuestionFlagged, QuestionUnflagged, QuestionAdded, QuestionReordered, QuestionNoted,
-	QuestionReading, QuestionAnswered, QuestionReopened,
+	QuestionReading, QuestionAnswered, QuestionReopened, QuestionVoted, QuestionUnvoted,
 	StageMessage, SettingsChanged,
 	SourceHealth, ConnectionsSampled,
 }
@@ -168,6 +174,9 @@ type Entry struct {
 
 	SourceHealth *SourceHealthChange `json:"source_health,omitempty"` // source.health
 	Connections  *Connections        `json:"connections,omitempty"`   // connections.sampled
+	// Device is a participant's device, pseudonymous (a hash of the web
+	// form's signed device token, never the token): question.voted/unvoted.
+	Device string `json:"device,omitempty"`
 }
 
 // Validate reports what is missing or wrong for the event's kind, as an
@@ -242,6 +251,13 @@ func (e *Entry) Validate() error {
 		if e.Kind == QuestionNoted && strings.TrimSpace(e.Note) == "" {
 			return Errorf(EINVALID, "%s: note is required", e.Kind)
 		}
+	case QuestionVoted, QuestionUnvoted:
+		if e.QuestionID == "" {
+			return Errorf(EINVALID, "%s: question_id is required", e.Kind)
+		}
+		if e.Device == "" || len(e.Device) > MaxDeviceLength {
+			return Errorf(EINVALID, "%s: device is required (at most %d bytes)", e.Kind, MaxDeviceLength)
+		}
 	case StageMessage:
 		if strings.TrimSpace(e.Message) == "" {
 			return Errorf(EINVALID, "%s: message is required", e.Kind)
@@ -264,6 +280,9 @@ func (e *Entry) Validate() error {
 	}
 	return nil
 }
+
+// MaxDeviceLength bounds Entry.Device.
+const MaxDeviceLength = 64
 
 // IdempotencyKey is the de-duplication key the log should append e under,
 // or "" when every append of e is a new event. A post is received once per
@@ -362,6 +381,12 @@ type Author struct {
 	Avatar string `json:"avatar,omitempty"`
 	// URL is the author's profile page.
 	URL string `json:"url,omitempty"`
+	// CreatedAt is when the account was made, as its source says (Mastodon,
+	// X); zero when the source does not say.
+	CreatedAt time.Time `json:"created_at,omitzero"`
+	// Followers is how many follow the account, when FollowersKnown.
+	Followers      int  `json:"followers,omitempty"`
+	FollowersKnown bool `json:"followers_known,omitempty"`
 }
 
 // Domain is the server part of the author's handle ("mastodon.social"), or
@@ -406,6 +431,30 @@ type Verdict struct {
 	// Rule names the rule that decided, in words a moderator understands,
 	// e.g. "pre-moderation", `blocked word "spam"`, "trusted domain example.org".
 	Rule string `json:"rule"`
+	// Checks are the personal-data and spam rules that found something in
+	// the post (the one that decided among them), for moderators only.
+	Checks []Check `json:"checks,omitempty"`
+}
+
+// Check is what one personal-data or spam rule found in a post.
+type Check struct {
+	// Rule is the rule's name as moderators see it ("UK phone number",
+	// "near-duplicate"); Detail says more ("3 posts in a minute, limit 5").
+	Rule   string `json:"rule"`
+	Detail string `json:"detail,omitempty"`
+	// Score is the rule's measure, from 0 to 1 (similarity, share of the
+	// limit, confidence); 1 for a plain match.
+	Score float64 `json:"score"`
+	// Spans are what matched in Post.Text, so a card can mark them.
+	Spans []Span `json:"spans,omitempty"`
+}
+
+// Span is a part of a post's Text: bytes [Start, End), and the text itself
+// (so a page can find it in the post's HTML without counting bytes).
+type Span struct {
+	Start int    `json:"start"`
+	End   int    `json:"end"`
+	Text  string `json:"text"`
 }
 
 // Validate reports an unknown decision.

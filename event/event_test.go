@@ -109,6 +109,12 @@ func entryCases() []entryCase {
 		{"noted without note", event.Entry{Kind: event.QuestionNoted, Actor: moderator, QuestionID: "q1", Note: "  "}, "question.noted: note is required"},
 		{"noted without question_id", event.Entry{Kind: event.QuestionNoted, Actor: moderator, Note: "later"}, "question.noted: question_id is required"},
 
+		// question.voted and .unvoted name the question and the device.
+		{"voted", event.Entry{Kind: event.QuestionVoted, Actor: event.Actor{Role: event.RoleSource, Name: "participant"}, QuestionID: "q1", Device: "d1"}, ""},
+		{"voted without device", event.Entry{Kind: event.QuestionVoted, Actor: event.Actor{Role: event.RoleSource}, QuestionID: "q1"}, "question.voted: device is required"},
+		{"unvoted", event.Entry{Kind: event.QuestionUnvoted, Actor: event.Actor{Role: event.RoleSource}, QuestionID: "q1", Device: "d1"}, ""},
+		{"unvoted without question_id", event.Entry{Kind: event.QuestionUnvoted, Actor: event.Actor{Role: event.RoleSource}, Device: "d1"}, "question.unvoted: question_id is required"},
+
 		// stage.message carries the message.
 		{"stage message", event.Entry{Kind: event.StageMessage, Actor: moderator, Message: "Five minutes left"}, ""},
 		{"stage message blank", event.Entry{Kind: event.StageMessage, Actor: moderator, Message: "\t"}, "stage.message: message is required"},

@@ -83,6 +83,11 @@ type Options struct {
 	// StaffInterval is the same for moderators and facilitators (default
 	// immediate: they act on what they see).
 	StaffInterval time.Duration
+	// VoteInterval is how often an immediate audience (moderators and
+	// facilitators by default) is sent the vote counts that changed: votes
+	// come in bursts of hundreds a second, and a count a tenth of a second
+	// late is worth one frame instead of hundreds (default 100ms).
+	VoteInterval time.Duration
 	// RingSize is how many recent messages per audience are kept encoded
 	// for clients that resume (default 4096). A client whose position is
 	// older gets a snapshot.
@@ -130,6 +135,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.StaffInterval < 0 {
 		o.StaffInterval = 0
+	}
+	if o.VoteInterval <= 0 {
+		o.VoteInterval = 100 * time.Millisecond
 	}
 	if o.RingSize <= 0 {
 		o.RingSize = 4096

@@ -16,6 +16,10 @@ type msg struct {
 	pos  uint64
 	at   time.Time // the event's append time, for the delivery delay metric
 	data []byte
+	// key, when set, names what the message states in full (a question's
+	// vote count): a later message with the same key makes it redundant
+	// (coalesce.go).
+	key string
 }
 
 // frame is what goes into a connection's queue: one websocket message,

@@ -122,9 +122,11 @@ func New(ctx context.Context, feed Feed, log eventlog.Log, opts Options) (*Hub, 
 	h.mu.Unlock()
 
 	for _, s := range h.aud {
+		h.wg.Add(1)
 		if s.interval != 0 {
-			h.wg.Add(1)
 			go h.flushLoop(s)
+		} else {
+			go h.voteLoop(s)
 		}
 	}
 	h.wg.Add(1)
@@ -195,12 +197,13 @@ func (h *Hub) applyLocked(e *event.Entry, eff *fold.Effect) {
 			h.logger.Error("fanout: encoding an event", slog.Uint64("pos", e.Pos), slog.Any("err", err))
 			continue
 		}
+		key := coalesceKey(e, eff)
 		if data != nil {
-			m := msg{pos: e.Pos, at: e.Time, data: data}
-			s.push(m)
-			s.pending = append(s.pending, m)
+			m := msg{pos: e.Pos, at: e.Time, data: data, key: key}
+			s.pushCoalesced(m)
+			s.pendCoalesced(m)
 		}
-		if s.interval == 0 {
+		if s.interval == 0 && (key == "" || len(s.pending) >= maxVoteRun) {
 			h.flushLocked(s)
 		}
 	}

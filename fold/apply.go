@@ -21,6 +21,7 @@ type change struct {
 	stage     *StageMessageView
 	settings  *SettingsView
 	wall      WallDelta // settings part only; posts and now-reading are diffed
+	kind      event.Kind
 }
 
 // touch records p's public form before the event changes it. Every
@@ -75,7 +76,7 @@ func (s *State) Apply(e event.Entry) Effect {
 		return Effect{Pos: e.Pos}
 	}
 	s.pos = e.Pos
-	c := &change{reading: s.nowReading()}
+	c := &change{reading: s.nowReading(), kind: e.Kind}
 	applied, summary := s.transition(c, e)
 	eff := s.effect(c, e.Pos, applied)
 	if audited(e, summary) {
@@ -143,7 +144,9 @@ func (s *State) effect(c *change, pos uint64, applied bool) Effect {
 	if now := s.nowReading(); !reflect.DeepEqual(now, c.reading) {
 		wall.NowReadingChanged, wall.NowReading = true, now
 	}
-	if wall.Upsert != nil || wall.Remove != nil || wall.NowReadingChanged || wall.Title != "" || wall.Display != nil {
+	s.publicQuestionsDelta(c, &wall)
+	if wall.Upsert != nil || wall.Remove != nil || wall.NowReadingChanged || wall.Title != "" || wall.Display != nil ||
+		wall.QuestionsChanged || wall.Votes != nil {
 		eff.Wall = &wall
 	}
 	return eff
@@ -165,7 +168,11 @@ func (s *State) transition(c *change, e event.Entry) (bool, string) {
 	case event.PostWithdrawn:
 		return s.withdraw(c, e)
 	case event.PostApproved:
-		return s.decideTo(c, e, StateApproved)
+		ok, sum := s.decideTo(c, e, StateApproved)
+		if ok {
+			s.promoteCandidate(c, e)
+		}
+		return ok, sum
 	case event.PostRejected:
 		return s.decideTo(c, e, StateRejected)
 	case event.PostUndone:
@@ -212,6 +219,7 @@ func (s *State) transition(c *change, e event.Entry) (bool, string) {
 		}
 		c.touch(p)
 		s.unquestion(c, p)
+		p.v.QuestionCandidate = false // a moderator said no: approving again does not ask it
 		return true, ""
 	case event.QuestionAdded:
 		if e.Question == nil || e.Question.ID == "" || s.questions[e.Question.ID] != nil {
@@ -224,6 +232,8 @@ func (s *State) transition(c *change, e event.Entry) (bool, string) {
 		return true, ""
 	case event.QuestionReordered:
 		return s.reorder(c, e.Order), ""
+	case event.QuestionVoted, event.QuestionUnvoted:
+		return s.vote(c, e), ""
 	case event.QuestionReading, event.QuestionAnswered, event.QuestionReopened, event.QuestionNoted:
 		return s.questionStep(c, e), ""
 	case event.StageMessage:
@@ -254,8 +264,9 @@ func (s *State) receive(c *change, e event.Entry, v *event.Verdict) (bool, strin
 	}
 	p := &post{v: PostView{Post: *e.Post, State: StatePending, ReceivedPos: e.Pos, ReceivedAt: e.Time, Version: e.Pos}}
 	summary := ""
+	p.v.QuestionCandidate = e.Post.Question
 	if v != nil {
-		p.v.Rule = v.Rule
+		p.v.Rule, p.v.Checks = v.Rule, v.Checks
 		switch v.Decision {
 		case event.DecisionApprove:
 			p.v.State, summary = StateApproved, "approved by rule: "+v.Rule

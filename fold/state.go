@@ -96,6 +96,11 @@ type State struct {
 
 	audit []AuditEntry
 	stage []StageMessageView
+
+	// voters holds, per listed question, the devices that vote for it
+	// (votes.go). Keyed by the question's record, so a question that
+	// leaves the lists and comes back starts again from no votes.
+	voters map[*QuestionView]map[string]struct{}
 }
 
 // New returns the state of an empty log with the event's configured
@@ -167,6 +172,7 @@ func (s *State) Wall(limit int) Wall {
 		}
 	}
 	w.NowReading = s.nowReading()
+	w.Questions = s.publicQuestions()
 	return w
 }
 

@@ -27,6 +27,12 @@ type PostView struct {
 	MediaHidden bool `json:"media_hidden,omitempty"`
 	// Question is set when the post is a question (its question id is the post id).
 	Question bool `json:"question,omitempty"`
+	// QuestionCandidate is set when the author asked for the post to be a
+	// question (the web form's tick, Post.Question): approving it makes it one.
+	QuestionCandidate bool `json:"question_candidate,omitempty"`
+	// Checks are what the personal-data and spam rules found when it
+	// arrived (event.Verdict.Checks), with the spans to mark; moderators only.
+	Checks []event.Check `json:"checks,omitempty"`
 	// ReceivedPos is the position of the post.received event: queue order.
 	ReceivedPos uint64    `json:"received_pos"`
 	ReceivedAt  time.Time `json:"received_at"`
@@ -98,6 +104,8 @@ type QuestionView struct {
 	Name   string        `json:"name,omitempty"` // who asked, for questions heard in the room
 	State  QuestionState `json:"state"`
 	Notes  []Note        `json:"notes,omitempty"`
+	// Votes counts the participants' devices that vote for it now.
+	Votes int `json:"votes"`
 	// AskedAt is when it became a question; ReadAt and AnsweredAt when it moved on.
 	AskedAt    time.Time `json:"asked_at"`
 	ReadAt     time.Time `json:"read_at,omitzero"`
@@ -148,6 +156,9 @@ type Wall struct {
 	Posts []PublicPost `json:"posts"`
 	// NowReading is the question being read out, if any.
 	NowReading *PublicQuestion `json:"now_reading,omitempty"`
+	// Questions are the open questions (the one being read among them), in
+	// the facilitators' order, with their votes: what participants vote on.
+	Questions []PublicQuestion `json:"questions"`
 	// Pos is the log position this view reflects.
 	Pos uint64 `json:"pos"`
 }
@@ -167,6 +178,9 @@ type PublicQuestion struct {
 	HTML   string       `json:"html,omitempty"`
 	Author event.Author `json:"author,omitzero"`
 	Name   string       `json:"name,omitempty"`
+	// Votes counts the devices that vote for it; Reading is set while it is read out.
+	Votes   int  `json:"votes,omitempty"`
+	Reading bool `json:"reading,omitempty"`
 }
 
 // BlockView is a block in force.
@@ -221,6 +235,15 @@ type WallDelta struct {
 	Title string `json:"title,omitempty"`
 	// Display is set, whole, when the display options changed.
 	Display map[string]string `json:"display,omitempty"`
+	// QuestionsChanged is set when the open questions changed (one was
+	// added, left, moved, was edited or is being read); then Questions is
+	// the whole list, as Wall.Questions.
+	QuestionsChanged bool             `json:"questions_changed,omitempty"`
+	Questions        []PublicQuestion `json:"questions,omitempty"`
+	// Votes are the new vote counts of questions whose votes alone changed,
+	// by question id: counts, never increments, so the later replaces the
+	// earlier and the fan-out may drop all but the last.
+	Votes map[string]int `json:"votes,omitempty"`
 }
 
 // SettingsView is an event's settings as they stand.

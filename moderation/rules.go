@@ -7,6 +7,7 @@ package moderation
 import (
 	"fmt"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 	"unsafe"
@@ -106,6 +107,19 @@ type Rules struct {
 	// Profanity holds posts with a word of the default multilingual
 	// profanity list (see package profanity's files). On in Default.
 	Profanity bool `json:"profanity"`
+	// Off lists the personal-data and spam rules switched off, by their
+	// switch names (Checks): all are on by default.
+	Off []string `json:"off,omitempty"`
+	// HoldMedia holds every post with media for a moderator, whatever the
+	// mode (a photo can show a patient): its media reaches the wall only
+	// once a moderator has looked and approved it.
+	HoldMedia bool `json:"hold_media,omitempty"`
+	// Spam tunes the spam rules.
+	Spam SpamOptions `json:"spam"`
+	// Recent is the window of recent posts the duplicate and flood rules
+	// read (spam.go); nil leaves those two rules out. Evaluate adds each
+	// post it judges to it.
+	Recent *Recent `json:"-"`
 
 	c *compiled
 }
@@ -135,7 +149,8 @@ const (
 // slices it was built from so a Rules copied and then changed (a list
 // replaced or appended to) is compiled again rather than evaluated stale.
 type compiled struct {
-	from                         [5]sliceID
+	from                         [6]sliceID
+	linkAllowed                  []string // Spam.AllowedLinkDomains in comparison form
 	words                        *matcher
 	blockedAccounts, blockedDoms []TimedEntry // Value in comparison form
 	trustedAccounts, trustedDoms []string
@@ -148,9 +163,9 @@ type sliceID struct {
 
 func idOf[T any](s []T) sliceID { return sliceID{unsafe.Pointer(unsafe.SliceData(s)), len(s)} }
 
-func (r *Rules) sliceIDs() [5]sliceID {
-	return [5]sliceID{idOf(r.BlockedWords), idOf(r.BlockedAccounts), idOf(r.BlockedDomains),
-		idOf(r.TrustedAccounts), idOf(r.TrustedDomains)}
+func (r *Rules) sliceIDs() [6]sliceID {
+	return [6]sliceID{idOf(r.BlockedWords), idOf(r.BlockedAccounts), idOf(r.BlockedDomains),
+		idOf(r.TrustedAccounts), idOf(r.TrustedDomains), idOf(r.Spam.AllowedLinkDomains)}
 }
 
 // Compile prepares the lists for fast evaluation. Call it after setting the
@@ -183,6 +198,11 @@ func (r *Rules) compile() *compiled {
 			c.trustedDoms = append(c.trustedDoms, v)
 		}
 	}
+	for _, v := range r.Spam.AllowedLinkDomains {
+		if v := domain(v); v != "" {
+			c.linkAllowed = append(c.linkAllowed, v)
+		}
+	}
 	return c
 }
 
@@ -195,7 +215,7 @@ func (r *Rules) current() *compiled {
 	if r.c != nil && r.c.from == ids {
 		return r.c
 	}
-	if ids == ([5]sliceID{}) {
+	if ids == ([6]sliceID{}) {
 		return noLists
 	}
 	return r.compile()
@@ -213,8 +233,21 @@ const (
 var fieldNames = [...]string{"text", "content warning", "media description", "author name", "author handle"}
 
 // Evaluate decides what happens to p, arriving at now (blocks that ended
-// before now are ignored). It is safe for concurrent use.
+// before now are ignored), as Judge does, and then adds p to r.Recent. It
+// is safe for concurrent use.
 func (r *Rules) Evaluate(p event.Post, now time.Time) event.Verdict {
+	v := r.Judge(p, now)
+	r.Recent.Observe(p, now)
+	return v
+}
+
+// Judge decides what happens to p, arriving at now: a pure function of p,
+// now, the rules and the recent posts in r.Recent (which it only reads).
+// The personal-data and spam rules (personal.go, spam.go) run after the
+// blocks and hold a post the others would approve, whatever the mode;
+// what they found is in the verdict's Checks, even when another rule
+// decided.
+func (r *Rules) Judge(p event.Post, now time.Time) event.Verdict {
 	c := r.current()
 	ids := idsOf(p.Author)
 
@@ -224,6 +257,32 @@ func (r *Rules) Evaluate(p event.Post, now time.Time) event.Verdict {
 	if v, ok := c.blockedDomain(p.Author, now); ok {
 		return reject(fmt.Sprintf("%s %s", RuleBlockedDomain, v))
 	}
+	checks := r.checks(p, now, c)
+	v := r.decide(p, now, c, ids)
+	if len(checks) == 0 {
+		return v
+	}
+	if v.Decision != event.DecisionReject && !strings.HasPrefix(v.Rule, RuleBlockedWord) && !strings.HasPrefix(v.Rule, RuleProfanity) {
+		v = hold(checks[0].Rule)
+	}
+	v.Checks = checks
+	return v
+}
+
+// checks runs the personal-data and spam rules that are on.
+func (r *Rules) checks(p event.Post, now time.Time, c *compiled) []event.Check {
+	off := func(name string) bool { return slices.Contains(r.Off, name) }
+	var out []event.Check
+	out = personal(p.Text, off, out)
+	out = spam(p, now, &r.Spam, c.linkAllowed, r.Recent, off, out)
+	if r.HoldMedia && len(p.Media) > 0 {
+		out = append(out, event.Check{Rule: RuleMedia, Detail: fmt.Sprintf("%d attached", len(p.Media)), Score: 1})
+	}
+	return out
+}
+
+// decide applies the rules after the blocks, in order.
+func (r *Rules) decide(p event.Post, now time.Time, c *compiled, ids authorIDs) event.Verdict {
 
 	if !c.words.empty() || r.Profanity {
 		w := wordsPool.Get().(*words)

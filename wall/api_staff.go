@@ -39,6 +39,13 @@ type StaffOptions struct {
 	// WaitTimeout bounds how long an action waits for this node's fold to
 	// reflect the event it appended (default 10s).
 	WaitTimeout time.Duration
+	// Voters, when not nil, tells who sends a participant's vote (the web
+	// form's *webform.Handler: its device token): the votes are mounted
+	// (POST/DELETE /e/{slug}/questions/{id}/vote, GET /e/{slug}/votes).
+	// When nil and Form is a Voters, Form is used.
+	Voters Voters
+	// VoteLimits bound votes per device and address (DefaultVoteLimits).
+	VoteLimits VoteLimits
 	// Now is the clock of the events the API appends, and so of block
 	// expiries and presence (default time.Now).
 	Now func() time.Time
@@ -87,6 +94,12 @@ func (s *Server) MountStaff(opts StaffOptions) error {
 		s.Handle("POST /e/{slug}/form", opts.Form)
 	}
 
+	if opts.Voters == nil {
+		opts.Voters, _ = opts.Form.(Voters)
+	}
+	if opts.Voters != nil {
+		s.routeVotes(opts.Voters, opts.VoteLimits, opts.Now, opts.WaitTimeout)
+	}
 	st.routeReads()
 	st.routeActions()
 	st.routePresence()

@@ -64,6 +64,10 @@ type PageData struct {
 	Captions bool
 	// Ticker shows the ticker on the overlay (?ticker=1).
 	Ticker bool
+	// TopQuestions is how many of the most voted open questions the wall
+	// and the overlay show (display option questions, or ?questions=top3);
+	// 0 for none.
+	TopQuestions int
 	// Cap is how many posts the page keeps.
 	Cap int
 	// Dwell is the least time a post is shown large (display option
@@ -119,6 +123,10 @@ func (s *Server) pageData(r *http.Request, e *Event) PageData {
 	}
 	if v := normaliseTheme(q.Get("theme")); v != "" {
 		d.Theme, d.ThemeLocked = v, true
+	}
+	d.TopQuestions, _ = event.TopQuestions(disp[event.DisplayQuestions])
+	if n, ok := event.TopQuestions(strings.ToLower(strings.TrimSpace(q.Get("questions")))); ok && q.Has("questions") {
+		d.TopQuestions = n
 	}
 	d.Captions = truthy(q.Get("captions"))
 	d.Ticker = truthy(q.Get("ticker"))

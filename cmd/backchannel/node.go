@@ -15,6 +15,7 @@ import (
 
 	"github.com/backchannel/backchannel/auth"
 	"github.com/backchannel/backchannel/config"
+	"github.com/backchannel/backchannel/event"
 	"github.com/backchannel/backchannel/eventlog"
 	"github.com/backchannel/backchannel/fanout"
 	"github.com/backchannel/backchannel/fold"
@@ -209,7 +210,16 @@ func (n *node) openEvent(ctx, foldCtx context.Context, ec *config.Event, form *w
 	if err != nil {
 		return es, err
 	}
-	es.Rules = moderation.NewModeRules(rulesOf(&ec.Moderation), live.Mode)
+	// The spam rules' window of recent posts: this node's own, and every
+	// post any node's sources appended, as the fold reads them.
+	base := rulesOf(&ec.Moderation)
+	base.Recent = moderation.NewRecent(0, 0)
+	live.Subscribe(func(e event.Entry, _ fold.Effect) {
+		if e.Kind == event.PostReceived && e.Post != nil {
+			base.Recent.Observe(*e.Post, e.Time)
+		}
+	})
+	es.Rules = moderation.NewModeRules(base, live.Mode)
 	if !n.screens() {
 		n.logger.Info("running the sources of event", "event", ec.Slug, "sources", len(es.Sources))
 		return es, nil

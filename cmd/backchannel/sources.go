@@ -116,6 +116,9 @@ func rulesOf(m *config.Moderation) *moderation.Rules {
 		TrustedAccounts: m.TrustedAccounts,
 		TrustedDomains:  m.TrustedDomains,
 		Profanity:       m.ProfanityOn(),
+		Off:             m.ChecksOff,
+		HoldMedia:       m.HoldMedia,
+		Spam:            moderation.SpamOptions{FloodPerMinute: m.FloodPerMinute, AllowedLinkDomains: m.AllowedLinkDomains},
 	}
 	r.Compile()
 	return r

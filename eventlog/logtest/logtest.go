@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"reflect"
 	"sync"
 	"testing"
 	"time"
@@ -200,7 +201,7 @@ func testAppendThenRead(t *testing.T, e Engine) {
 		}
 		if want[i].Post != nil {
 			if got[i].Post == nil || got[i].Post.URI != want[i].Post.URI || got[i].Post.HTML != want[i].Post.HTML ||
-				got[i].Verdict == nil || *got[i].Verdict != *want[i].Verdict {
+				got[i].Verdict == nil || !reflect.DeepEqual(*got[i].Verdict, *want[i].Verdict) {
 				t.Errorf("event %d: post or verdict did not survive: %+v", i+1, got[i])
 			}
 		}

@@ -116,6 +116,13 @@ func author(a *gomastodon.Account, domain string) event.Author {
 	} else if weburl.Valid(a.Avatar) {
 		au.Avatar = a.Avatar
 	}
+	// Every Mastodon account entity has both; one without created_at is
+	// not a real one, and its zero followers would mean nothing. The spam
+	// rules hold links from new accounts and accounts few follow.
+	if !a.CreatedAt.IsZero() {
+		au.CreatedAt = a.CreatedAt.UTC()
+		au.Followers, au.FollowersKnown = int(max(a.FollowersCount, 0)), true
+	}
 	return au
 }
 

@@ -5,10 +5,15 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
+	"encoding/hex"
+	"log/slog"
 	"net/http"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/backchannel/backchannel/event"
+	"github.com/backchannel/backchannel/internal/clientaddr"
 )
 
 // A device token tells one phone or browser from the others behind the
@@ -84,8 +89,37 @@ func (h *Handler) handOutDevice(w http.ResponseWriter, r *http.Request, slug str
 	}
 	tok, exp := h.newDevice(slug)
 	http.SetCookie(w, &http.Cookie{
-		Name: DeviceCookie, Value: tok, Path: "/e/" + slug + "/form",
+		// The event's whole path: the form, and the votes (/e/{slug}/questions/...).
+		Name: DeviceCookie, Value: tok, Path: "/e/" + slug,
 		Expires: exp, MaxAge: int(h.opts.DeviceTTL / time.Second),
 		HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: tls,
 	})
+}
+
+// Voter says who sends r, a participant's vote on the event slug: the
+// device, as a pseudonym fit for the log (a hash of the token's id under
+// the event, never the token), and the key of the client's address for
+// rate limits. It refuses (EFORBIDDEN) a request sent from another site,
+// as the form does, and one without a good device token: one vote per
+// device needs a device. The event must have a form (SetEvent), else
+// ENOTFOUND.
+func (h *Handler) Voter(r *http.Request, slug string) (device, addr string, err error) {
+	h.mu.RLock()
+	ev, ok := h.events[slug]
+	h.mu.RUnlock()
+	if !ok {
+		return "", "", event.Errorf(event.ENOTFOUND, "no such event")
+	}
+	a := clientaddr.From(r, h.opts.TrustedProxies)
+	if !sameSite(r, ev.PublicURL) {
+		h.opts.Logger.Warn("vote from another site refused", slog.String("event", slug), slog.String("addr", a.String()),
+			slog.String("origin", r.Header.Get("Origin")))
+		return "", "", event.Errorf(event.EFORBIDDEN, "votes sent from another site are refused; vote on this event's page")
+	}
+	id, _, ok := h.device(r, slug)
+	if !ok {
+		return "", "", event.Errorf(event.EFORBIDDEN, "this browser has no device token for the event (or an expired one): reload the event's page and vote again")
+	}
+	sum := sha256.Sum256([]byte(slug + "\x00" + id))
+	return "d" + hex.EncodeToString(sum[:12]), clientaddr.Key(a), nil
 }

@@ -54,7 +54,7 @@ var fromPage = map[string]string{"Sec-Fetch-Site": "same-origin", "Origin": "htt
 func TestDeviceToken(t *testing.T) {
 	f := newFixture(t, Options{})
 	c := f.device(t, "192.0.2.1:1")
-	if !c.HttpOnly || c.SameSite != http.SameSiteStrictMode || c.Path != "/e/demo/form" || c.MaxAge != int(DefaultDeviceTTL/time.Second) {
+	if !c.HttpOnly || c.SameSite != http.SameSiteStrictMode || c.Path != "/e/demo" || c.MaxAge != int(DefaultDeviceTTL/time.Second) {
 		t.Errorf("cookie %+v", c)
 	}
 	req := httptest.NewRequest("POST", "/e/demo/form", nil)
@@ -218,5 +218,46 @@ func TestCrossSitePostRefused(t *testing.T) {
 	}
 	if n := len(f.sink.Log.Entries()); n != 4 {
 		t.Errorf("%d same-site posts stored, want 4", n)
+	}
+}
+
+// Voter: the device's pseudonym, stable for a token and never the token;
+// refused from another site or without a token.
+func TestVoter(t *testing.T) {
+	f := newFixture(t, Options{})
+	c := f.device(t, "192.0.2.1:1")
+	vote := func(cookie *http.Cookie, hdr map[string]string) (string, string, error) {
+		req := httptest.NewRequest("POST", "/e/demo/questions/q1/vote", nil)
+		req.RemoteAddr = "192.0.2.1:1"
+		if cookie != nil {
+			req.AddCookie(cookie)
+		}
+		for k, v := range hdr {
+			req.Header.Set(k, v)
+		}
+		return f.h.Voter(req, "demo")
+	}
+	d1, addr, err := vote(c, fromPage)
+	if err != nil || d1 == "" || addr != "192.0.2.1" {
+		t.Fatalf("Voter = %q, %q, %v", d1, addr, err)
+	}
+	if strings.Contains(c.Value, d1[1:]) || strings.Contains(d1, strings.Split(c.Value, ".")[0]) {
+		t.Errorf("the pseudonym %q shows the token %q", d1, c.Value)
+	}
+	if d2, _, _ := vote(c, fromPage); d2 != d1 {
+		t.Errorf("the same token gave %q then %q", d1, d2)
+	}
+	if d3, _, _ := vote(f.device(t, "192.0.2.1:1"), fromPage); d3 == d1 {
+		t.Errorf("two devices share the pseudonym %q", d1)
+	}
+	if _, _, err := vote(nil, fromPage); event.ErrorCode(err) != event.EFORBIDDEN {
+		t.Errorf("no token: %v, want forbidden", err)
+	}
+	if _, _, err := vote(c, map[string]string{"Sec-Fetch-Site": "cross-site", "Origin": "https://evil.example"}); event.ErrorCode(err) != event.EFORBIDDEN {
+		t.Errorf("cross-site: %v, want forbidden", err)
+	}
+	req := httptest.NewRequest("POST", "/e/nope/questions/q1/vote", nil)
+	if _, _, err := f.h.Voter(req, "nope"); event.ErrorCode(err) != event.ENOTFOUND {
+		t.Errorf("unknown event: %v", err)
 	}
 }

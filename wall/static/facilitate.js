@@ -17,6 +17,9 @@ let stageSeenPos = Number(sessionStorage.getItem("stage-seen") || 0);
 let latestStage = null;
 const noteDrafts = new Map(); // question id -> the note being written
 let dragging = null; // {li, id, pointerId, handle} while a question is dragged
+// "hand": the shared order facilitators set; "votes": most voted first (ties in the shared
+// order), re-sorted live as votes come in. Only this screen's view: "Keep this order" shares it.
+let orderMode = localStorage.getItem("order-mode") === "votes" ? "votes" : "hand";
 
 const $ = (id) => document.getElementById(id);
 
@@ -30,7 +33,7 @@ function whoLine(q) {
 
 function renderQuestion(q, i, n) {
   const li = el("li", { class: "q" + (q.state === "reading" ? " reading" : ""), dataset: { id: q.id, state: q.state } });
-  if (q.state !== "answered") {
+  if (q.state !== "answered" && orderMode === "hand") {
     const handle = el("button", { type: "button", class: "drag-handle", "aria-label": "drag to reorder", title: "drag to reorder", text: "⠿" });
     handle.addEventListener("pointerdown", (ev) => startDrag(ev, li, q.id));
     li.append(handle);
@@ -38,6 +41,7 @@ function renderQuestion(q, i, n) {
   const body = el("div", { class: "q-body" });
   if (q.state === "reading") body.append(el("span", { class: "reading-badge", text: "now reading" }));
   body.append(el("p", { class: "q-text", text: q.text }));
+  if (q.state !== "answered") body.append(el("span", { class: "q-votes", dataset: { votes: String(q.votes || 0) }, text: (q.votes === 1 ? "1 vote" : (q.votes || 0) + " votes") }));
   body.append(el("p", { class: "who-line", text: whoLine(q) }));
   if (q.notes && q.notes.length) {
     body.append(el("ul", { class: "notes" }, ...q.notes.map((n) => el("li", {}, n.text, el("span", { class: "muted", text: " — " + actorName(n.by) + " " + clock(n.at) })))));
@@ -66,8 +70,10 @@ function renderQuestion(q, i, n) {
   if (q.state === "answered") {
     btns.append(el("button", { type: "button", class: "btn big", onclick: () => questionAction(q.id, "reopen"), text: "Reopen" }));
   } else {
-    btns.append(el("button", { type: "button", class: "btn big move", "aria-label": "move up", disabled: i === 0, onclick: () => moveBy(q.id, -1), text: "↑" }));
-    btns.append(el("button", { type: "button", class: "btn big move", "aria-label": "move down", disabled: i === n - 1, onclick: () => moveBy(q.id, 1), text: "↓" }));
+    if (orderMode === "hand") {
+      btns.append(el("button", { type: "button", class: "btn big move", "aria-label": "move up", disabled: i === 0, onclick: () => moveBy(q.id, -1), text: "↑" }));
+      btns.append(el("button", { type: "button", class: "btn big move", "aria-label": "move down", disabled: i === n - 1, onclick: () => moveBy(q.id, 1), text: "↓" }));
+    }
     if (q.state === "reading") {
       btns.append(el("button", { type: "button", class: "btn btn-primary big", onclick: () => questionAction(q.id, "answered"), text: "Answered" }));
     } else {
@@ -91,7 +97,13 @@ function render() {
   // Keep the caret where it was if the facilitator is typing a note.
   const active = document.activeElement;
   const typingIn = active && active.id && active.id.startsWith("note-") ? { id: active.id, start: active.selectionStart, end: active.selectionEnd } : null;
-  $("open").replaceChildren(...open.map((q, i) => renderQuestion(q, i, open.length)));
+  const shown = shownOpen();
+  $("open").replaceChildren(...shown.map((q, i) => renderQuestion(q, i, shown.length)));
+  $("open").dataset.order = orderMode;
+  $("order-hand").setAttribute("aria-pressed", String(orderMode === "hand"));
+  $("order-votes").setAttribute("aria-pressed", String(orderMode === "votes"));
+  $("order-keep").classList.toggle("hidden", orderMode !== "votes");
+  $("hand-hint").classList.toggle("hidden", orderMode !== "hand");
   $("answered").replaceChildren(...answered.map((q, i) => renderQuestion(q, i, answered.length)));
   $("open-n").textContent = "(" + open.length + ")";
   $("answered-n").textContent = "(" + answered.length + ")";
@@ -119,6 +131,18 @@ function renderStage() {
   $("stage-text").textContent = latestStage.text;
   $("stage-meta").textContent = actorName(latestStage.by) + " · " + clock(latestStage.at);
   box.classList.remove("hidden");
+}
+
+// shownOpen is the open list in this screen's order.
+function shownOpen() {
+  if (orderMode !== "votes") return open;
+  return open.map((q, i) => ({ q, i })).sort((a, b) => (b.q.votes || 0) - (a.q.votes || 0) || a.i - b.i).map((x) => x.q);
+}
+
+function setOrderMode(m) {
+  orderMode = m;
+  localStorage.setItem("order-mode", m);
+  render();
 }
 
 // ---- state from the server ----
@@ -297,6 +321,9 @@ async function main() {
   showIdentity(id);
   loadTitle();
   $("add-form").addEventListener("submit", addQuestion);
+  $("order-hand").addEventListener("click", () => setOrderMode("hand"));
+  $("order-votes").addEventListener("click", () => setOrderMode("votes"));
+  $("order-keep").addEventListener("click", () => sendOrder(shownOpen().map((q) => q.id)));
   $("now-answered").addEventListener("click", () => nowReading && questionAction(nowReading.id, "answered"));
   $("stage-seen").addEventListener("click", () => {
     if (latestStage) stageSeenPos = latestStage.pos;

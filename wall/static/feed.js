@@ -6,6 +6,7 @@
 //   feed.handle(msg);        // each socket message ("snapshot", "event"); others are ignored
 //   feed.ordered()           // the posts, in wall order (pinned first, then newest first)
 //   feed.nowReading          // the question being read, or null
+//   feed.questions           // the open questions with their votes, the facilitators' order
 //   feed.rerender()          // draw every card again (after a display option changed)
 //
 // Order: the server sends the snapshot in wall order and each later upsert as it happens, so
@@ -18,6 +19,7 @@ export function createFeed({ container, cap = 60, render, onChange = () => {}, o
   let seq = 0;
   const feed = {
     nowReading: null,
+    questions: [],
     handle,
     ordered,
     rerender() {
@@ -51,9 +53,10 @@ export function createFeed({ container, cap = 60, render, onChange = () => {}, o
       seq = list.length;
       list.forEach((p, i) => posts.set(p.id, { post: p, seq: list.length - i, pinSeq: list.length - i, node: null, dirty: true }));
       feed.nowReading = w.now_reading || null;
+      feed.questions = w.questions || [];
       trim();
       draw(false);
-      onChange(feed, { snapshot: true, nowReadingChanged: true });
+      onChange(feed, { snapshot: true, nowReadingChanged: true, questionsChanged: true });
       return;
     }
     if (m.type !== "event" || !m.wall) return;
@@ -79,11 +82,15 @@ export function createFeed({ container, cap = 60, render, onChange = () => {}, o
       }
     }
     if (w.now_reading_changed) feed.nowReading = w.now_reading || null;
+    // The whole list when it changed; else only new vote counts (counts, not increments).
+    if (w.questions_changed) feed.questions = w.questions || [];
+    if (w.votes) feed.questions = feed.questions.map((q) => (q.id in w.votes ? { ...q, votes: w.votes[q.id] } : q));
+    const questionsChanged = !!(w.questions_changed || w.votes);
     if (w.title) onTitle(w.title);
     if (w.display) onDisplay(w.display);
     trim();
     draw(animate);
-    onChange(feed, { added, nowReadingChanged: !!w.now_reading_changed });
+    onChange(feed, { added, nowReadingChanged: !!w.now_reading_changed, questionsChanged });
   }
 
   function trim() {

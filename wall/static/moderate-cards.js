@@ -22,6 +22,11 @@ function cardFor(p) {
   if (p.edit) showEdit(card, p);
   const foot = el("div", { class: "mod-foot" });
   if (p.rule) foot.append(el("span", { class: "rule", title: "the rule that decided when it arrived" }, "rule: ", el("strong", { text: p.rule })));
+  for (const c of p.checks || []) {
+    foot.append(el("span", { class: "check", title: c.detail || "" }, c.rule + (c.score < 1 ? " " + Math.round(c.score * 100) + "%" : "") + (c.detail ? ": " + c.detail : "")));
+  }
+  if (p.question_candidate && !p.question && p.state === "pending") foot.append(el("span", { class: "candidate", text: "asked as a question: approving makes it one" }));
+  markSpans(card.querySelector(".post-body"), p.checks);
   if (p.state !== "pending" && p.decided_by && p.decided_by.role) {
     foot.append(el("span", { class: "decided" }, p.state + " by " + actorName(p.decided_by) + (p.decided_at ? " at " + clock(p.decided_at) : "")));
   }
@@ -132,6 +137,27 @@ function reconcile(parent, nodes) {
       continue;
     }
     parent.insertBefore(n, cur);
+  }
+}
+
+// markSpans wraps what the personal-data and spam rules matched in <mark>, in the card's text
+// nodes (the spans' texts, since the card shows the post's HTML, not its plain text).
+function markSpans(root, checks) {
+  const want = new Set();
+  for (const c of checks || []) for (const s of c.spans || []) if (s.text) want.add(s.text);
+  if (!root || !want.size) return;
+  const walker = document.createTreeWalker(root, NodeFilter.SHOW_TEXT);
+  const nodes = [];
+  while (walker.nextNode()) nodes.push(walker.currentNode);
+  for (const n of nodes) {
+    for (const t of want) {
+      const i = n.data.indexOf(t);
+      if (i < 0) continue;
+      const hit = n.splitText(i);
+      hit.splitText(t.length);
+      hit.replaceWith(el("mark", { class: "matched", title: "matched by a rule: redact before approving", text: t }));
+      break;
+    }
   }
 }
 

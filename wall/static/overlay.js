@@ -4,7 +4,8 @@
 import { connect } from "/static/ws.js";
 import { createFeed } from "/static/feed.js";
 import { tickerItem } from "/static/post.js";
-import { pageConfig, applyBrand, showStatus } from "/static/page.js";
+import { pageConfig, applyBrand, showStatus, applyDisplay } from "/static/page.js";
+import { drawTopQuestions } from "/static/questions.js";
 
 const cfg = pageConfig();
 applyBrand(cfg.brand);
@@ -31,8 +32,12 @@ const feed = createFeed({
       }
       lt.classList.toggle("off", !q);
     }
+    if (info.questionsChanged) drawTopQuestions($("top-questions"), $("tq-list"), f.questions, cfg.questions);
     dirty = true;
     if (info.snapshot || !track.firstChild) drawTicker();
+  },
+  onDisplay: (d) => {
+    if (applyDisplay(cfg, d).questions) drawTopQuestions($("top-questions"), $("tq-list"), feed.questions, cfg.questions);
   },
 });
 

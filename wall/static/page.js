@@ -27,6 +27,7 @@ export function pageConfig() {
     // The event's window, RFC 3339 in the event's own offset ("2026-05-14T14:00:00+01:00"), or "".
     start: d.start || "",
     end: d.end || "",
+    questions: parseInt(d.questions, 10) > 0 ? parseInt(d.questions, 10) : 0,
   };
 }
 
@@ -105,7 +106,7 @@ export function showStatus(el, status, phase) {
  * Returns {layout, theme, cards} flags saying what changed, so the page can redraw.
  */
 export function applyDisplay(cfg, display) {
-  const changed = { layout: false, theme: false, cards: false };
+  const changed = { layout: false, theme: false, cards: false, questions: false };
   if (!display) return changed;
   // The server hands out canonical names only (event.Layouts and event.Themes in Go: the config
   // and the settings API resolve "masonry", "high-contrast" and the like), so there is no alias here.
@@ -129,6 +130,12 @@ export function applyDisplay(cfg, display) {
     changed.cards = true;
   }
   cfg.dwell = display.dwell || "";
+  const m = /^top(\d{1,2})$/.exec(display.questions || "");
+  const top = m ? parseInt(m[1], 10) : 0;
+  if (top !== cfg.questions && !new URLSearchParams(location.search).has("questions")) {
+    cfg.questions = top;
+    changed.questions = true;
+  }
   if (display.brand_colour && display.brand_colour !== cfg.brand) {
     cfg.brand = display.brand_colour;
     applyBrand(cfg.brand);

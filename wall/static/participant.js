@@ -5,6 +5,7 @@ import { createFeed } from "/static/feed.js";
 import { renderPost } from "/static/post.js";
 import { startClock } from "/static/time.js";
 import { pageConfig, applyBrand, showStatus, eventPhase, applyDisplay } from "/static/page.js";
+import { voteWord } from "/static/questions.js";
 
 const cfg = pageConfig();
 applyBrand(cfg.brand);
@@ -24,6 +25,7 @@ const feed = createFeed({
       const who = q ? (q.author && (q.author.name || q.author.handle)) || q.name || "" : "";
       $("nr-who").textContent = who ? "asked by " + who : "";
     }
+    if (info.questionsChanged) drawQuestions();
   },
   onTitle: (t) => { $("title").textContent = t; document.title = t; },
   onDisplay: (d) => { if (applyDisplay(cfg, d).cards) feed.rerender(); },
@@ -36,6 +38,82 @@ connect(cfg.ws, { onMessage: (m) => feed.handle(m), onStatus: (s) => showStatus(
 // the phones sharing the venue's address each get their own share of posts.
 const device = () => fetch(cfg.form, { credentials: "same-origin" }).catch(() => {});
 let deviceReady = device();
+
+// ---- questions and votes: one vote per phone per question, a second tap takes it back ----
+
+const myVotes = new Set(); // ids of the questions this phone votes for
+const busy = new Set(); // ids with a vote on its way
+
+function drawQuestions() {
+  const qs = feed.questions || [];
+  $("q-empty").classList.toggle("hidden", qs.length > 0);
+  $("questions").replaceChildren(...qs.map((q) => {
+    const li = document.createElement("li");
+    li.className = "vote-q" + (q.reading ? " reading" : "");
+    li.dataset.id = q.id;
+    const text = document.createElement("p");
+    text.className = "vq-text";
+    text.textContent = q.text || "";
+    const btn = document.createElement("button");
+    btn.type = "button";
+    const mine = myVotes.has(q.id);
+    btn.className = "btn vote" + (mine ? " voted" : "");
+    btn.setAttribute("aria-pressed", String(mine));
+    btn.disabled = busy.has(q.id);
+    btn.dataset.votes = String(q.votes || 0);
+    btn.textContent = (mine ? "★ " : "☆ ") + voteWord(q.votes);
+    btn.setAttribute("aria-label", (mine ? "Take back your vote for: " : "Vote for: ") + (q.text || "") + " (" + voteWord(q.votes) + ")");
+    btn.addEventListener("click", () => vote(q.id));
+    li.append(text, btn);
+    return li;
+  }));
+}
+
+async function loadMyVotes() {
+  await deviceReady;
+  try {
+    const res = await fetch("/e/" + encodeURIComponent(cfg.slug) + "/votes", { credentials: "same-origin" });
+    if (!res.ok) return;
+    const body = await res.json();
+    myVotes.clear();
+    for (const id of body.voted || []) myVotes.add(id);
+    drawQuestions();
+  } catch (e) { /* offline: the buttons still work once back */ }
+}
+
+async function vote(id) {
+  if (busy.has(id)) return;
+  busy.add(id);
+  const had = myVotes.has(id);
+  const out = $("q-result");
+  out.className = "result";
+  drawQuestions();
+  try {
+    await deviceReady;
+    const res = await fetch("/e/" + encodeURIComponent(cfg.slug) + "/questions/" + encodeURIComponent(id) + "/vote", {
+      method: had ? "DELETE" : "POST", credentials: "same-origin",
+    });
+    const body = await res.json().catch(() => ({}));
+    if (res.ok) {
+      if (body.voted) myVotes.add(id); else myVotes.delete(id);
+      out.textContent = body.voted ? "Vote counted." : "Vote taken back.";
+      // The count comes back at once; the socket's coalesced counts follow.
+      feed.questions = (feed.questions || []).map((q) => (q.id === id ? { ...q, votes: body.votes } : q));
+    } else {
+      if (res.status === 409) await loadMyVotes(); // voted from another tab: show what stands
+      else if (res.status === 403) deviceReady = device(); // an old or missing token: fetch a new one
+      out.textContent = (body.error && body.error.message) || "That did not work (" + res.status + ").";
+      out.classList.add("err");
+    }
+  } catch (e) {
+    out.textContent = "No connection: try again in a moment.";
+    out.classList.add("err");
+  } finally {
+    busy.delete(id);
+    drawQuestions();
+  }
+}
+loadMyVotes();
 const form = $("form");
 const text = $("f-text");
 const count = $("f-count");

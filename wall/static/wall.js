@@ -11,6 +11,7 @@ import { startClock } from "/static/time.js";
 import { pageConfig, applyBrand, showStatus, applyDisplay, eventPhase } from "/static/page.js";
 import { createMasonry } from "/static/wall.masonry.js";
 import { createPacer, parseDuration } from "/static/wall.pacing.js";
+import { drawTopQuestions } from "/static/questions.js";
 
 // The spotlight moves on to the next post after this long, or the dwell if that is longer.
 const SPOTLIGHT_MS = 9000;
@@ -47,6 +48,7 @@ const feed = createFeed({
     if (dw !== dwellMs) { dwellMs = dw; pacer.setDwell(dwellMs); }
     if (c.layout) { pacer.setCycle(cycleMs()); pacer.reset(); drawTicker(true); }
     masonry.schedule();
+    if (c.questions) drawTopQuestions($("top-questions"), $("tq-list"), feed.questions, cfg.questions);
   },
 });
 
@@ -78,6 +80,7 @@ function changed(f, info) {
   else pacer.refresh();
   // A card drawn again (an edit, a display change) is a new node: mark it again.
   markCurrent(pacer.current());
+  if (info.questionsChanged) drawTopQuestions($("top-questions"), $("tq-list"), f.questions, cfg.questions);
   tickerDirty = true;
   if (info.snapshot || !tickerTrack.firstChild) drawTicker(true);
   masonry.schedule();

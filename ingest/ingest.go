@@ -84,6 +84,9 @@ type HealthSnapshot struct {
 	Lag time.Duration `json:"lag_ns"`
 	// Streaming reports a live streaming connection beside polling.
 	Streaming bool `json:"streaming"`
+	// TroubleSince is when the source last went from working (or
+	// starting) to failing or rate-limited; zero while it works.
+	TroubleSince time.Time `json:"trouble_since,omitzero"`
 }
 
 // Health is the live health record of one source. Its methods are safe for
@@ -120,13 +123,16 @@ func (h *Health) Snapshot() HealthSnapshot {
 
 // Succeeded records a successful request at t.
 func (h *Health) Succeeded(t time.Time) {
-	h.update(func(s *HealthSnapshot) { s.State, s.LastSuccess, s.RetryAt = StateOK, t, time.Time{} })
+	h.update(func(s *HealthSnapshot) { s.State, s.LastSuccess, s.RetryAt, s.TroubleSince = StateOK, t, time.Time{}, time.Time{} })
 }
 
 // Failed records a failed attempt at t, retried at retryAt.
 func (h *Health) Failed(t time.Time, err error, retryAt time.Time) {
 	h.update(func(s *HealthSnapshot) {
 		s.State, s.LastError, s.LastErrorAt, s.RetryAt = StateBackingOff, err.Error(), t, retryAt
+		if s.TroubleSince.IsZero() {
+			s.TroubleSince = t
+		}
 	})
 }
 
@@ -134,6 +140,9 @@ func (h *Health) Failed(t time.Time, err error, retryAt time.Time) {
 func (h *Health) RateLimited(t time.Time, why string, retryAt time.Time) {
 	h.update(func(s *HealthSnapshot) {
 		s.State, s.LastError, s.LastErrorAt, s.RetryAt = StateRateLimited, why, t, retryAt
+		if s.TroubleSince.IsZero() {
+			s.TroubleSince = t
+		}
 	})
 }
 

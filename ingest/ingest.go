@@ -123,7 +123,9 @@ func (h *Health) Snapshot() HealthSnapshot {
 
 // Succeeded records a successful request at t.
 func (h *Health) Succeeded(t time.Time) {
-	h.update(func(s *HealthSnapshot) { s.State, s.LastSuccess, s.RetryAt, s.TroubleSince = StateOK, t, time.Time{}, time.Time{} })
+	h.update(func(s *HealthSnapshot) {
+		s.State, s.LastSuccess, s.RetryAt, s.TroubleSince = StateOK, t, time.Time{}, time.Time{}
+	})
 }
 
 // Failed records a failed attempt at t, retried at retryAt.

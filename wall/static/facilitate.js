@@ -91,11 +91,14 @@ function render() {
   // Keep the caret where it was if the facilitator is typing a note.
   const active = document.activeElement;
   const typingIn = active && active.id && active.id.startsWith("note-") ? { id: active.id, start: active.selectionStart, end: active.selectionEnd } : null;
-  $("open").replaceChildren(...open.map((q, i) => renderQuestion(q, i, open.length)));
+  // The question being read is shown once, in the box above the list, so the next question
+  // stays in view on a phone.
+  const shown = waiting();
+  $("open").replaceChildren(...shown.map((q, i) => renderQuestion(q, i, shown.length)));
   $("answered").replaceChildren(...answered.map((q, i) => renderQuestion(q, i, answered.length)));
   $("open-n").textContent = "(" + open.length + ")";
   $("answered-n").textContent = "(" + answered.length + ")";
-  $("open-empty").classList.toggle("hidden", open.length > 0);
+  $("open-empty").classList.toggle("hidden", shown.length > 0);
   if (typingIn && $(typingIn.id)) {
     const input = $(typingIn.id);
     input.focus();
@@ -110,9 +113,24 @@ function render() {
   renderStage();
 }
 
+// waiting is the open list without the question being read (shown in its own box).
+function waiting() {
+  return open.filter((q) => q.state !== "reading");
+}
+
+// withReading puts the question being read back at its place in an order of the waiting ones,
+// so reordering those never moves it.
+function withReading(ids) {
+  const ri = open.findIndex((q) => q.state === "reading");
+  if (ri < 0) return ids;
+  const out = ids.slice();
+  out.splice(Math.min(ri, out.length), 0, open[ri].id);
+  return out;
+}
+
 function renderStage() {
   const box = $("stage");
-  if (!latestStage || latestStage.pos <= stageSeenPos) {
+  if (!latestStage || latestStage.pos <= stageSeenPos || latestStage.read_at) {
     box.classList.add("hidden");
     return;
   }
@@ -165,8 +183,8 @@ function onMessage(m) {
   }
   if (m.type !== "event" || !m.effect) return;
   const eff = m.effect;
-  if (eff.stage) {
-    latestStage = eff.stage;
+  if (eff.stage && (!latestStage || eff.stage.pos >= latestStage.pos)) {
+    latestStage = eff.stage; // a new message, or the one shown read (by anyone on stage)
     renderStage();
   }
   if ((eff.questions && eff.questions.length) || (eff.questions_gone && eff.questions_gone.length) || (eff.wall && eff.wall.now_reading_changed)) refetch();
@@ -194,11 +212,13 @@ async function sendOrder(ids) {
 }
 
 function moveBy(id, d) {
-  const i = open.findIndex((q) => q.id === id);
+  const shown = waiting();
+  const i = shown.findIndex((q) => q.id === id);
   const j = i + d;
-  if (i < 0 || j < 0 || j >= open.length) return;
-  const next = open.slice();
-  [next[i], next[j]] = [next[j], next[i]];
+  if (i < 0 || j < 0 || j >= shown.length) return;
+  [shown[i], shown[j]] = [shown[j], shown[i]];
+  const byID = new Map(open.map((q) => [q.id, q]));
+  const next = withReading(shown.map((q) => q.id)).map((x) => byID.get(x));
   open = next; // shown at once; the server's answer follows
   render();
   const btn = document.querySelector(`#open li[data-id="${CSS.escape(id)}"] .move[aria-label="${d < 0 ? "move up" : "move down"}"]`);
@@ -256,7 +276,7 @@ function endDrag(ev) {
   document.removeEventListener("pointercancel", endDrag);
   d.li.classList.remove("dragging");
   dragging = null;
-  const ids = [...$("open").children].map((n) => n.dataset.id);
+  const ids = withReading([...$("open").children].map((n) => n.dataset.id));
   const changed = ids.join(",") !== open.map((q) => q.id).join(",");
   if (ev.type === "pointercancel" || !changed) {
     render();
@@ -298,10 +318,19 @@ async function main() {
   loadTitle();
   $("add-form").addEventListener("submit", addQuestion);
   $("now-answered").addEventListener("click", () => nowReading && questionAction(nowReading.id, "answered"));
-  $("stage-seen").addEventListener("click", () => {
-    if (latestStage) stageSeenPos = latestStage.pos;
+  $("stage-seen").addEventListener("click", async () => {
+    const m = latestStage;
+    if (!m) return;
+    stageSeenPos = m.pos;
     sessionStorage.setItem("stage-seen", String(stageSeenPos));
     renderStage();
+    // The sender sees "read at 11:04": the receipt is an event like any other.
+    try {
+      const res = await api("POST", "stage/" + m.pos + "/read");
+      if (res && res.stage && latestStage && latestStage.pos === res.stage.pos) latestStage = res.stage;
+    } catch (e) {
+      if (e.status !== 409) toast("The sender was not told you read it: " + e.message, "error");
+    }
   });
   connect(socketPath, { onMessage, onStatus: showConn });
   document.body.dataset.ready = "1";

@@ -36,9 +36,15 @@ function renderQuestion(q, i, n) {
     li.append(handle);
   }
   const body = el("div", { class: "q-body" });
-  if (q.state === "reading") body.append(el("span", { class: "reading-badge", text: "now reading" }));
-  body.append(el("p", { class: "q-text", text: q.text }));
-  body.append(el("p", { class: "who-line", text: whoLine(q) }));
+  if (q.state === "reading") {
+    // Its text is in the "now reading" box above: shown once, so on a phone the next question
+    // stays in view. Its place in the list keeps its notes and buttons.
+    body.append(el("span", { class: "reading-badge", text: "now reading" }));
+    body.append(el("p", { class: "muted reading-stub", text: "shown above" }));
+  } else {
+    body.append(el("p", { class: "q-text", text: q.text }));
+    body.append(el("p", { class: "who-line", text: whoLine(q) }));
+  }
   if (q.notes && q.notes.length) {
     body.append(el("ul", { class: "notes" }, ...q.notes.map((n) => el("li", {}, n.text, el("span", { class: "muted", text: " — " + actorName(n.by) + " " + clock(n.at) })))));
   }
@@ -66,11 +72,10 @@ function renderQuestion(q, i, n) {
   if (q.state === "answered") {
     btns.append(el("button", { type: "button", class: "btn big", onclick: () => questionAction(q.id, "reopen"), text: "Reopen" }));
   } else {
-    btns.append(el("button", { type: "button", class: "btn big move", "aria-label": "move up", disabled: i === 0, onclick: () => moveBy(q.id, -1), text: "↑" }));
-    btns.append(el("button", { type: "button", class: "btn big move", "aria-label": "move down", disabled: i === n - 1, onclick: () => moveBy(q.id, 1), text: "↓" }));
-    if (q.state === "reading") {
-      btns.append(el("button", { type: "button", class: "btn btn-primary big", onclick: () => questionAction(q.id, "answered"), text: "Answered" }));
-    } else {
+    // The question being read has "Answered" in the box above; here only its note.
+    if (q.state !== "reading") {
+      btns.append(el("button", { type: "button", class: "btn big move", "aria-label": "move up", disabled: i === 0, onclick: () => moveBy(q.id, -1), text: "↑" }));
+      btns.append(el("button", { type: "button", class: "btn big move", "aria-label": "move down", disabled: i === n - 1, onclick: () => moveBy(q.id, 1), text: "↓" }));
       btns.append(el("button", { type: "button", class: "btn btn-primary big", onclick: () => questionAction(q.id, "reading"), text: "Read now" }));
     }
     btns.append(el("button", {
@@ -91,14 +96,11 @@ function render() {
   // Keep the caret where it was if the facilitator is typing a note.
   const active = document.activeElement;
   const typingIn = active && active.id && active.id.startsWith("note-") ? { id: active.id, start: active.selectionStart, end: active.selectionEnd } : null;
-  // The question being read is shown once, in the box above the list, so the next question
-  // stays in view on a phone.
-  const shown = waiting();
-  $("open").replaceChildren(...shown.map((q, i) => renderQuestion(q, i, shown.length)));
+  $("open").replaceChildren(...open.map((q, i) => renderQuestion(q, i, open.length)));
   $("answered").replaceChildren(...answered.map((q, i) => renderQuestion(q, i, answered.length)));
   $("open-n").textContent = "(" + open.length + ")";
   $("answered-n").textContent = "(" + answered.length + ")";
-  $("open-empty").classList.toggle("hidden", shown.length > 0);
+  $("open-empty").classList.toggle("hidden", open.length > 0);
   if (typingIn && $(typingIn.id)) {
     const input = $(typingIn.id);
     input.focus();
@@ -111,21 +113,6 @@ function render() {
     $("now-who").textContent = whoLine(nowReading);
   }
   renderStage();
-}
-
-// waiting is the open list without the question being read (shown in its own box).
-function waiting() {
-  return open.filter((q) => q.state !== "reading");
-}
-
-// withReading puts the question being read back at its place in an order of the waiting ones,
-// so reordering those never moves it.
-function withReading(ids) {
-  const ri = open.findIndex((q) => q.state === "reading");
-  if (ri < 0) return ids;
-  const out = ids.slice();
-  out.splice(Math.min(ri, out.length), 0, open[ri].id);
-  return out;
 }
 
 function renderStage() {
@@ -212,13 +199,11 @@ async function sendOrder(ids) {
 }
 
 function moveBy(id, d) {
-  const shown = waiting();
-  const i = shown.findIndex((q) => q.id === id);
+  const i = open.findIndex((q) => q.id === id);
   const j = i + d;
-  if (i < 0 || j < 0 || j >= shown.length) return;
-  [shown[i], shown[j]] = [shown[j], shown[i]];
-  const byID = new Map(open.map((q) => [q.id, q]));
-  const next = withReading(shown.map((q) => q.id)).map((x) => byID.get(x));
+  if (i < 0 || j < 0 || j >= open.length) return;
+  const next = open.slice();
+  [next[i], next[j]] = [next[j], next[i]];
   open = next; // shown at once; the server's answer follows
   render();
   const btn = document.querySelector(`#open li[data-id="${CSS.escape(id)}"] .move[aria-label="${d < 0 ? "move up" : "move down"}"]`);
@@ -276,7 +261,7 @@ function endDrag(ev) {
   document.removeEventListener("pointercancel", endDrag);
   d.li.classList.remove("dragging");
   dragging = null;
-  const ids = withReading([...$("open").children].map((n) => n.dataset.id));
+  const ids = [...$("open").children].map((n) => n.dataset.id);
   const changed = ids.join(",") !== open.map((q) => q.id).join(",");
   if (ev.type === "pointercancel" || !changed) {
     render();

@@ -152,6 +152,8 @@ func TestClaimsArePushed(t *testing.T) {
 	// Pushed, not found by the once-a-second recheck.
 	if d := time.Since(start); d > 500*time.Millisecond {
 		t.Errorf("the claim took %v to arrive", d)
+	} else {
+		t.Logf("the claim arrived %v after the open's answer", d)
 	}
 	var open wall.OpenResult
 	n.call(t, "POST", "/api/events/ev/posts/"+ids[0]+"/open", max, nil, 200, &open)

@@ -159,6 +159,10 @@ type Event struct {
 	// PrivacyNotice is shown to participants on the web form and the wall's
 	// footer: what is collected and how long it is kept.
 	PrivacyNotice string `yaml:"privacy_notice"`
+	// Timezone is the IANA name of the event's time zone
+	// ("Europe/London"), in which exports give their times; empty means
+	// the server's local zone (Zone).
+	Timezone string `yaml:"timezone"`
 }
 
 // Live reports whether the event is live at now: between Start-LeadIn and

@@ -213,6 +213,7 @@ func TestParseBad(t *testing.T) {
 		{"no events", "listen: ':8080'\n", nil, `events.yaml: events: no events`},
 		{"hash in hashtag", "events:\n  - slug: ev\n    hashtags: ['#Tag']\n", nil, `events.yaml:3: events[0].hashtags[0]: write "#Tag" without '#'`},
 		{"hashtag with space", "events:\n  - slug: ev\n    hashtags: ['a b']\n", nil, `events.yaml:3: events[0].hashtags[0]: "a b" is not a hashtag`},
+		{"unknown time zone", "events:\n  - slug: ev\n    hashtags: [T]\n    timezone: Europe/Londres\n", nil, `events.yaml:4: events[0].timezone: unknown time zone "Europe/Londres": give an IANA name`},
 		{"no hashtags", "events:\n  - slug: ev\n", nil, `events.yaml:2: events[0].hashtags: at least one hashtag is required`},
 		{"slug not URL-safe", "events:\n  - slug: Big Day\n    hashtags: [T]\n", nil, `events.yaml:2: events[0].slug: "Big Day" is not URL-safe`},
 		{"slug twice", "events:\n  - {slug: a, hashtags: [T]}\n  - {slug: a, hashtags: [U]}\n", nil, `events.yaml:3: events[1].slug: "a" is already the slug of events[0]`},

@@ -106,6 +106,7 @@ func (c *Config) Validate() error {
 		bad("events", "no events: add at least one (or run with --tag)")
 	}
 	errs = append(errs, c.validatePublicURLs()...)
+	errs = append(errs, c.validateTimezones()...)
 	errs = append(errs, c.validateForms()...)
 	slugs := map[string]int{}
 	for i := range c.Events {

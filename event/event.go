@@ -81,6 +81,8 @@ const (
 
 	// StageMessage: a short message from the back of the room to the stage. Entry.Message is set.
 	StageMessage Kind = "stage.message"
+	// StageRead: the stage (a facilitator) has read the stage message at position Entry.Ref.
+	StageRead Kind = "stage.read"
 	// SettingsChanged: the event's settings changed. Entry.Settings holds the fields that changed.
 	SettingsChanged Kind = "settings.changed"
 
@@ -92,7 +94,15 @@ const (
 	// ConnectionsSampled: how many screens one fan-out node served at its
 	// busiest over the last minute. Entry.Connections is set. For the report.
 	ConnectionsSampled Kind = "connections.sampled"
+	// EventWentLive: the rehearsal is over. Every post from the rehearsal
+	// source (Post.Source "rehearsal") received before it leaves every
+	// view as a deleted post does, with every decision about it; later
+	// rehearsal posts are ignored. The audit keeps the record.
+	EventWentLive Kind = "event.went_live"
 )
+
+// SourceRehearsal is Post.Source of the posts the rehearsal source makes up.
+const SourceRehearsal = "rehearsal"
 
 // Kinds lists every kind, in the order above.
 var Kinds = []Kind{
@@ -101,7 +111,7 @@ var Kinds = []Kind{
 	AuthorBlocked, AuthorUnblocked,
 	QuestionFlagged, QuestionUnflagged, QuestionAdded, QuestionReordered, QuestionNoted,
 	QuestionReading, QuestionAnswered, QuestionReopened, QuestionVoted, QuestionUnvoted,
-	StageMessage, SettingsChanged,
+	StageMessage, StageRead, SettingsChanged, EventWentLive,
 	SourceHealth, ConnectionsSampled,
 }
 
@@ -177,7 +187,22 @@ type Entry struct {
 	// Device is a participant's device, pseudonymous (a hash of the web
 	// form's signed device token, never the token): question.voted/unvoted.
 	Device string `json:"device,omitempty"`
+	// Was, on a moderator's decision on a post (post.approved, post.rejected,
+	// post.undone, post.pinned, question.flagged), is the post's state
+	// ("pending", "approved", "rejected") the moderator saw when deciding.
+	// When another person has decided since, moments before (within
+	// ReversalWindow of Time), the fold does not let this decision reverse
+	// theirs: the moderator is asked first and decides again with no Was.
+	// Empty: no such check (entries from before it existed, a confirmed
+	// decision).
+	Was string `json:"was,omitempty"`
+	// Ref, on stage.read, is the position of the stage message read.
+	Ref uint64 `json:"ref,omitempty"`
 }
+
+// ReversalWindow is how recent another person's decision must be for a
+// decision made without seeing it (Entry.Was) to ask before reversing it.
+const ReversalWindow = 2 * time.Minute
 
 // Validate reports what is missing or wrong for the event's kind, as an
 // *Error with code EINVALID. Pos and Time are not checked: the log sets them.
@@ -226,6 +251,11 @@ func (e *Entry) Validate() error {
 		if e.PostID == "" {
 			return Errorf(EINVALID, "%s: post_id is required", e.Kind)
 		}
+		switch e.Was {
+		case "", "pending", "approved", "rejected":
+		default:
+			return Errorf(EINVALID, "%s: was must be pending, approved or rejected, not %q", e.Kind, e.Was)
+		}
 	case AuthorBlocked, AuthorUnblocked:
 		if e.Block == nil {
 			return Errorf(EINVALID, "%s: block is required", e.Kind)
@@ -261,6 +291,14 @@ func (e *Entry) Validate() error {
 	case StageMessage:
 		if strings.TrimSpace(e.Message) == "" {
 			return Errorf(EINVALID, "%s: message is required", e.Kind)
+		}
+	case EventWentLive:
+		if e.Actor.Role != RoleModerator && e.Actor.Role != RoleSystem {
+			return Errorf(EINVALID, "%s: only a moderator or the system makes an event go live, not a %s", e.Kind, e.Actor.Role)
+		}
+	case StageRead:
+		if e.Ref == 0 {
+			return Errorf(EINVALID, "%s: ref (the message's position) is required", e.Kind)
 		}
 	case SettingsChanged:
 		if e.Settings == nil {

@@ -118,6 +118,15 @@ func entryCases() []entryCase {
 		// stage.message carries the message.
 		{"stage message", event.Entry{Kind: event.StageMessage, Actor: moderator, Message: "Five minutes left"}, ""},
 		{"stage message blank", event.Entry{Kind: event.StageMessage, Actor: moderator, Message: "\t"}, "stage.message: message is required"},
+		{"stage read", event.Entry{Kind: event.StageRead, Actor: event.Actor{Role: event.RoleFacilitator}, Ref: 7}, ""},
+		{"stage read of nothing", event.Entry{Kind: event.StageRead, Actor: event.Actor{Role: event.RoleFacilitator}}, "stage.read: ref (the message's position) is required"},
+
+		// Going live: a moderator's or the system's act.
+		{"went live", event.Entry{Kind: event.EventWentLive, Actor: moderator}, ""},
+		{"went live at start", event.Entry{Kind: event.EventWentLive, Actor: event.Actor{Role: event.RoleSystem, Name: "start"}}, ""},
+		{"went live by a source", event.Entry{Kind: event.EventWentLive, Actor: source}, "event.went_live: only a moderator or the system makes an event go live, not a source"},
+		{"decision with the state seen", event.Entry{Kind: event.PostRejected, Actor: moderator, PostID: p.ID, Was: "pending"}, ""},
+		{"decision with an unknown state seen", event.Entry{Kind: event.PostRejected, Actor: moderator, PostID: p.ID, Was: "maybe"}, `post.rejected: was must be pending, approved or rejected, not "maybe"`},
 
 		// settings.changed carries valid settings, display names canonical.
 		{"settings", event.Entry{Kind: event.SettingsChanged, Actor: moderator, Settings: &event.Settings{

@@ -176,7 +176,7 @@ func (s *State) transition(c *change, e event.Entry) (bool, string) {
 	case event.PostRejected:
 		return s.decideTo(c, e, StateRejected)
 	case event.PostUndone:
-		return s.undo(c, e), ""
+		return s.undo(c, e)
 	case event.PostPinned:
 		if ok, sum := s.staleApproval(e); !ok {
 			return false, sum
@@ -241,8 +241,12 @@ func (s *State) transition(c *change, e event.Entry) (bool, string) {
 		s.stage = append(s.stage, m)
 		c.stage = &m
 		return true, ""
+	case event.StageRead:
+		return s.stageRead(c, e), ""
 	case event.SettingsChanged:
 		return s.changeSettings(c, e), ""
+	case event.EventWentLive:
+		return s.goLive(c, e)
 	}
 	return false, ""
 }
@@ -259,7 +263,7 @@ func (s *State) live(id string) *post {
 // receive adds a new post with the state its verdict (or a block) gives it.
 func (s *State) receive(c *change, e event.Entry, v *event.Verdict) (bool, string) {
 	id := e.Post.ID
-	if s.posts[id] != nil {
+	if s.posts[id] != nil || s.ignored(e.Post) {
 		return false, ""
 	}
 	p := &post{v: PostView{Post: *e.Post, State: StatePending, ReceivedPos: e.Pos, ReceivedAt: e.Time, Version: e.Pos}}
@@ -284,6 +288,10 @@ func (s *State) receive(c *change, e event.Entry, v *event.Verdict) (bool, strin
 	s.order = append(s.order, p)
 	s.counts.Received++
 	s.count(p.v.State, 1)
+	if isRehearsal(e.Post) {
+		p.rehearsal = true
+		s.counts.Rehearsal++
+	}
 	c.touchNew(p)
 	return true, summary
 }
@@ -380,6 +388,9 @@ func (s *State) delete(c *change, e event.Entry) (bool, string) {
 	s.clearEdit(p)
 	s.count(p.v.State, -1)
 	s.counts.Deleted++
+	if p.rehearsal {
+		s.counts.Rehearsal--
+	}
 	p.deleted = true
 	return true, ""
 }
@@ -394,6 +405,9 @@ func (s *State) decideTo(c *change, e event.Entry, st PostState) (bool, string) 
 	}
 	if st == StateApproved && stale(p, e) {
 		return false, staleSummary(p, e)
+	}
+	if p.v.State != st && s.reverses(p, e) {
+		return false, reversalSummary(p, e)
 	}
 	if p.v.State == st {
 		if st != StateApproved || p.v.Edit == nil {
@@ -481,10 +495,13 @@ func (s *State) setState(c *change, p *post, st PostState) {
 // while it was off the wall, or an edit a moderator approved, were not
 // passed for that); the newest version from the source, when it differs,
 // waits in the queue again as the edit.
-func (s *State) undo(c *change, e event.Entry) bool {
+func (s *State) undo(c *change, e event.Entry) (bool, string) {
 	p := s.live(e.PostID)
 	if p == nil || len(p.history) == 0 {
-		return false
+		return false, ""
+	}
+	if s.reverses(p, e) {
+		return false, reversalSummary(p, e)
 	}
 	c.touch(p)
 	last := p.history[len(p.history)-1]
@@ -509,7 +526,7 @@ func (s *State) undo(c *change, e event.Entry) bool {
 		s.counts.Pinned++
 	}
 	s.settle(p)
-	return true
+	return true, ""
 }
 
 func (s *State) pin(c *change, e event.Entry) bool {

@@ -223,6 +223,9 @@ func checkInvariants(t *testing.T, s *State) {
 			c.Deleted++
 			continue
 		}
+		if p.rehearsal {
+			c.Rehearsal++
+		}
 		switch p.v.State {
 		case StatePending:
 			c.Pending++
@@ -248,6 +251,7 @@ func checkInvariants(t *testing.T, s *State) {
 		t.Fatalf("pos %d: %d posts in the pinned list, %d pinned", s.Pos(), len(s.pinned), c.Pinned)
 	}
 	c.Received = len(s.order)
+	c.Live = s.wentLive
 	c.QuestionsOpen = len(s.Questions())
 	c.QuestionsAnswered = len(s.Answered())
 	if got := s.Counts(); got != c {

@@ -33,6 +33,9 @@ func genEvents(n int, next func() byte) []event.Entry {
 		switch k := event.Kinds[int(next())%len(event.Kinds)]; k {
 		case event.PostReceived:
 			e = received(key, a, []event.Decision{"", event.DecisionHold, event.DecisionApprove, event.DecisionReject}[next()%4], "rule")
+			if next()%4 == 0 {
+				e.Post.Source = event.SourceRehearsal
+			}
 		case event.PostEdited:
 			text := "edit " + string(rune('a'+next()%26))
 			if d := next() % 4; d == 0 {
@@ -66,10 +69,15 @@ func genEvents(n int, next func() byte) []event.Entry {
 			e = qstep(k, qids())
 		case event.StageMessage:
 			e = event.Entry{Kind: k, Actor: by, Message: "hurry"}
+		case event.StageRead:
+			e = event.Entry{Kind: k, Actor: by, Ref: 1 + uint64(next())%pos}
+		case event.EventWentLive:
+			e = event.Entry{Kind: k, Actor: by}
 		case event.SettingsChanged:
 			e = event.Entry{Kind: k, Actor: by, Settings: &event.Settings{Title: ptr("t" + string(rune('a'+next()%3))), Display: map[string]string{"theme": []string{"", "dark", "light"}[next()%3]}}}
 		default: // the post decisions and question flags
 			e = act(k, by, key)
+			e.Was = []string{"", "", "pending", "approved", "rejected"}[next()%5]
 		}
 		e.Pos, e.Time = pos, t0.Add(time.Duration(pos)*time.Minute)
 		out = append(out, e)

@@ -41,6 +41,9 @@ type post struct {
 	// deleted marks a post deleted at its source: it is kept only so later
 	// events on it are recognised as no-ops.
 	deleted bool
+	// rehearsal marks a post the rehearsal source made up (as received):
+	// going live removes it (golive.go).
+	rehearsal bool
 	// lastEdit is the post.edited event that brought the newest version
 	// (the pending edit, or the content when none is pending), so undo
 	// can put that version back in the queue with its rule and place.
@@ -101,6 +104,9 @@ type State struct {
 	// (votes.go). Keyed by the question's record, so a question that
 	// leaves the lists and comes back starts again from no votes.
 	voters map[*QuestionView]map[string]struct{}
+	// live is set by event.went_live: rehearsal posts received after it
+	// are ignored (golive.go).
+	wentLive bool
 }
 
 // New returns the state of an empty log with the event's configured
@@ -264,6 +270,7 @@ func newestFirst[T any](all []T, limit int) []T {
 // Counts returns the numbers the moderator page shows.
 func (s *State) Counts() Counts {
 	c := s.counts
+	c.Live = s.wentLive
 	c.QuestionsOpen = len(s.open)
 	c.QuestionsAnswered = len(s.answered)
 	return c

@@ -147,6 +147,11 @@ type Counts struct {
 	Edits             int `json:"edits"`
 	QuestionsOpen     int `json:"questions_open"`
 	QuestionsAnswered int `json:"questions_answered"`
+	// Rehearsal counts the posts from the rehearsal source still in the
+	// views (they are counted in the others too): going live removes them.
+	Rehearsal int `json:"rehearsal"`
+	// Live is set once the event went live (event.went_live).
+	Live bool `json:"live"`
 }
 
 // Wall is what public surfaces show: approved posts only.
@@ -196,6 +201,10 @@ type StageMessageView struct {
 	By   event.Actor `json:"by"`
 	At   time.Time   `json:"at"`
 	Pos  uint64      `json:"pos"`
+	// ReadAt and ReadBy say when, and by whom, the stage acknowledged the
+	// message (stage.read); zero until then.
+	ReadAt time.Time   `json:"read_at,omitzero"`
+	ReadBy event.Actor `json:"read_by,omitzero"`
 }
 
 // Effect is what one event did to the views, per audience, so the fan-out

@@ -114,6 +114,9 @@ type HealthSnapshot struct {
 	// Detail is what the source wants the host to see beside its state, in
 	// words (an X source's spend so far against its budget, say).
 	Detail string `json:"detail,omitempty"`
+	// TroubleSince is when the source last went from working (or
+	// starting) to failing or rate-limited; zero while it works.
+	TroubleSince time.Time `json:"trouble_since,omitzero"`
 }
 
 // Health is the live health record of one source. Its methods are safe for
@@ -150,13 +153,18 @@ func (h *Health) Snapshot() HealthSnapshot {
 
 // Succeeded records a successful request at t.
 func (h *Health) Succeeded(t time.Time) {
-	h.update(func(s *HealthSnapshot) { s.State, s.LastSuccess, s.RetryAt = StateOK, t, time.Time{} })
+	h.update(func(s *HealthSnapshot) {
+		s.State, s.LastSuccess, s.RetryAt, s.TroubleSince = StateOK, t, time.Time{}, time.Time{}
+	})
 }
 
 // Failed records a failed attempt at t, retried at retryAt.
 func (h *Health) Failed(t time.Time, err error, retryAt time.Time) {
 	h.update(func(s *HealthSnapshot) {
 		s.State, s.LastError, s.LastErrorAt, s.RetryAt = StateBackingOff, err.Error(), t, retryAt
+		if s.TroubleSince.IsZero() {
+			s.TroubleSince = t
+		}
 	})
 }
 
@@ -164,6 +172,9 @@ func (h *Health) Failed(t time.Time, err error, retryAt time.Time) {
 func (h *Health) RateLimited(t time.Time, why string, retryAt time.Time) {
 	h.update(func(s *HealthSnapshot) {
 		s.State, s.LastError, s.LastErrorAt, s.RetryAt = StateRateLimited, why, t, retryAt
+		if s.TroubleSince.IsZero() {
+			s.TroubleSince = t
+		}
 	})
 }
 

@@ -572,11 +572,14 @@ func (s *sourceRun) observe(snap HealthSnapshot) {
 	if outage(snap.State) || outage(prev.State) {
 		s.recordHealth(snap)
 	}
+	// Once per change of state, never per retry: a source that cannot
+	// reach its server for an hour logs when the trouble began and when
+	// it ended (the sources log each retry at debug level only).
 	attrs := []any{slog.String("from", prev.State), slog.String("to", snap.State)}
 	level := slog.LevelInfo
 	if snap.State == StateBackingOff || snap.State == StateRateLimited {
 		level = slog.LevelWarn
-		attrs = append(attrs, slog.String("error", snap.LastError), slog.Time("retry_at", snap.RetryAt))
+		attrs = append(attrs, slog.String("error", snap.LastError), slog.Time("since", snap.TroubleSince), slog.Time("retry_at", snap.RetryAt))
 	}
 	s.logger.Log(context.Background(), level, "source state", attrs...)
 }

@@ -56,7 +56,8 @@ func (st *staffAPI) routeActions() {
 	for name, kind := range postActions {
 		st.handle(base+"posts/{id}/"+name, event.RoleModerator, st.postAction(kind))
 	}
-	st.handle(base+"posts/approve", event.RoleModerator, st.bulkApprove)
+	st.handle(base+"posts/approve", event.RoleModerator, st.bulk(event.PostApproved))
+	st.handle(base+"posts/reject", event.RoleModerator, st.bulk(event.PostRejected))
 	st.handle(base+"authors/block", event.RoleModerator, st.block)
 	st.handle(base+"authors/unblock", event.RoleModerator, st.unblock)
 	st.handle(base+"questions", event.RoleFacilitator, st.addQuestion)
@@ -75,6 +76,13 @@ type reasonBody struct {
 	// on. Approve, pin and question do nothing (409) if the source has sent
 	// another version since; zero or absent: whatever it is now.
 	Seen uint64 `json:"seen"`
+	// State is the post's state the moderator saw (pending, approved,
+	// rejected). Approve, reject and undo do nothing (409, with Reverses
+	// set) when another person has decided since, moments ago; absent: the
+	// state the API reads now, and a recent decision by another caller
+	// asks the same. Confirm: true decides anyway.
+	State   string `json:"state"`
+	Confirm bool   `json:"confirm"`
 }
 
 func (st *staffAPI) postAction(kind event.Kind) staffHandler {
@@ -88,12 +96,23 @@ func (st *staffAPI) postAction(kind event.Kind) staffHandler {
 			return err
 		}
 		pid := r.PathValue("id")
-		var ok bool
-		e.Live.View(func(s *fold.State) { _, ok = s.Post(pid) })
+		var (
+			ok  bool
+			cur fold.PostView
+		)
+		e.Live.View(func(s *fold.State) { cur, ok = s.Post(pid) })
 		if !ok {
 			return errNoPost(pid)
 		}
-		pos, err := st.appendAction(r.Context(), e, id, event.Entry{Kind: kind, PostID: pid, Reason: reason, Seen: seenIf(kind, body.Seen)})
+		was, err := st.stateSeen(kind, body.State, body.Confirm, cur, id)
+		if err != nil {
+			return err
+		}
+		if was == askFirst {
+			writeReversal(w, ActionResult{Post: &cur}, kind, cur)
+			return nil
+		}
+		pos, err := st.appendAction(r.Context(), e, id, event.Entry{Kind: kind, PostID: pid, Reason: reason, Seen: seenIf(kind, body.Seen), Was: was})
 		if err != nil {
 			return err
 		}
@@ -113,6 +132,10 @@ func (st *staffAPI) postAction(kind event.Kind) staffHandler {
 			return nil
 		}
 		res.Post = &p
+		if !res.Applied && reversed(was, p, st.now()) {
+			writeReversal(w, res, kind, p)
+			return nil
+		}
 		noop := postNoop(kind, p)
 		if approves(kind) && body.Seen != 0 && body.Seen != p.Version {
 			noop = changedSince
@@ -170,7 +193,7 @@ func postNoop(kind event.Kind, p fold.PostView) string {
 	return "the action changed nothing"
 }
 
-// BulkRequest is the body of POST .../posts/approve.
+// BulkRequest is the body of POST .../posts/approve and .../posts/reject.
 type BulkRequest struct {
 	IDs    []string `json:"ids"`
 	Reason string   `json:"reason"`
@@ -178,6 +201,12 @@ type BulkRequest struct {
 	// (PostView.Version); a post whose version has changed since is not
 	// approved. Ids it does not name are approved as they are.
 	Seen map[string]uint64 `json:"seen,omitempty"`
+	// States maps a post id to the state the moderator saw (as a single
+	// action's State; ids it does not name: the state read now). A post
+	// another person decided otherwise moments ago is left alone, its item
+	// a conflict with Reverses set, unless Confirm is true.
+	States  map[string]string `json:"states,omitempty"`
+	Confirm bool              `json:"confirm"`
 }
 
 // BulkItem is the outcome of one post of a bulk approval.
@@ -186,20 +215,31 @@ type BulkItem struct {
 	Applied bool           `json:"applied"`
 	Pos     uint64         `json:"pos,omitempty"`
 	Post    *fold.PostView `json:"post,omitempty"`
-	// Error says why the post was not approved: not_found (nothing was
-	// appended) or conflict (it was approved already, or deleted).
-	Error *ErrorDetail `json:"error,omitempty"`
+	// Error says why the post was not decided: not_found (nothing was
+	// appended) or conflict (it was in that state already, deleted, or
+	// another moderator decided otherwise moments ago: Reverses).
+	Error    *ErrorDetail `json:"error,omitempty"`
+	Reverses *Reversal    `json:"reverses,omitempty"`
 }
 
-// BulkResult is the answer to a bulk approval: one item per distinct id,
+// BulkResult is the answer to a bulk decision: one item per distinct id,
 // in the order given.
 type BulkResult struct {
 	Results []BulkItem `json:"results"`
-	// Approved counts the posts this call approved.
+	// Approved counts the posts this call approved (posts/approve).
 	Approved int `json:"approved"`
+	// Rejected counts the posts this call rejected (posts/reject).
+	Rejected int `json:"rejected"`
 }
 
-func (st *staffAPI) bulkApprove(w http.ResponseWriter, r *http.Request, e *Event, id auth.Identity) error {
+// bulk decides kind (approve or reject) on many posts at once.
+func (st *staffAPI) bulk(kind event.Kind) staffHandler {
+	return func(w http.ResponseWriter, r *http.Request, e *Event, id auth.Identity) error {
+		return st.bulkDecide(w, r, e, id, kind)
+	}
+}
+
+func (st *staffAPI) bulkDecide(w http.ResponseWriter, r *http.Request, e *Event, id auth.Identity, kind event.Kind) error {
 	var body BulkRequest
 	if err := decodeBody(w, r, &body); err != nil {
 		return err
@@ -220,13 +260,31 @@ func (st *staffAPI) bulkApprove(w http.ResponseWriter, r *http.Request, e *Event
 		seen[pid] = true
 		items = append(items, BulkItem{ID: pid})
 	}
+	was := make([]string, len(items))
+	var bad error
 	e.Live.View(func(s *fold.State) {
 		for i := range items {
-			if _, ok := s.Post(items[i].ID); !ok {
+			p, ok := s.Post(items[i].ID)
+			if !ok {
 				items[i].Error = &ErrorDetail{Code: event.ENOTFOUND, Message: errNoPost(items[i].ID).Error()}
+				continue
 			}
+			w, err := st.stateSeen(kind, body.States[p.ID], body.Confirm, p, id)
+			if err != nil {
+				bad = err
+				return
+			}
+			if w == askFirst {
+				items[i].Post, items[i].Reverses = &p, reversalOf(p)
+				items[i].Error = &ErrorDetail{Code: event.ECONFLICT, Message: reversalMessage(kind, p)}
+				continue
+			}
+			was[i] = w
 		}
 	})
+	if bad != nil {
+		return bad
+	}
 	// One append per post: each decision is its own audit line and its
 	// own undo, as if the moderator had pressed the key on each.
 	var last uint64
@@ -235,7 +293,11 @@ func (st *staffAPI) bulkApprove(w http.ResponseWriter, r *http.Request, e *Event
 		if items[i].Error != nil {
 			continue
 		}
-		ev := event.Entry{Kind: event.PostApproved, PostID: items[i].ID, Reason: reason, Seen: body.Seen[items[i].ID], Actor: id.Actor(), Time: now}
+		seen := uint64(0)
+		if kind == event.PostApproved {
+			seen = body.Seen[items[i].ID]
+		}
+		ev := event.Entry{Kind: kind, PostID: items[i].ID, Reason: reason, Seen: seen, Was: was[i], Actor: id.Actor(), Time: now}
 		a, err := e.Log.Append(r.Context(), "", ev)
 		if err != nil {
 			return errorsJoinUnavailable(err)
@@ -243,7 +305,7 @@ func (st *staffAPI) bulkApprove(w http.ResponseWriter, r *http.Request, e *Event
 		items[i].Pos, last = a.Pos, a.Pos
 	}
 	if last > 0 {
-		st.srv.opts.Logger.InfoContext(r.Context(), "staff bulk approval", "event", e.Slug(),
+		st.srv.opts.Logger.InfoContext(r.Context(), "staff bulk decision", "event", e.Slug(), "kind", string(kind),
 			"posts", len(items), "last_pos", last, "role", string(id.Role), "name", id.Name)
 		if err := st.waitFor(r.Context(), e, last); err != nil {
 			return err
@@ -261,14 +323,19 @@ func (st *staffAPI) bulkApprove(w http.ResponseWriter, r *http.Request, e *Event
 				it.Post = &p
 			}
 			switch {
-			case it.Applied:
+			case it.Applied && kind == event.PostApproved:
 				res.Approved++
+			case it.Applied:
+				res.Rejected++
 			case it.Post == nil:
 				it.Error = &ErrorDetail{Code: event.ECONFLICT, Message: "the post was deleted at its source"}
-			case body.Seen[it.ID] != 0 && body.Seen[it.ID] != it.Post.Version:
+			case reversed(was[i], *it.Post, now):
+				it.Reverses = reversalOf(*it.Post)
+				it.Error = &ErrorDetail{Code: event.ECONFLICT, Message: reversalMessage(kind, *it.Post)}
+			case kind == event.PostApproved && body.Seen[it.ID] != 0 && body.Seen[it.ID] != it.Post.Version:
 				it.Error = &ErrorDetail{Code: event.ECONFLICT, Message: changedSince}
 			default:
-				it.Error = &ErrorDetail{Code: event.ECONFLICT, Message: postNoop(event.PostApproved, *it.Post)}
+				it.Error = &ErrorDetail{Code: event.ECONFLICT, Message: postNoop(kind, *it.Post)}
 			}
 		}
 	})

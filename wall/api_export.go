@@ -25,20 +25,28 @@ type QuestionsExport struct {
 	ExportedAt time.Time `json:"exported_at"`
 	// Pos is the log position the export reflects.
 	Pos uint64 `json:"pos"`
+	// TimeZone is the event's zone, in which the CSV's times are written.
+	TimeZone string `json:"time_zone"`
 	// Questions are the open ones in the facilitators' order (the one
 	// being read among them), then the answered ones in the order they
 	// were answered.
 	Questions []fold.QuestionView `json:"questions"`
 }
 
-// PostsExport is the JSON export of an event's approved posts.
+// PostsExport is the JSON export of an event's posts.
 type PostsExport struct {
 	Event      string    `json:"event"`
 	Title      string    `json:"title"`
 	ExportedAt time.Time `json:"exported_at"`
-	Pos        uint64    `json:"pos"`
-	// Posts are the approved posts, oldest received first, with who
-	// approved them and when.
+	// TimeZone is the event's zone (config timezone), in which the CSV's
+	// times and ExportedAt are written.
+	TimeZone string `json:"time_zone"`
+	Pos      uint64 `json:"pos"`
+	// All is set when every post is listed (?state=all), not only the
+	// approved ones.
+	All bool `json:"all,omitempty"`
+	// Posts are the approved posts (every post with ?state=all), oldest
+	// received first, with who decided on them and when.
 	Posts []fold.PostView `json:"posts"`
 }
 
@@ -48,7 +56,7 @@ var (
 		"asked_at", "read_at", "answered_at", "notes"}
 	PostsCSVHeader = []string{"id", "received_at", "created_at", "source", "source_name",
 		"author_name", "author_handle", "url", "content_warning", "text", "language",
-		"media", "pinned", "question", "approved_by", "approved_at"}
+		"media", "pinned", "question", "approved_by", "approved_at", "state"}
 )
 
 func (st *staffAPI) export(w http.ResponseWriter, r *http.Request, e *Event, _ auth.Identity) error {
@@ -57,7 +65,16 @@ func (st *staffAPI) export(w http.ResponseWriter, r *http.Request, e *Event, _ a
 	if (what != "questions" && what != "posts") || (format != "csv" && format != "json") {
 		return event.Errorf(event.ENOTFOUND, "no export %q: there are questions.csv, questions.json, posts.csv and posts.json", file)
 	}
-	now := st.now().UTC().Truncate(time.Second)
+	loc := e.Config.Zone()
+	now := st.now().In(loc).Truncate(time.Second)
+	all := false
+	switch v := r.URL.Query().Get("state"); v {
+	case "", "approved":
+	case "all":
+		all = what == "posts"
+	default:
+		return event.Errorf(event.EINVALID, "state=%q: use state=all for every post, or leave it out for the approved ones", v)
+	}
 	var (
 		qs    QuestionsExport
 		ps    PostsExport
@@ -70,6 +87,9 @@ func (st *staffAPI) export(w http.ResponseWriter, r *http.Request, e *Event, _ a
 			qs.Questions = append(s.Questions(), s.Answered()...)
 		} else {
 			ps.Posts = s.Approved()
+			if all {
+				ps.Posts = s.AllPosts()
+			}
 		}
 	})
 	var (
@@ -78,15 +98,15 @@ func (st *staffAPI) export(w http.ResponseWriter, r *http.Request, e *Event, _ a
 	)
 	switch {
 	case what == "questions" && format == "json":
-		qs.Event, qs.Title, qs.ExportedAt, qs.Pos = e.Slug(), title, now, pos
+		qs.Event, qs.Title, qs.ExportedAt, qs.Pos, qs.TimeZone = e.Slug(), title, now, pos, loc.String()
 		body, err = json.MarshalIndent(qs, "", "  ")
 	case what == "posts" && format == "json":
-		ps.Event, ps.Title, ps.ExportedAt, ps.Pos = e.Slug(), title, now, pos
+		ps.Event, ps.Title, ps.ExportedAt, ps.Pos, ps.TimeZone, ps.All = e.Slug(), title, now, pos, loc.String(), all
 		body, err = json.MarshalIndent(ps, "", "  ")
 	case what == "questions":
-		body, err = questionsCSV(qs.Questions)
+		body, err = questionsCSV(qs.Questions, loc)
 	default:
-		body, err = postsCSV(ps.Posts)
+		body, err = postsCSV(ps.Posts, loc)
 	}
 	if err != nil {
 		return err
@@ -99,7 +119,11 @@ func (st *staffAPI) export(w http.ResponseWriter, r *http.Request, e *Event, _ a
 		body = append(body, '\n')
 	}
 	// The slug is a cookie-name token ([A-Za-z0-9_.-]), safe in a file name.
-	h.Set("Content-Disposition", `attachment; filename="`+e.Slug()+"-"+what+"-"+now.Format("20060102-1504")+"."+format+`"`)
+	name := what
+	if all {
+		name = "all-posts"
+	}
+	h.Set("Content-Disposition", `attachment; filename="`+e.Slug()+"-"+name+"-"+now.Format("20060102-1504")+"."+format+`"`)
 	h.Set("Cache-Control", "no-store")
 	h.Set("Content-Length", strconv.Itoa(len(body)))
 	w.WriteHeader(http.StatusOK)
@@ -118,11 +142,13 @@ func csvCell(s string) string {
 	return s
 }
 
-func csvTime(t time.Time) string {
+// csvTime writes t in the event's zone, with its offset, so a
+// spreadsheet shows the room's clock and nothing is ambiguous.
+func csvTime(t time.Time, loc *time.Location) string {
 	if t.IsZero() {
 		return ""
 	}
-	return t.UTC().Format(time.RFC3339)
+	return t.In(loc).Format(time.RFC3339)
 }
 
 func writeCSV(header []string, rows [][]string) ([]byte, error) {
@@ -145,7 +171,7 @@ func writeCSV(header []string, rows [][]string) ([]byte, error) {
 	return buf.Bytes(), cw.Error()
 }
 
-func questionsCSV(qs []fold.QuestionView) ([]byte, error) {
+func questionsCSV(qs []fold.QuestionView, loc *time.Location) ([]byte, error) {
 	rows := make([][]string, 0, len(qs))
 	for _, q := range qs {
 		asked := q.Name
@@ -158,15 +184,15 @@ func questionsCSV(qs []fold.QuestionView) ([]byte, error) {
 			if n.By.Name != "" {
 				by = n.By.Name
 			}
-			notes = append(notes, csvTime(n.At)+" "+by+": "+n.Text)
+			notes = append(notes, csvTime(n.At, loc)+" "+by+": "+n.Text)
 		}
 		rows = append(rows, []string{q.ID, string(q.State), q.Text, asked, q.Author.Handle, q.PostID,
-			csvTime(q.AskedAt), csvTime(q.ReadAt), csvTime(q.AnsweredAt), strings.Join(notes, "\n")})
+			csvTime(q.AskedAt, loc), csvTime(q.ReadAt, loc), csvTime(q.AnsweredAt, loc), strings.Join(notes, "\n")})
 	}
 	return writeCSV(QuestionsCSVHeader, rows)
 }
 
-func postsCSV(ps []fold.PostView) ([]byte, error) {
+func postsCSV(ps []fold.PostView, loc *time.Location) ([]byte, error) {
 	rows := make([][]string, 0, len(ps))
 	for _, p := range ps {
 		media := make([]string, 0, len(p.Media))
@@ -179,10 +205,10 @@ func postsCSV(ps []fold.PostView) ([]byte, error) {
 		if p.DecidedBy.Name != "" {
 			by += ":" + p.DecidedBy.Name
 		}
-		rows = append(rows, []string{p.ID, csvTime(p.ReceivedAt), csvTime(p.CreatedAt), p.Source, p.SourceName,
+		rows = append(rows, []string{p.ID, csvTime(p.ReceivedAt, loc), csvTime(p.CreatedAt, loc), p.Source, p.SourceName,
 			p.Author.Name, p.Author.Handle, p.URL, p.ContentWarning, p.Text, p.Language,
 			strings.Join(media, " "), strconv.FormatBool(p.Pinned), strconv.FormatBool(p.Question),
-			by, csvTime(p.DecidedAt)})
+			by, csvTime(p.DecidedAt, loc), string(p.State)})
 	}
 	return writeCSV(PostsCSVHeader, rows)
 }

@@ -76,6 +76,9 @@ type OpenResult struct {
 	Post fold.PostView `json:"post"`
 	// Others are the other moderators who have the post open.
 	Others []PresenceEntry `json:"others"`
+	// ClaimedBy is set when another moderator opened the post first: it
+	// is theirs, and the page moves on to the next post nobody holds.
+	ClaimedBy *PresenceEntry `json:"claimed_by,omitempty"`
 	// TTLSeconds is how long the post stays open without another open.
 	TTLSeconds int `json:"ttl_seconds"`
 }
@@ -93,14 +96,18 @@ func (st *staffAPI) openPost(w http.ResponseWriter, r *http.Request, e *Event, i
 	if err := st.presence.Open(r.Context(), e.Slug(), viewerID(viewerKey(id)), id.Actor(), pid, st.now()); err != nil {
 		return err
 	}
+	st.claims.kick(e.Slug())
 	res := OpenResult{Post: p, Others: []PresenceEntry{}, TTLSeconds: int(st.presence.TTL() / time.Second)}
 	entries, err := st.listPresence(r, e.Slug(), id, pid)
 	if err != nil {
 		return err
 	}
-	for _, o := range entries {
+	for i, o := range entries {
 		if !o.You {
 			res.Others = append(res.Others, o)
+		}
+		if i == 0 && !o.You { // oldest first: the first to open it holds it
+			res.ClaimedBy = &entries[0]
 		}
 	}
 	WriteJSON(w, http.StatusOK, res)
@@ -111,6 +118,7 @@ func (st *staffAPI) closePost(w http.ResponseWriter, r *http.Request, e *Event, 
 	if err := st.presence.Release(r.Context(), e.Slug(), viewerID(viewerKey(id)), r.PathValue("id")); err != nil {
 		return err
 	}
+	st.claims.kick(e.Slug())
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }

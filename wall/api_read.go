@@ -161,6 +161,9 @@ type SourcesView struct {
 	// Sources are the health of the sources this node runs for the event;
 	// empty on a node that runs none (a fan-out-only node).
 	Sources []ingest.HealthSnapshot `json:"sources"`
+	// Trouble says, in a host's words, what is wrong with each source in
+	// trouble (api_sources_trouble.go); empty when all is well.
+	Trouble []SourceTrouble `json:"trouble"`
 }
 
 func (st *staffAPI) getSources(w http.ResponseWriter, r *http.Request, e *Event, _ auth.Identity) error {
@@ -170,6 +173,7 @@ func (st *staffAPI) getSources(w http.ResponseWriter, r *http.Request, e *Event,
 			v.Sources = h
 		}
 	}
+	v.Trouble = troubleOf(v.Sources, e.Config.Zone())
 	WriteJSON(w, http.StatusOK, v)
 	return nil
 }

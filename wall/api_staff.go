@@ -58,6 +58,7 @@ type staffAPI struct {
 	now      func() time.Time
 	wait     time.Duration
 	presence presence.Store
+	claims   *claimBus // wakes the claims sockets (api_presence_socket.go)
 }
 
 // MountStaff adds the moderator and facilitator API (docs/API.md, "Staff
@@ -80,7 +81,7 @@ func (s *Server) MountStaff(opts StaffOptions) error {
 	}
 	st := &staffAPI{
 		srv: s, auth: opts.Auth, now: opts.Now, wait: opts.WaitTimeout,
-		presence: opts.Presence,
+		presence: opts.Presence, claims: newClaimBus(),
 	}
 	if st.presence == nil {
 		st.presence = presence.NewMemory(opts.PresenceTTL)
@@ -106,6 +107,7 @@ func (s *Server) MountStaff(opts StaffOptions) error {
 	st.routeSettings()
 	st.routeExport()
 	st.routeReport()
+	st.routeEventDay()
 	st.handle("GET /api/events/{slug}/ws/staff", event.RoleFacilitator, st.staffSocket)
 	return nil
 }
@@ -243,6 +245,9 @@ type ActionResult struct {
 	Blocks    []fold.BlockView       `json:"blocks,omitempty"`
 	Stage     *fold.StageMessageView `json:"stage,omitempty"`
 	Error     *ErrorDetail           `json:"error,omitempty"`
+	// Reverses is set on a 409 for a decision that would reverse another
+	// moderator's decision of moments ago (api_reversal.go).
+	Reverses *Reversal `json:"reverses,omitempty"`
 }
 
 // writeResult answers 200 with res, or 409 with the conflict message when

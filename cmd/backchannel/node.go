@@ -206,6 +206,9 @@ func (n *node) openEvent(ctx, foldCtx context.Context, ec *config.Event, form *w
 			n.fail(fmt.Errorf("fold of %q: %w", ec.Slug, err))
 		}
 	})
+	if err := goLiveOnStart(ctx, log, live, ec, n.logger); err != nil {
+		return ingest.EventSources{}, err
+	}
 	es, err := eventSources(ec, log, live.OnWall, n.logger)
 	if err != nil {
 		return es, err

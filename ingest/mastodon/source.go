@@ -416,7 +416,8 @@ func (s *Source) failed(h *ingest.Health, bo *backoff.Backoff, err error) time.D
 		// processes) on one address do not all come back at once.
 		wait += time.Duration(rand.Int64N(int64(s.cfg.MinBackoff)/4 + 1))
 		h.RateLimited(now, err.Error(), now.Add(wait))
-		s.log.Warn("server asked us to wait", slog.Int("status", te.StatusCode), slog.Duration("wait", wait))
+		// Debug: the runner logs the change of state once, not every retry.
+		s.log.Debug("server asked us to wait", slog.Int("status", te.StatusCode), slog.Duration("wait", wait))
 		return wait
 	case errors.As(err, &ae) && (ae.StatusCode == http.StatusUnauthorized || ae.StatusCode == http.StatusForbidden):
 		msg := "server refuses anonymous reads; set a token"
@@ -425,12 +426,12 @@ func (s *Source) failed(h *ingest.Health, bo *backoff.Backoff, err error) time.D
 		}
 		wait := backoff.Jitter(s.cfg.AuthBackoff)
 		h.Failed(now, fmt.Errorf("%s: %w", msg, err), now.Add(wait))
-		s.log.Error(msg, slog.Int("status", ae.StatusCode), slog.Duration("retry_in", wait))
+		s.log.Debug(msg, slog.Int("status", ae.StatusCode), slog.Duration("retry_in", wait))
 		return wait
 	default:
 		wait := bo.Next()
 		h.Failed(now, err, now.Add(wait))
-		s.log.Warn("poll failed", slog.String("err", err.Error()), slog.Duration("retry_in", wait))
+		s.log.Debug("poll failed", slog.String("err", err.Error()), slog.Duration("retry_in", wait))
 		return wait
 	}
 }

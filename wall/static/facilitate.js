@@ -39,10 +39,16 @@ function renderQuestion(q, i, n) {
     li.append(handle);
   }
   const body = el("div", { class: "q-body" });
-  if (q.state === "reading") body.append(el("span", { class: "reading-badge", text: "now reading" }));
-  body.append(el("p", { class: "q-text", text: q.text }));
-  if (q.state !== "answered") body.append(el("span", { class: "q-votes", dataset: { votes: String(q.votes || 0) }, text: (q.votes === 1 ? "1 vote" : (q.votes || 0) + " votes") }));
-  body.append(el("p", { class: "who-line", text: whoLine(q) }));
+  if (q.state === "reading") {
+    // Its text is in the "now reading" box above: shown once, so on a phone the next question
+    // stays in view. Its place in the list keeps its notes and buttons.
+    body.append(el("span", { class: "reading-badge", text: "now reading" }));
+    body.append(el("p", { class: "muted reading-stub", text: "shown above" }));
+  } else {
+    body.append(el("p", { class: "q-text", text: q.text }));
+    if (q.state !== "answered") body.append(el("span", { class: "q-votes", dataset: { votes: String(q.votes || 0) }, text: (q.votes === 1 ? "1 vote" : (q.votes || 0) + " votes") }));
+    body.append(el("p", { class: "who-line", text: whoLine(q) }));
+  }
   if (q.notes && q.notes.length) {
     body.append(el("ul", { class: "notes" }, ...q.notes.map((n) => el("li", {}, n.text, el("span", { class: "muted", text: " — " + actorName(n.by) + " " + clock(n.at) })))));
   }
@@ -70,13 +76,12 @@ function renderQuestion(q, i, n) {
   if (q.state === "answered") {
     btns.append(el("button", { type: "button", class: "btn big", onclick: () => questionAction(q.id, "reopen"), text: "Reopen" }));
   } else {
-    if (orderMode === "hand") {
-      btns.append(el("button", { type: "button", class: "btn big move", "aria-label": "move up", disabled: i === 0, onclick: () => moveBy(q.id, -1), text: "↑" }));
-      btns.append(el("button", { type: "button", class: "btn big move", "aria-label": "move down", disabled: i === n - 1, onclick: () => moveBy(q.id, 1), text: "↓" }));
-    }
-    if (q.state === "reading") {
-      btns.append(el("button", { type: "button", class: "btn btn-primary big", onclick: () => questionAction(q.id, "answered"), text: "Answered" }));
-    } else {
+    // The question being read has "Answered" in the box above; here only its note.
+    if (q.state !== "reading") {
+      if (orderMode === "hand") {
+        btns.append(el("button", { type: "button", class: "btn big move", "aria-label": "move up", disabled: i === 0, onclick: () => moveBy(q.id, -1), text: "↑" }));
+        btns.append(el("button", { type: "button", class: "btn big move", "aria-label": "move down", disabled: i === n - 1, onclick: () => moveBy(q.id, 1), text: "↓" }));
+      }
       btns.append(el("button", { type: "button", class: "btn btn-primary big", onclick: () => questionAction(q.id, "reading"), text: "Read now" }));
     }
     btns.append(el("button", {
@@ -124,7 +129,7 @@ function render() {
 
 function renderStage() {
   const box = $("stage");
-  if (!latestStage || latestStage.pos <= stageSeenPos) {
+  if (!latestStage || latestStage.pos <= stageSeenPos || latestStage.read_at) {
     box.classList.add("hidden");
     return;
   }
@@ -189,8 +194,8 @@ function onMessage(m) {
   }
   if (m.type !== "event" || !m.effect) return;
   const eff = m.effect;
-  if (eff.stage) {
-    latestStage = eff.stage;
+  if (eff.stage && (!latestStage || eff.stage.pos >= latestStage.pos)) {
+    latestStage = eff.stage; // a new message, or the one shown read (by anyone on stage)
     renderStage();
   }
   if ((eff.questions && eff.questions.length) || (eff.questions_gone && eff.questions_gone.length) || (eff.wall && eff.wall.now_reading_changed)) refetch();
@@ -325,10 +330,19 @@ async function main() {
   $("order-votes").addEventListener("click", () => setOrderMode("votes"));
   $("order-keep").addEventListener("click", () => sendOrder(shownOpen().map((q) => q.id)));
   $("now-answered").addEventListener("click", () => nowReading && questionAction(nowReading.id, "answered"));
-  $("stage-seen").addEventListener("click", () => {
-    if (latestStage) stageSeenPos = latestStage.pos;
+  $("stage-seen").addEventListener("click", async () => {
+    const m = latestStage;
+    if (!m) return;
+    stageSeenPos = m.pos;
     sessionStorage.setItem("stage-seen", String(stageSeenPos));
     renderStage();
+    // The sender sees "read at 11:04": the receipt is an event like any other.
+    try {
+      const res = await api("POST", "stage/" + m.pos + "/read");
+      if (res && res.stage && latestStage && latestStage.pos === res.stage.pos) latestStage = res.stage;
+    } catch (e) {
+      if (e.status !== 409) toast("The sender was not told you read it: " + e.message, "error");
+    }
   });
   connect(socketPath, { onMessage, onStatus: showConn });
   document.body.dataset.ready = "1";

@@ -1,13 +1,17 @@
 // moderate-actions.js: what a moderator does to posts: decide (approve, reject, pin, question),
-// hide media, undo, select and bulk-approve, block an author (with its dialog), and send a
-// message to the stage. Each is a POST to the staff API whose answer is applied at once.
+// hide media, undo, select and bulk-approve or bulk-reject, block an author (with its dialog),
+// and send a message to the stage. Each is a POST to the staff API whose answer is applied at
+// once. A decision names the state the moderator saw: when another moderator decided otherwise
+// moments before, the server refuses (409, reverses) and the page asks before sending it again
+// with confirm.
 
-import { api, APIError, toast } from "/static/staff.js";
+import { api, APIError, toast, actorName, clock } from "/static/staff.js";
 import {
   posts, selected, undoStack, leaving, inflight, view, listOf, focused, setFocus, move, upsert, scheduleRender, inQueue,
 } from "/static/moderate-queue.js";
 
 let blockFor = null; // the post whose author the block dialog is about
+let reverseAsk = null; // {p, action, body, resolve} while the reversal question is open
 
 const $ = (id) => document.getElementById(id);
 
@@ -18,7 +22,14 @@ async function act(p, action, body) {
     scheduleRender();
     return res;
   } catch (e) {
-    if (e instanceof APIError && e.status === 409) {
+    const rev = e instanceof APIError && e.status === 409 && e.body && e.body.reverses;
+    if (rev) {
+      if (e.body.post) upsert(e.body.post);
+      scheduleRender();
+      // Another moderator decided otherwise moments ago: ask, and send it again only on yes.
+      if (await askReverse(p, action, rev)) return act(p, action, Object.assign({}, body, { confirm: true }));
+      toast("Left as " + actorName(rev.by) + " decided.");
+    } else if (e instanceof APIError && e.status === 409) {
       toast("Nothing changed: " + e.message);
     } else {
       toast(action + " failed: " + e.message, "error");
@@ -36,7 +47,7 @@ async function decide(action) {
   const wasPending = p.state === "pending" || (!!p.edit && (action === "approve" || action === "reject"));
   // The version on screen goes with the decision: if the source sent another while the
   // moderator looked, the server refuses (409) rather than pass text nobody has seen.
-  const call = act(p, action, { seen: p.version || 0 });
+  const call = act(p, action, { seen: p.version || 0, state: p.state });
   if (wasPending) {
     leaving.add(p.id);
     inflight.set(p.id, call);
@@ -93,7 +104,7 @@ export async function undo() {
       return;
     }
   }
-  const res = await act(p, "undo");
+  const res = await act(p, "undo", { state: p.state });
   if (res) {
     toast("Undone: back in the queue.");
     view.tab = "queue";
@@ -110,10 +121,16 @@ export function toggleSelect() {
   scheduleRender();
 }
 
-export async function bulkApprove() {
+export function bulkApprove() { return bulk("approve"); }
+export function bulkReject() { return bulk("reject"); }
+
+// bulk approves or rejects every selected post, each its own decision (and its own undo).
+// Posts another moderator decided otherwise moments ago are left, and said so.
+async function bulk(action) {
   const chosen = listOf("queue").filter((p) => selected.has(p.id));
   const ids = chosen.map((p) => p.id);
   const seen = Object.fromEntries(chosen.map((p) => [p.id, p.version || 0]));
+  const states = Object.fromEntries(chosen.map((p) => [p.id, p.state]));
   if (!ids.length) {
     toast("Select posts with x first.");
     return;
@@ -121,16 +138,47 @@ export async function bulkApprove() {
   for (const id of ids) leaving.add(id);
   scheduleRender();
   try {
-    const res = await api("POST", "posts/approve", { ids, seen });
-    for (const it of (res && res.results) || []) if (it.post) upsert(it.post);
-    for (const id of ids) undoStack.push(id);
+    const res = await api("POST", "posts/" + action, { ids, seen, states });
+    let others = 0;
+    for (const it of (res && res.results) || []) {
+      if (it.post) upsert(it.post);
+      if (it.applied) undoStack.push(it.id);
+      if (it.reverses) others++;
+    }
     selected.clear();
-    toast((res ? res.approved : ids.length) + " approved.");
+    const n = res ? (action === "approve" ? res.approved : res.rejected) : ids.length;
+    toast(n + (action === "approve" ? " approved." : " rejected.") + (others ? ` ${others} left as another moderator just decided.` : ""));
   } catch (e) {
-    toast("Bulk approve failed: " + e.message, "error");
+    toast("Bulk " + action + " failed: " + e.message, "error");
   }
   for (const id of ids) leaving.delete(id);
   scheduleRender();
+}
+
+const pastTense = { approve: "approve", reject: "reject", undo: "undo that decision on" };
+
+// askReverse shows the reversal question and resolves to the moderator's answer.
+function askReverse(p, action, rev) {
+  if (reverseAsk) reverseAsk.resolve(false);
+  const a = p.author || {};
+  $("reverse-text").textContent = `${actorName(rev.by) || "Another moderator"} ${rev.state} this post${a.handle ? " by " + a.handle : ""} at ${clock(rev.at)}, after you looked. Do you want to ${pastTense[action] || action} it anyway?`;
+  $("reverse-dialog").classList.remove("hidden");
+  document.body.dataset.asked = String(Number(document.body.dataset.asked || 0) + 1); // for tests
+  $("reverse-no").focus();
+  return new Promise((resolve) => { reverseAsk = { resolve }; });
+}
+
+/** Answers the open reversal question (true: change it anyway). */
+export function answerReverse(yes) {
+  const q = reverseAsk;
+  reverseAsk = null;
+  $("reverse-dialog").classList.add("hidden");
+  $("list").focus({ preventScroll: true });
+  if (q) q.resolve(yes);
+}
+
+export function reverseOpen() {
+  return !$("reverse-dialog").classList.contains("hidden");
 }
 
 export function openBlock() {

@@ -3,8 +3,9 @@
 // tab counts, the selection line, and the focus, which it scrolls to and reports as open.
 
 import { renderPost, el, actorName, clock } from "/static/staff.js";
-import { posts, selected, view, focus, pages, resolveFocus, setFocus, inQueue } from "/static/moderate-queue.js";
+import { posts, selected, view, focus, pages, claimed, resolveFocus, setFocus, inQueue } from "/static/moderate-queue.js";
 import { presence, openPresence } from "/static/moderate-presence.js";
+import { renderRehearsal } from "/static/moderate-golive.js";
 
 const MAX_RENDERED = 300; // cards in the DOM per tab; the counts say how many more there are
 
@@ -30,7 +31,10 @@ function cardFor(p) {
   if (p.state !== "pending" && p.decided_by && p.decided_by.role) {
     foot.append(el("span", { class: "decided" }, p.state + " by " + actorName(p.decided_by) + (p.decided_at ? " at " + clock(p.decided_at) : "")));
   }
+  // Kept for the author's "this is a question" tick (issue 17), beside the rule.
+  foot.append(el("span", { class: "asked-question", dataset: { slot: "question-tick" } }));
   foot.append(el("span", { class: "presence" }));
+  foot.append(el("span", { class: "claim" }));
   if (p.url && /^https?:\/\//.test(p.url)) foot.append(el("a", { href: p.url, target: "_blank", rel: "noopener noreferrer", text: "original" }));
   card.append(foot);
   card.dataset.state = p.state;
@@ -77,9 +81,12 @@ export function render() {
     setAttr(card, "aria-current", isFocus ? "true" : "false");
     card.classList.toggle("selected", selected.has(p.id));
     const who = presence.get(p.id) || [];
+    const holder = view.tab === "queue" ? claimed.get(p.id) : undefined;
     card.classList.toggle("open-elsewhere", who.length > 0);
+    card.classList.toggle("claimed", !!holder);
     const pr = card.querySelector(".presence");
-    setText(pr, who.length ? "open by " + who.join(", ") : "");
+    setText(pr, who.length && !holder ? "open by " + who.join(", ") : "");
+    setText(card.querySelector(".claim"), holder ? holder + " has this one" : "");
     return card;
   });
   reconcile($("list"), nodes);
@@ -112,7 +119,8 @@ export function render() {
     : "");
   const sel = $("selection");
   sel.classList.toggle("hidden", selected.size === 0);
-  setText(sel, selected.size + " selected: A approves them all, Esc clears");
+  setText(sel, selected.size + " selected: A approves them all, R rejects them all, Esc clears");
+  renderRehearsal(counts);
 
   const fc = f.id && cards.get(f.id);
   if (fc) {

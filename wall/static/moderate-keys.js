@@ -6,8 +6,10 @@ import { selected, focused, move, setTab, scheduleRender } from "/static/moderat
 import { cards } from "/static/moderate-cards.js";
 import { closeSettings, openSettings } from "/static/moderate-settings.js";
 import {
-  approve, reject, pin, question, openBlock, hideMedia, undo, toggleSelect, bulkApprove, block,
+  approve, reject, pin, question, openBlock, hideMedia, undo, toggleSelect, bulkApprove, bulkReject, block,
+  reverseOpen, answerReverse,
 } from "/static/moderate-actions.js";
+import { goLiveOpen, closeGoLive } from "/static/moderate-golive.js";
 
 const $ = (id) => document.getElementById(id);
 
@@ -25,6 +27,21 @@ function typing(t) {
 
 export function onKey(ev) {
   if (ev.ctrlKey || ev.metaKey || ev.altKey) return;
+  if (reverseOpen()) {
+    // The question about another moderator's decision takes every key: y changes it, n or
+    // Escape leaves it. Nothing else happens until it is answered.
+    ev.preventDefault();
+    if (ev.key === "y") answerReverse(true);
+    else if (ev.key === "n" || ev.key === "Escape") answerReverse(false);
+    return;
+  }
+  if (goLiveOpen()) {
+    if (ev.key === "Escape") {
+      ev.preventDefault();
+      closeGoLive();
+    }
+    return; // Tab and Enter work on the dialog's buttons
+  }
   if (!$("settings-dialog").classList.contains("hidden")) {
     if (ev.key === "Escape") {
       ev.preventDefault();
@@ -50,7 +67,7 @@ export function onKey(ev) {
   const keys = {
     j: () => move(1), ArrowDown: () => move(1), k: () => move(-1), ArrowUp: () => move(-1),
     a: approve, r: reject, p: pin, q: question, b: openBlock, h: hideMedia, u: undo,
-    x: toggleSelect, A: bulkApprove,
+    x: toggleSelect, A: bulkApprove, R: bulkReject,
     c: () => {
       const p = focused();
       const c = p && cards.get(p.id);

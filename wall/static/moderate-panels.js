@@ -1,7 +1,8 @@
-// moderate-panels.js: the side panels of the moderator page: the sources this node runs (polled),
+// moderate-panels.js: the side panels of the moderator page: the sources this node runs (polled;
+// their trouble is also shown at the top of the page),
 // the blocks in force with a button to lift each, and the counts, read again after each change.
 
-import { api, el, toast, clock, actorName } from "/static/staff.js";
+import { api, apiRoot, el, toast, clock, actorName } from "/static/staff.js";
 import { view, scheduleRender } from "/static/moderate-queue.js";
 
 const $ = (id) => document.getElementById(id);
@@ -18,6 +19,10 @@ export async function pollSources() {
         s.detail ? el("span", { class: "muted src-detail", text: s.detail }) : null,
         el("span", { class: "muted src-n", text: (s.appended || 0) + " in" + (s.last_success ? " · ok " + clock(s.last_success) : "") })));
     ul.replaceChildren(...(items.length ? items : [el("li", { class: "muted", text: "no sources run on this node" })]));
+    // Trouble goes at the top of the page, in a host's words (the server words it).
+    const trouble = (data && data.trouble) || [];
+    $("trouble-list").replaceChildren(...trouble.map((t) => el("li", { dataset: { kind: t.kind, source: t.source }, title: t.detail || "", text: t.message })));
+    $("trouble").classList.toggle("hidden", trouble.length === 0);
   } catch (e) {
     /* shown stale until the next poll */
   }
@@ -60,4 +65,22 @@ export function refreshCounts() {
       scheduleRender();
     } catch (e) { /* keep the last counts */ }
   }, 300);
+}
+
+// The stage messages this page knows, newest first, with the stage's read receipt.
+const stageMsgs = new Map(); // pos -> StageMessageView
+
+/** Takes stage messages (the snapshot's, or one from an effect) and shows the latest few. */
+export function applyStage(list) {
+  for (const m of list || []) if (m && m.pos) stageMsgs.set(m.pos, m);
+  const recent = [...stageMsgs.values()].sort((a, b) => b.pos - a.pos).slice(0, 5);
+  $("stage-sent").replaceChildren(...recent.map((m) => el("li", { dataset: { pos: String(m.pos) } },
+    el("span", { text: "“" + m.text + "” " }),
+    el("span", { class: "receipt", dataset: { read: m.read_at ? "1" : "" },
+      text: m.read_at ? "read at " + clock(m.read_at) + (m.read_by && m.read_by.name ? " by " + m.read_by.name : "") : "sent " + clock(m.at) + ", not read yet" }))));
+}
+
+/** Points the export links at the API and says in which zone their times are. */
+export function setupExports() {
+  for (const a of document.querySelectorAll("[data-export]")) a.href = apiRoot + "/export/" + a.dataset.export;
 }

@@ -18,6 +18,9 @@ export const inflight = new Map(); // id -> the promise of its decision's call
 // The tab shown, and the server's counts (null until the snapshot or GET counts brings them).
 export const view = { tab: "queue", counts: null };
 export const focus = { queue: { id: "", idx: 0 }, approved: { id: "", idx: 0 }, rejected: { id: "", idx: 0 }, pinned: { id: "", idx: 0 } };
+// Posts another moderator holds (opened first): id -> their name. The queue's focus passes over
+// them, so two moderators are never on the same post (moderate-presence.js keeps it).
+export const claimed = new Map();
 // Per server-listed tab: the next page's before= (0: no more), and whether a load is under way.
 export const pages = { approved: { before: 0, loading: false }, rejected: { before: 0, loading: false } };
 
@@ -84,6 +87,9 @@ export function resolveFocus() {
   let idx = list.findIndex((p) => p.id === f.id);
   if (idx < 0) idx = Math.min(f.idx, list.length - 1);
   idx = Math.max(0, idx);
+  // In the queue, a post another moderator holds is theirs: the focus moves on to the next one
+  // nobody holds (or back, at the end of the queue).
+  if (view.tab === "queue" && list.length && claimed.has(list[idx].id)) idx = freeNear(list, idx, 1);
   f.idx = idx;
   f.id = list.length ? list[idx].id : "";
   return list;
@@ -103,10 +109,23 @@ export function setFocus(id) {
   scheduleRender();
 }
 
+// freeNear returns the index of the post nearest idx in direction d (then the other way) that no
+// other moderator holds, or idx when every post is held.
+function freeNear(list, idx, d) {
+  for (let i = idx; i >= 0 && i < list.length; i += d) if (!claimed.has(list[i].id)) return i;
+  for (let i = idx; i >= 0 && i < list.length; i -= d) if (!claimed.has(list[i].id)) return i;
+  return idx;
+}
+
 export function move(d) {
   const list = resolveFocus();
   if (!list.length) return;
-  const i = Math.min(list.length - 1, Math.max(0, focus[view.tab].idx + d));
+  let i = Math.min(list.length - 1, Math.max(0, focus[view.tab].idx + d));
+  if (view.tab === "queue" && claimed.has(list[i].id)) {
+    const j = freeNear(list, i, d);
+    // Nothing free that way: stay put rather than jump back past the focus.
+    i = (j - focus[view.tab].idx) * d > 0 ? j : focus[view.tab].idx;
+  }
   focus[view.tab] = { id: list[i].id, idx: i };
   scheduleRender();
 }

@@ -1,6 +1,8 @@
-// moderate-settings.js: the settings panel (key s): the moderation mode and the wall's display,
+// moderate-settings.js: the settings panel (key s): the moderation mode, the event's title and
+// the wall's display (layout, theme, avatars, handles, brand colour, logo),
 // read and written with GET/POST /api/events/{slug}/settings; others' changes arrive on the
-// socket (effect.settings) and are shown, in the form too if it is open.
+// socket (effect.settings) and are shown, in the form too if it is open. A value the server
+// refuses (event/display.go's rules) is said under the form, which stays open.
 
 import { api, toast } from "/static/staff.js";
 import { setText } from "/static/moderate-cards.js";
@@ -19,7 +21,9 @@ function describeSettings(v) {
     "theme " + (d.theme || LAYOUT_DEFAULT),
     d.show_avatars === "false" ? "no avatars" : "avatars",
     d.show_handles === "false" ? "no handles" : "handles",
-  ].join(" · ");
+    d.brand_colour ? "brand " + d.brand_colour : "",
+    d.logo ? "logo" : "",
+  ].filter(Boolean).join(" · ");
 }
 
 // applySettings takes the settings as they now stand (from the snapshot, the socket or a POST's
@@ -50,7 +54,26 @@ function fillSettings() {
   $("settings-theme").value = d.theme || "";
   $("settings-avatars").checked = d.show_avatars !== "false";
   $("settings-handles").checked = d.show_handles !== "false";
+  $("settings-event-title").value = v.title || "";
+  $("settings-brand").value = d.brand_colour || "";
+  $("settings-brand-pick").value = /^#[0-9a-fA-F]{6}$/.test(d.brand_colour || "") ? d.brand_colour : "#1a7f5a";
+  $("settings-logo").value = d.logo || "";
+  showError("");
   disarmAuto();
+}
+
+function showError(msg) {
+  $("settings-error").textContent = msg;
+  $("settings-error").classList.toggle("hidden", !msg);
+}
+
+/** Keeps the colour picker and the colour's text in step. */
+export function wireBrand() {
+  $("settings-brand-pick").addEventListener("input", () => { $("settings-brand").value = $("settings-brand-pick").value; });
+  $("settings-brand").addEventListener("input", () => {
+    const v = $("settings-brand").value.trim();
+    if (/^#[0-9a-fA-F]{6}$/.test(v)) $("settings-brand-pick").value = v;
+  });
 }
 
 export function disarmAuto() {
@@ -97,7 +120,13 @@ function settingsChange() {
   if (avatars !== (d.show_avatars === "false" ? "false" : "true")) display.show_avatars = avatars;
   const handles = String($("settings-handles").checked);
   if (handles !== (d.show_handles === "false" ? "false" : "true")) display.show_handles = handles;
+  const brand = $("settings-brand").value.trim();
+  if (brand !== (d.brand_colour || "")) display.brand_colour = brand;
+  const logo = $("settings-logo").value.trim();
+  if (logo !== (d.logo || "")) display.logo = logo;
   if (Object.keys(display).length) change.display = display;
+  const title = $("settings-event-title").value.trim();
+  if (title && title !== (cur.title || "")) change.title = title;
   return change;
 }
 
@@ -124,6 +153,8 @@ export async function saveSettings(ev) {
     toast(change.moderation === "auto" ? "Auto-approve is on: posts the rules pass go straight to the wall."
       : change.moderation === "pre" ? "Pre-moderation is on: every post waits for a moderator." : "Settings saved.");
   } catch (e) {
+    // The server's words (event/display.go's rules), beside the fields: the form stays open.
+    showError("Not saved: " + e.message);
     toast("Settings not saved: " + e.message, "error");
   }
 }

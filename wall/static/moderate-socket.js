@@ -5,7 +5,7 @@
 import { el, clock, actorName } from "/static/staff.js";
 import { posts, selected, view, pages, upsert, loadPosts, scheduleRender } from "/static/moderate-queue.js";
 import { applySettings } from "/static/moderate-settings.js";
-import { refreshBlocks, refreshCounts } from "/static/moderate-panels.js";
+import { refreshBlocks, refreshCounts, applyStage } from "/static/moderate-panels.js";
 
 let me = null; // who is logged in, to tell others' settings changes from mine
 
@@ -34,6 +34,7 @@ export function onMessage(m) {
     for (const p of m.queue || []) posts.set(p.id, p);
     view.counts = m.counts || null;
     if (m.settings) applySettings(m.settings);
+    applyStage(m.stage);
     // A (re)connect may have missed decisions: the open server-listed tab is read again.
     if (pages[view.tab]) loadPosts(view.tab, 0);
     for (const id of [...selected]) if (!posts.has(id)) selected.delete(id);
@@ -53,6 +54,7 @@ export function onMessage(m) {
     const p = posts.get(id);
     if (p && p.state === "approved" && !(eff.posts || []).some((q) => q.id === id)) posts.delete(id);
   }
+  if (eff.stage) applyStage([eff.stage]);
   if (eff.settings) {
     const mine = me && m.actor && m.actor.name === me.name && m.actor.role === "moderator";
     applySettings(eff.settings, mine ? "" : actorName(m.actor) || "another moderator");

@@ -13,22 +13,24 @@
 // GET/POST /api/events/{slug}/settings; others' changes arrive on the socket (effect.settings).
 //
 // The page is split by concern: moderate-queue.js (the model), moderate-cards.js (drawing it),
-// moderate-actions.js, moderate-keys.js, moderate-presence.js, moderate-panels.js (sources,
-// blocks, counts), moderate-settings.js and moderate-socket.js; this module wires them.
+// moderate-actions.js, moderate-keys.js, moderate-presence.js (claims, pushed on ws/presence),
+// moderate-panels.js (sources and their trouble, blocks, counts, stage receipts, exports),
+// moderate-golive.js, moderate-settings.js and moderate-socket.js; this module wires them.
 
 import { connect } from "/static/ws.js";
 import { requireSession, showIdentity, showConn, loadTitle, toast, socketPath, slug } from "/static/staff.js";
 import { view, pages, setTab, loadPosts, onRender } from "/static/moderate-queue.js";
 import { render } from "/static/moderate-cards.js";
-import { block, sendStage } from "/static/moderate-actions.js";
+import { block, sendStage, answerReverse } from "/static/moderate-actions.js";
 import { onKey, onKeyUp } from "/static/moderate-keys.js";
-import { pollPresence } from "/static/moderate-presence.js";
-import { pollSources, refreshBlocks } from "/static/moderate-panels.js";
-import { openSettings, closeSettings, saveSettings, disarmAuto } from "/static/moderate-settings.js";
+import { connectPresence, renewPresence } from "/static/moderate-presence.js";
+import { pollSources, refreshBlocks, setupExports } from "/static/moderate-panels.js";
+import { openGoLive, closeGoLive, goLive } from "/static/moderate-golive.js";
+import { openSettings, closeSettings, saveSettings, disarmAuto, wireBrand } from "/static/moderate-settings.js";
 import { onMessage, setMe } from "/static/moderate-socket.js";
 
-const PRESENCE_EVERY_MS = 3000;
-const SOURCES_EVERY_MS = 15000;
+const PRESENCE_RENEW_EVERY_MS = 5000; // renews the focused post's claim; claims are pushed
+const SOURCES_EVERY_MS = 5000; // source trouble shows at the top within this
 
 const $ = (id) => document.getElementById(id);
 
@@ -58,11 +60,18 @@ async function main() {
   $("settings-auto").addEventListener("change", () => $("settings-save").focus());
   $("settings-pre").addEventListener("change", disarmAuto);
   $("more").addEventListener("click", () => { if (pages[view.tab] && pages[view.tab].before) loadPosts(view.tab, pages[view.tab].before); });
+  $("go-live").addEventListener("click", openGoLive);
+  $("golive-yes").addEventListener("click", goLive);
+  $("golive-no").addEventListener("click", closeGoLive);
+  $("reverse-yes").addEventListener("click", () => answerReverse(true));
+  $("reverse-no").addEventListener("click", () => answerReverse(false));
+  setupExports();
+  wireBrand();
   connect(socketPath, { onMessage, onStatus: showConn });
+  connectPresence();
   pollSources();
-  pollPresence();
   setInterval(pollSources, SOURCES_EVERY_MS);
-  setInterval(pollPresence, PRESENCE_EVERY_MS);
+  setInterval(renewPresence, PRESENCE_RENEW_EVERY_MS);
   setInterval(refreshBlocks, 60000); // a block for a time ends with no event to say so
   document.body.dataset.ready = "1"; // for tests and people: the page is wired
 }

@@ -92,7 +92,9 @@ export async function api(method, path, body) {
   }
   if (!r.ok) {
     const err = (data && data.error) || {};
-    throw new APIError(r.status, err.code || "internal", err.message || "request failed (" + r.status + ")");
+    const e = new APIError(r.status, err.code || "internal", err.message || "request failed (" + r.status + ")");
+    e.body = data; // the whole answer: a 409 may say more (reverses)
+    throw e;
   }
   return data;
 }

@@ -330,16 +330,23 @@ func TestStaffModeratorKeyboardTriage(t *testing.T) {
 	decided := map[int]bool{}
 	byKey := map[string]int{} // key -> the post it decided
 	for _, st := range steps {
-		bobs := staffJSString(t, bob, focusedID)
+		// Both pages open the oldest post at first; whoever opened it first holds it and the
+		// other's focus moves on when the claim arrives. Wait until the two have settled:
+		// alice's focus on the oldest undecided post that bob's focus is not on.
+		var bobs string
 		want := -1
-		for i, p := range posts {
-			if !decided[i] && p.ID != bobs {
-				want = i
-				break
+		staffEventually(t, 5*time.Second, fmt.Sprintf("before %q: alice's focus on the oldest post bob does not hold", st.key), func() bool {
+			bobs = staffJSString(t, bob, focusedID)
+			want = -1
+			for i, p := range posts {
+				if !decided[i] && p.ID != bobs {
+					want = i
+					break
+				}
 			}
-		}
+			return want >= 0 && staffJSString(t, alice, focusedID) == posts[want].ID
+		})
 		id := posts[want].ID
-		staffJSEventually(t, alice, 2*time.Second, fmt.Sprintf("before %q: alice's focus on the oldest post bob does not hold (%d)", st.key, want), focusedID+fmt.Sprintf(` === %q`, id))
 		staffPress(t, alice, st.key)
 		staffEventually(t, 5*time.Second, fmt.Sprintf("key %q: post %d %s in the log", st.key, want, st.what), func() bool { return st.check(staffPostState(s, id)) })
 		decided[want] = true

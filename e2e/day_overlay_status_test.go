@@ -112,3 +112,29 @@ func TestOverlaySaysEndedOrStartsAt(t *testing.T) {
 		}
 	}
 }
+
+// The participant page of an event that is over says "Ended", of one to
+// come "Starts …", and "Live" only during it: the server gives it the
+// event's window, which its indicator reads.
+func TestParticipantPageSaysEndedOrStartsAt(t *testing.T) {
+	base := startTimedEvents(t, []timedEvent{
+		{"ended", -8 * time.Hour, -time.Hour},
+		{"coming", 26 * time.Hour, 30 * time.Hour},
+		{"on", -time.Hour, 3 * time.Hour},
+	})
+	tab := newTab(t, 390, 844)
+	for _, c := range []struct{ slug, status, words string }{
+		{"ended", "ended", "Ended"},
+		{"coming", "before", "Starts "},
+		{"on", "live", "Live"},
+	} {
+		open(t, tab, base+"/e/"+c.slug)
+		WaitJS(t, tab, `document.getElementById("conn").dataset.status !== "connecting"`, 5*time.Second)
+		var got []string
+		EvalJS(t, tab, `[document.getElementById("conn").dataset.status, document.getElementById("conn").textContent]`, &got)
+		if len(got) != 2 || got[0] != c.status || !strings.HasPrefix(got[1], c.words) {
+			t.Errorf("%s: indicator %q, want %q (%s…)", c.slug, got, c.status, c.words)
+		}
+	}
+	Screenshot(t, tab, "participant-status-390x844-on")
+}

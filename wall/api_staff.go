@@ -46,6 +46,12 @@ type StaffOptions struct {
 	Voters Voters
 	// VoteLimits bound votes per device and address (DefaultVoteLimits).
 	VoteLimits VoteLimits
+	// PostTokens, when not nil, reads the post tokens the web form hands
+	// out: GET /e/{slug}/mine shows a participant their own post (mine.go).
+	// When nil and Form is a PostTokens, Form is used.
+	PostTokens PostTokens
+	// MineLimits bound those reads per post and address (DefaultMineLimits).
+	MineLimits MineLimits
 	// Now is the clock of the events the API appends, and so of block
 	// expiries and presence (default time.Now).
 	Now func() time.Time
@@ -100,6 +106,12 @@ func (s *Server) MountStaff(opts StaffOptions) error {
 	}
 	if opts.Voters != nil {
 		s.routeVotes(opts.Voters, opts.VoteLimits, opts.Now, opts.WaitTimeout)
+	}
+	if opts.PostTokens == nil {
+		opts.PostTokens, _ = opts.Form.(PostTokens)
+	}
+	if opts.PostTokens != nil {
+		s.routeMine(opts.PostTokens, opts.MineLimits, opts.Now)
 	}
 	st.routeReads()
 	st.routeActions()

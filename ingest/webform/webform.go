@@ -98,6 +98,7 @@ type Options struct {
 type Handler struct {
 	opts    Options
 	key     []byte
+	postKey []byte // signs post tokens (owntoken.go)
 	metrics formMetrics
 
 	mu     sync.RWMutex
@@ -130,7 +131,7 @@ func New(opts Options) *Handler {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
-	return &Handler{opts: opts, key: deviceKey(opts.Key), metrics: newFormMetrics(opts.Registerer), events: make(map[string]formEvent)}
+	return &Handler{opts: opts, key: deviceKey(opts.Key), postKey: postTokenKey(opts.Key), metrics: newFormMetrics(opts.Registerer), events: make(map[string]formEvent)}
 }
 
 // SetEvent opens (or changes) the form of the event slug. The event's
@@ -167,6 +168,10 @@ type Info struct {
 type Answer struct {
 	Status  string `json:"status"`
 	Message string `json:"message"`
+	// Post is the post's id; Token lets the sender read that post and its
+	// state back (GET /e/{slug}/mine, owntoken.go), and no other.
+	Post  string `json:"post"`
+	Token string `json:"token"`
 }
 
 // Submission is what a participant sends, as JSON or form fields of the
@@ -180,7 +185,8 @@ type Submission struct {
 
 // ServeHTTP answers GET with the form's Info, handing out a device token
 // cookie (device.go), and POST with a submission's outcome: 200
-// {"status":"received",...}; 400 for a missing or too long text or name;
+// {"status":"received",...} with the post's id and its token
+// (owntoken.go); 400 for a missing or too long text or name;
 // 403 for a post sent from another site; 404 for an unknown event; 429
 // with Retry-After when the device, the address or the whole event posted
 // too often; 503 when the post could not be stored.
@@ -246,7 +252,9 @@ func (h *Handler) submit(w http.ResponseWriter, r *http.Request, slug string, ev
 	}
 	if strings.TrimSpace(sub.Website) != "" {
 		log.Info("web form honeypot filled; dropped", slog.String("addr", addr.String()))
-		jsonhttp.WriteJSON(w, http.StatusOK, Answer{Status: "received", Message: Received})
+		// A token like a real one, for a post that never was: it reads as gone.
+		id := event.PostID("urn:backchannel:form:" + randomID())
+		jsonhttp.WriteJSON(w, http.StatusOK, Answer{Status: "received", Message: Received, Post: id, Token: h.postToken(slug, id, 0)})
 		return
 	}
 	p, err := h.post(sub)
@@ -269,7 +277,7 @@ func (h *Handler) submit(w http.ResponseWriter, r *http.Request, slug string, ev
 		health.Succeeded(now)
 	}
 	log.Info("web form post received", slog.String("post", p.ID), slog.Uint64("pos", res.Pos), slog.Bool("question", p.Question))
-	jsonhttp.WriteJSON(w, http.StatusOK, Answer{Status: "received", Message: Received})
+	jsonhttp.WriteJSON(w, http.StatusOK, Answer{Status: "received", Message: Received, Post: p.ID, Token: h.postToken(slug, p.ID, res.Pos)})
 }
 
 // post builds the event.Post of a submission, or an EINVALID error.

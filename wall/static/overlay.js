@@ -4,7 +4,7 @@
 import { connect } from "/static/ws.js";
 import { createFeed } from "/static/feed.js";
 import { tickerItem } from "/static/post.js";
-import { pageConfig, applyBrand, showStatus, applyDisplay } from "/static/page.js";
+import { pageConfig, applyBrand, showStatus, applyDisplay, eventPhase } from "/static/page.js";
 import { drawTopQuestions } from "/static/questions.js";
 
 const cfg = pageConfig();
@@ -50,5 +50,10 @@ function drawTicker() {
 }
 track.addEventListener("animationiteration", drawTicker);
 
-connect(cfg.ws, { onMessage: (m) => feed.handle(m), onStatus: (s) => showStatus($("conn"), s) });
+// Connected during the event, the indicator is hidden (nothing on air while it works); before
+// the event it says "Starts at 14:00", after it "Ended", never "Live"; a dropped connection shows.
+let connStatus = "connecting";
+const drawStatus = () => showStatus($("conn"), connStatus, eventPhase(cfg));
+setInterval(drawStatus, 15000);
+connect(cfg.ws, { onMessage: (m) => feed.handle(m), onStatus: (s) => { connStatus = s; drawStatus(); } });
 window.backchannelOverlay = { feed, cfg };

@@ -1,4 +1,5 @@
-// participant.js: the participant's page (/e/{slug}): the live wall as a list, and the web form.
+// participant.js: the participant's page (/e/{slug}): the live wall as a list, the web form and
+// a copy of what this phone sent with its state (participant.mine.js).
 
 import { connect } from "/static/ws.js";
 import { createFeed } from "/static/feed.js";
@@ -6,6 +7,7 @@ import { renderPost } from "/static/post.js";
 import { startClock } from "/static/time.js";
 import { pageConfig, applyBrand, showStatus, eventPhase, applyDisplay } from "/static/page.js";
 import { voteWord } from "/static/questions.js";
+import { createMine } from "/static/participant.mine.js";
 
 const cfg = pageConfig();
 applyBrand(cfg.brand);
@@ -31,7 +33,16 @@ const feed = createFeed({
   onDisplay: (d) => { if (applyDisplay(cfg, d).cards) feed.rerender(); },
 });
 startClock(postsEl);
-connect(cfg.ws, { onMessage: (m) => feed.handle(m), onStatus: (s) => showStatus($("conn"), s, eventPhase(cfg)) });
+// "Your posts": what this phone sent through the form, and where each stands.
+const mine = createMine({ slug: cfg.slug, section: $("mine"), list: $("mine-list"), heading: $("mine-title") });
+// The indicator says "Live" only while the event is on: "Starts at 14:00" before, "Ended" after.
+let connStatus = "connecting";
+const drawStatus = () => showStatus($("conn"), connStatus, eventPhase(cfg));
+setInterval(drawStatus, 15000);
+connect(cfg.ws, {
+  onMessage: (m) => { feed.handle(m); mine.onSocket(m); },
+  onStatus: (s) => { connStatus = s; drawStatus(); },
+});
 
 // The form: sent as JSON so the page stays put and can say what happened.
 // Fetching it first hands this phone its device token (an HttpOnly cookie), so
@@ -133,22 +144,19 @@ form.addEventListener("submit", async (ev) => {
   send.disabled = true;
   try {
     await deviceReady;
+    const sent = { name: $("f-name").value, text: text.value, question: $("f-question").checked };
     const res = await fetch(cfg.form, {
       method: "POST",
       credentials: "same-origin",
       headers: { "Content-Type": "application/json" },
-      body: JSON.stringify({
-        name: $("f-name").value,
-        text: text.value,
-        question: $("f-question").checked,
-        website: $("f-website").value,
-      }),
+      body: JSON.stringify({ ...sent, website: $("f-website").value }),
     });
     const body = await res.json().catch(() => ({}));
     deviceReady = device(); // renew the token as the day goes on
     if (res.ok) {
       result.textContent = body.message || "Thanks: a moderator will review your post.";
       result.classList.add("ok");
+      mine.add(body, sent);
       text.value = "";
       count.textContent = "";
       $("f-question").checked = false;

@@ -70,3 +70,18 @@ func TestReviseAction(t *testing.T) {
 	}
 	n.call(t, "POST", "/api/events/ev/posts/"+ids[0]+"/revise", modCred, map[string]any{"text": "How will the <b>library</b> be funded?"}, 409, nil)
 }
+
+// TestExportKeepsRedactionsOut: the posts export has the redacted text,
+// never what was hidden (no original, no list of redactions).
+func TestExportKeepsRedactionsOut(t *testing.T) {
+	n := newDiskNode(t)
+	ids := n.receive(t, textPost("https://a.example/1", "Call Edith on 07700 900123", "@ada@a.example"))
+	n.call(t, "POST", "/api/events/ev/posts/"+ids[0]+"/redact", modCred, map[string]any{"texts": []string{"07700 900123"}}, 200, nil)
+	n.call(t, "POST", "/api/events/ev/posts/"+ids[0]+"/approve", modCred, nil, 200, nil)
+	for _, path := range []string{"/api/events/ev/export/posts.json?state=all", "/api/events/ev/export/posts.csv"} {
+		status, b := n.do(t, "GET", path, modCred, nil)
+		if status != 200 || strings.Contains(string(b), "900123") || !strings.Contains(string(b), event.RedactionMark) {
+			t.Errorf("%s: %d %s", path, status, b)
+		}
+	}
+}

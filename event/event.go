@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"strings"
 	"time"
+	"unicode"
 )
 
 // Kind names what happened. Kinds are stored in logs, so a kind, once
@@ -49,6 +50,15 @@ const (
 	PostMediaHidden Kind = "post.media_hidden"
 	// PostMediaShown: takes back PostMediaHidden.
 	PostMediaShown Kind = "post.media_shown"
+	// PostRedacted: a moderator hides parts of the post (a name, a phone
+	// number): every occurrence of each of Entry.Redact, in every version
+	// the post holds and in every later version from its source, is shown
+	// as RedactionMark. Public surfaces see only the redacted version.
+	PostRedacted Kind = "post.redacted"
+	// PostRevised: a moderator rewrites a web-form post's text (a typo, its
+	// length). Entry.Revision is set. Only web-form posts: a social
+	// network's post is its author's words (X requires them unaltered).
+	PostRevised Kind = "post.revised"
 
 	// AuthorBlocked: the author's posts leave every public surface and the queue,
 	// and their new posts are rejected until Entry.Block.Until (or for good). Entry.Block is set.
@@ -108,6 +118,7 @@ const SourceRehearsal = "rehearsal"
 var Kinds = []Kind{
 	PostReceived, PostEdited, PostDeleted, PostWithdrawn,
 	PostApproved, PostRejected, PostUndone, PostPinned, PostUnpinned, PostMediaHidden, PostMediaShown,
+	PostRedacted, PostRevised,
 	AuthorBlocked, AuthorUnblocked,
 	QuestionFlagged, QuestionUnflagged, QuestionAdded, QuestionReordered, QuestionNoted,
 	QuestionReading, QuestionAnswered, QuestionReopened, QuestionVoted, QuestionUnvoted,
@@ -198,6 +209,30 @@ type Entry struct {
 	Was string `json:"was,omitempty"`
 	// Ref, on stage.read, is the position of the stage message read.
 	Ref uint64 `json:"ref,omitempty"`
+	// Redact, on post.redacted, are the texts to hide (each matched
+	// case-insensitively, any run of white space matching any other).
+	Redact []string `json:"redact,omitempty"`
+	// Revision, on post.revised, is the post's text as the moderator wrote it.
+	Revision *Revision `json:"revision,omitempty"`
+}
+
+// RedactionMark is what a redacted part of a post reads as, in its text
+// and its HTML.
+const RedactionMark = "█████"
+
+// Limits of a redaction: how many texts one post.redacted names, and how
+// long each may be, in bytes.
+const (
+	MaxRedactTexts  = 20
+	MaxRedactLength = 200
+)
+
+// Revision is a moderator's rewrite of a web-form post's text: the plain
+// text and the same as sanitised HTML (written by whoever appends it, from
+// the text alone, as the web form writes a post's HTML).
+type Revision struct {
+	Text string `json:"text"`
+	HTML string `json:"html"`
 }
 
 // ReversalWindow is how recent another person's decision must be for a
@@ -255,6 +290,31 @@ func (e *Entry) Validate() error {
 		case "", "pending", "approved", "rejected":
 		default:
 			return Errorf(EINVALID, "%s: was must be pending, approved or rejected, not %q", e.Kind, e.Was)
+		}
+	case PostRedacted:
+		if e.PostID == "" {
+			return Errorf(EINVALID, "%s: post_id is required", e.Kind)
+		}
+		if e.Actor.Role != RoleModerator {
+			return Errorf(EINVALID, "%s: only a moderator redacts, not a %s", e.Kind, e.Actor.Role)
+		}
+		if len(e.Redact) == 0 || len(e.Redact) > MaxRedactTexts {
+			return Errorf(EINVALID, "%s: redact must name 1 to %d texts", e.Kind, MaxRedactTexts)
+		}
+		for _, t := range e.Redact {
+			if err := ValidRedaction(t); err != nil {
+				return Errorf(EINVALID, "%s: %v", e.Kind, err)
+			}
+		}
+	case PostRevised:
+		if e.PostID == "" {
+			return Errorf(EINVALID, "%s: post_id is required", e.Kind)
+		}
+		if e.Actor.Role != RoleModerator {
+			return Errorf(EINVALID, "%s: only a moderator revises a post, not a %s", e.Kind, e.Actor.Role)
+		}
+		if e.Revision == nil || strings.TrimSpace(e.Revision.Text) == "" || strings.TrimSpace(e.Revision.HTML) == "" {
+			return Errorf(EINVALID, "%s: revision with a text and its html is required", e.Kind)
 		}
 	case AuthorBlocked, AuthorUnblocked:
 		if e.Block == nil {
@@ -317,6 +377,22 @@ func (e *Entry) Validate() error {
 		}
 	}
 	return nil
+}
+
+// ValidRedaction reports a text that cannot be redacted: empty, longer
+// than MaxRedactLength, or without a letter or digit (white space and
+// punctuation alone would hide the whole post's layout, and the mark itself
+// must never be a thing to hide).
+func ValidRedaction(t string) error {
+	if len(t) > MaxRedactLength {
+		return Errorf(EINVALID, "a text to redact has at most %d bytes", MaxRedactLength)
+	}
+	for _, r := range t {
+		if unicode.IsLetter(r) || unicode.IsDigit(r) {
+			return nil
+		}
+	}
+	return Errorf(EINVALID, "a text to redact %q has no letter or digit", t)
 }
 
 // MaxDeviceLength bounds Entry.Device.
@@ -391,6 +467,11 @@ type Post struct {
 	// Question is set when the author asked for the post to be a question
 	// (the web form's "this is a question" box).
 	Question bool `json:"question,omitempty"`
+	// Redacted and Revised are set by the fold, never by a source, on a
+	// version whose text a moderator redacted (parts read RedactionMark) or
+	// rewrote (post.redacted, post.revised): the screens say so.
+	Redacted bool `json:"redacted,omitempty"`
+	Revised  bool `json:"revised,omitempty"`
 }
 
 // Validate reports a post that cannot be stored.

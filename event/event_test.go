@@ -145,6 +145,17 @@ func entryCases() []entryCase {
 			`display.layout: "masonry" is another name for "grid"`},
 		{"settings with a theme alias", event.Entry{Kind: event.SettingsChanged, Actor: moderator, Settings: &event.Settings{Display: event.Display{"theme": "high-contrast"}}},
 			`display.theme: "high-contrast" is another name for "contrast"`},
+
+		// A moderator hides parts of a post, or rewrites a web-form post's text.
+		{"redacted", event.Entry{Kind: event.PostRedacted, Actor: moderator, PostID: p.ID, Redact: []string{"07700 900123"}}, ""},
+		{"redacted without texts", event.Entry{Kind: event.PostRedacted, Actor: moderator, PostID: p.ID}, "post.redacted: redact must name 1 to 20 texts"},
+		{"redacted white space", event.Entry{Kind: event.PostRedacted, Actor: moderator, PostID: p.ID, Redact: []string{" - "}}, "has no letter or digit"},
+		{"redacted the mark", event.Entry{Kind: event.PostRedacted, Actor: moderator, PostID: p.ID, Redact: []string{event.RedactionMark}}, "has no letter or digit"},
+		{"redacted too long", event.Entry{Kind: event.PostRedacted, Actor: moderator, PostID: p.ID, Redact: []string{strings.Repeat("a", 201)}}, "at most 200 bytes"},
+		{"redacted by a source", event.Entry{Kind: event.PostRedacted, Actor: source, PostID: p.ID, Redact: []string{"Edith"}}, "only a moderator redacts"},
+		{"revised", event.Entry{Kind: event.PostRevised, Actor: moderator, PostID: p.ID, Revision: &event.Revision{Text: "Hi", HTML: "<p>Hi</p>"}}, ""},
+		{"revised without text", event.Entry{Kind: event.PostRevised, Actor: moderator, PostID: p.ID, Revision: &event.Revision{HTML: "<p></p>"}}, "post.revised: revision with a text"},
+		{"revised by a facilitator", event.Entry{Kind: event.PostRevised, Actor: event.Actor{Role: event.RoleFacilitator}, PostID: p.ID, Revision: &event.Revision{Text: "Hi", HTML: "<p>Hi</p>"}}, "only a moderator revises"},
 	}
 
 	// The kinds that act on a post need only its id.

@@ -155,6 +155,12 @@ func (s *State) effect(c *change, pos uint64, applied bool) Effect {
 // transition applies e and reports whether it changed anything, and, for
 // decisions worth a particular audit line, its summary.
 func (s *State) transition(c *change, e event.Entry) (bool, string) {
+	if e.Post != nil && (e.Post.Redacted || e.Post.Revised) {
+		// The moderators' marks are the fold's to set, never a source's.
+		cp := *e.Post
+		cp.Redacted, cp.Revised = false, false
+		e.Post = &cp
+	}
 	switch e.Kind {
 	case event.PostReceived:
 		if e.Post == nil {
@@ -190,6 +196,10 @@ func (s *State) transition(c *change, e event.Entry) (bool, string) {
 		c.touch(p)
 		s.unpin(p)
 		return true, ""
+	case event.PostRedacted:
+		return s.redact(c, e)
+	case event.PostRevised:
+		return s.revise(c, e)
 	case event.PostMediaHidden, event.PostMediaShown:
 		p := s.live(e.PostID)
 		hide := e.Kind == event.PostMediaHidden
@@ -266,7 +276,7 @@ func (s *State) receive(c *change, e event.Entry, v *event.Verdict) (bool, strin
 	if s.posts[id] != nil || s.ignored(e.Post) {
 		return false, ""
 	}
-	p := &post{v: PostView{Post: *e.Post, State: StatePending, ReceivedPos: e.Pos, ReceivedAt: e.Time, Version: e.Pos}}
+	p := &post{v: PostView{Post: *e.Post, State: StatePending, ReceivedPos: e.Pos, ReceivedAt: e.Time, Version: e.Pos}, raw: *e.Post}
 	summary := ""
 	p.v.QuestionCandidate = e.Post.Question
 	if v != nil {
@@ -322,17 +332,23 @@ func (s *State) edit(c *change, e event.Entry) (bool, string) {
 	}
 	p.lastEdit = editInfo{rule: rule, pos: e.Pos, at: e.Time}
 	p.v.Version = e.Pos
+	if e.Verdict != nil {
+		p.v.Checks = e.Verdict.Checks // what the rules found in the version to decide on
+	}
+	// A moderator's redaction holds for every later version (redact.go).
+	p.keepOriginal(*e.Post)
+	version := p.redacted(*e.Post)
 	if p.v.State != StateApproved {
-		p.v.Post = *e.Post
+		p.v.Post = version
 		return true, ""
 	}
 	if e.Verdict != nil && e.Verdict.Decision == event.DecisionApprove {
 		// A later version the rules passed makes any edit waiting moot.
 		s.clearEdit(p)
-		s.show(c, p, *e.Post)
+		s.show(c, p, version)
 		return true, "edit approved by rule: " + rule
 	}
-	s.setEdit(p, *e.Post)
+	s.setEdit(p, version)
 	return true, "edit held for a moderator: " + rule
 }
 

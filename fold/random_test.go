@@ -33,8 +33,11 @@ func genEvents(n int, next func() byte) []event.Entry {
 		switch k := event.Kinds[int(next())%len(event.Kinds)]; k {
 		case event.PostReceived:
 			e = received(key, a, []event.Decision{"", event.DecisionHold, event.DecisionApprove, event.DecisionReject}[next()%4], "rule")
-			if next()%4 == 0 {
+			switch next() % 4 {
+			case 0:
 				e.Post.Source = event.SourceRehearsal
+			case 1:
+				e.Post.Source = SourceForm
 			}
 		case event.PostEdited:
 			text := "edit " + string(rune('a'+next()%26))
@@ -45,6 +48,15 @@ func genEvents(n int, next func() byte) []event.Entry {
 			}
 		case event.PostDeleted:
 			e = deleted(key)
+		case event.PostRedacted:
+			// Words of the posts and edits below, in other cases and spacing.
+			words := []string{"hello", "FROM  " + key, "edit", "p2", "Hello from", "nothing here"}
+			e = act(k, moderator, key)
+			e.Redact = []string{words[int(next())%len(words)]}
+		case event.PostRevised:
+			e = act(k, moderator, key)
+			text := "revised " + string(rune('a'+next()%3))
+			e.Revision = &event.Revision{Text: text, HTML: "<p>" + text + "</p>"}
 		case event.AuthorBlocked, event.AuthorUnblocked:
 			b := &event.Block{AuthorID: a.ID, Handle: a.Handle}
 			if next()%3 == 0 {
@@ -135,8 +147,10 @@ func checkSequence(t *testing.T, events []event.Entry) {
 	for _, e := range events {
 		pv.note(s, e)
 		eff := s.Apply(e)
+		pv.noteAfter(s, e)
 		checkInvariants(t, s)
 		pv.check(t, e, s, eff)
+		checkRedacted(t, e, s, eff)
 		if eff.Wall != nil {
 			for _, p := range eff.Wall.Upsert {
 				if v, ok := s.Post(p.ID); !ok || v.State != StateApproved {
@@ -180,7 +194,9 @@ func (pv passedVersions) note(s *State, e event.Entry) {
 		}
 	case event.PostEdited:
 		if p, ok := s.Post(postIDOf(e)); ok && p.State == StateApproved && approve {
-			pv[p.ID] = append(pv[p.ID], *e.Post)
+			// Shown with the post's redactions applied: that is passed too.
+			r, _ := redactPost(*e.Post, redactionRE(p.Redactions))
+			pv[p.ID] = append(pv[p.ID], *e.Post, r)
 		}
 	case event.PostApproved, event.PostPinned, event.QuestionFlagged:
 		p, ok := s.Post(e.PostID)
@@ -190,6 +206,30 @@ func (pv passedVersions) note(s *State, e event.Entry) {
 			pv[p.ID] = append(pv[p.ID], p.Post)
 		case p.Edit != nil && e.Kind == event.PostApproved:
 			pv[p.ID] = append(pv[p.ID], *p.Edit)
+		}
+	}
+}
+
+// noteAfter records what a moderator's redaction or revision passes, from
+// the state after it: the passed versions with the post's redactions
+// applied (a redaction is part of the passed version), and the text the
+// moderator wrote.
+func (pv passedVersions) noteAfter(s *State, e event.Entry) {
+	p, ok := s.Post(e.PostID)
+	if !ok {
+		return
+	}
+	switch e.Kind {
+	case event.PostRedacted:
+		re := redactionRE(p.Redactions)
+		for _, v := range pv[p.ID] {
+			if r, hit := redactPost(v, re); hit {
+				pv[p.ID] = append(pv[p.ID], r)
+			}
+		}
+	case event.PostRevised:
+		if p.Post.Revised && p.State == StateApproved {
+			pv[p.ID] = append(pv[p.ID], p.Post)
 		}
 	}
 }

@@ -48,6 +48,10 @@ type post struct {
 	// (the pending edit, or the content when none is pending), so undo
 	// can put that version back in the queue with its rule and place.
 	lastEdit editInfo
+	// raw is the newest version from the source as it came, before any
+	// redaction or revision: PostView.Original once the moderators
+	// changed the post (redact.go).
+	raw event.Post
 }
 
 // editInfo is what the queue shows of an edit besides the new version.

@@ -62,6 +62,14 @@ type PostView struct {
 	// moderator decides on now: the edit waiting, or else the newest
 	// version received. A decision sends it back as Entry.Seen.
 	Version uint64 `json:"version"`
+	// Redactions are the texts moderators hid in the post (post.redacted):
+	// every version it holds, and every later one from its source, reads
+	// event.RedactionMark in their place. Moderators only.
+	Redactions []string `json:"redactions,omitempty"`
+	// Original is the newest version as its source sent it, before the
+	// moderators redacted or rewrote it; nil when they changed nothing.
+	// Moderators only: no public surface carries it.
+	Original *event.Post `json:"original,omitempty"`
 }
 
 // QueuedAt is when the post entered the moderators' queue: when its edit
@@ -169,7 +177,9 @@ type Wall struct {
 }
 
 // PublicPost is a post as a public surface may show it: no moderation
-// detail, no media when a moderator hid it.
+// detail, no media when a moderator hid it. Its Redacted (or Revised) is
+// set when the moderators hid parts of it (or rewrote it): the screens say
+// so; what was hidden is never in it.
 type PublicPost struct {
 	event.Post
 	Pinned   bool `json:"pinned,omitempty"`

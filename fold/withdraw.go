@@ -23,7 +23,8 @@ func (s *State) withdraw(c *change, e event.Entry) (bool, string) {
 	c.touch(p)
 	s.clearEdit(p) // an edit waiting is moot: the author took the post out of the event
 	if e.Post != nil {
-		p.v.Post, p.v.Version = *e.Post, e.Pos
+		p.keepOriginal(*e.Post)
+		p.v.Post, p.v.Version = p.redacted(*e.Post), e.Pos
 	}
 	if p.v.State != StateRejected {
 		s.setState(c, p, StateRejected)

@@ -66,6 +66,7 @@ func (st *staffAPI) routeActions() {
 		st.handle(base+"questions/{id}/"+name, event.RoleFacilitator, st.questionAction(kind))
 	}
 	st.handle(base+"stage", event.RoleFacilitator, st.stage)
+	st.routeRedactions()
 }
 
 // reasonBody is the optional body of a post action.

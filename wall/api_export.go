@@ -92,6 +92,13 @@ func (st *staffAPI) export(w http.ResponseWriter, r *http.Request, e *Event, _ a
 			}
 		}
 	})
+	for i := range ps.Posts {
+		if p := &ps.Posts[i]; len(p.Redactions) > 0 {
+			// What the moderators hid stays in the event, not in a file
+			// sent on after it: the export has the redacted text only.
+			p.Original, p.Redactions, p.Checks = nil, nil, nil
+		}
+	}
 	var (
 		body []byte
 		err  error

@@ -1,11 +1,11 @@
 // moderate-actions.js: what a moderator does to posts: decide (approve, reject, pin, question),
 // hide media, undo, select and bulk-approve or bulk-reject, block an author (with its dialog),
-// and send a message to the stage. Each is a POST to the staff API whose answer is applied at
+// redact parts of a post or edit a web-form post's text, and send a message to the stage. Each is a POST to the staff API whose answer is applied at
 // once. A decision names the state the moderator saw: when another moderator decided otherwise
 // moments before, the server refuses (409, reverses) and the page asks before sending it again
 // with confirm.
 
-import { api, APIError, toast, actorName, clock } from "/static/staff.js";
+import { api, APIError, toast, actorName, clock, el } from "/static/staff.js";
 import {
   posts, selected, undoStack, leaving, inflight, view, listOf, focused, setFocus, move, upsert, scheduleRender, inQueue,
 } from "/static/moderate-queue.js";
@@ -243,4 +243,87 @@ export async function sendStage(ev) {
   } catch (e) {
     toast("Not sent: " + e.message, "error");
   }
+}
+
+// redactTexts is what d hides in post p: the text selected in its card, if any, else every part
+// the personal-data rules matched that the post still shows (a part redacted already reads █████).
+function redactTexts(p, card) {
+  const sel = window.getSelection();
+  if (sel && !sel.isCollapsed && card && card.contains(sel.anchorNode) && card.contains(sel.focusNode)) {
+    const t = sel.toString().trim();
+    if (t) return { texts: [t], from: "selection" };
+  }
+  const shown = [p.text || "", (p.edit && p.edit.text) || ""].join("\n").toLowerCase();
+  const texts = [];
+  for (const c of p.checks || []) {
+    for (const s of c.spans || []) {
+      if (s.text && shown.includes(s.text.toLowerCase()) && !texts.includes(s.text)) texts.push(s.text);
+    }
+  }
+  return { texts, from: "rules" };
+}
+
+/** Redacts the selection in the focused card, or every part the rules matched (d). */
+export async function redact(card) {
+  const p = focused();
+  if (!p) return;
+  const { texts, from } = redactTexts(p, card);
+  if (!texts.length) {
+    toast("Nothing to redact: select the words in the card first, then press d.");
+    return;
+  }
+  const res = await act(p, "redact", { texts: texts.slice(0, 20) });
+  if (res && res.applied) {
+    window.getSelection().removeAllRanges();
+    toast((from === "selection" ? "Redacted the selection" : `Redacted ${texts.length} matched ${texts.length === 1 ? "part" : "parts"}`) + ": the wall will read █████.");
+  }
+}
+
+let reviseFor = null; // the post the edit dialog is about
+
+/** Opens the dialog to edit a web-form post's text (e); other posts keep their author's words. */
+export function openRevise() {
+  const p = focused();
+  if (!p) return;
+  if (p.source !== "form") {
+    toast("Only a web-form post's text can be edited. Select words and press d to redact them.");
+    return;
+  }
+  reviseFor = p;
+  let dlg = $("revise-dialog");
+  if (!dlg) {
+    dlg = el("div", { id: "revise-dialog", class: "dialog hidden", role: "dialog", "aria-modal": "true", "aria-labelledby": "revise-title" },
+      el("form", { id: "revise-form", onsubmit: (ev) => { ev.preventDefault(); revise(); } },
+        el("h2", { id: "revise-title", text: "Edit the text of this web-form post" }),
+        el("p", { class: "hint", text: "Fix a typo or shorten it. The wall says it was edited by the moderators; the original stays here and in the audit." }),
+        el("textarea", { id: "revise-text", rows: "5", maxlength: "500", "aria-label": "The post's text" }),
+        el("div", { class: "dialog-buttons" },
+          el("button", { type: "submit", class: "btn btn-primary", text: "Save" }),
+          el("button", { type: "button", class: "btn", text: "Cancel", onclick: closeRevise }))));
+    document.body.append(dlg);
+  }
+  $("revise-text").value = (p.edit || p).text || "";
+  dlg.classList.remove("hidden");
+  $("revise-text").focus();
+}
+
+export function reviseOpen() {
+  const d = $("revise-dialog");
+  return !!d && !d.classList.contains("hidden");
+}
+
+export function closeRevise() {
+  reviseFor = null;
+  const d = $("revise-dialog");
+  if (d) d.classList.add("hidden");
+  $("list").focus({ preventScroll: true });
+}
+
+async function revise() {
+  const p = reviseFor;
+  const text = $("revise-text").value.trim();
+  closeRevise();
+  if (!p || !text) return;
+  const res = await act(p, "revise", { text });
+  if (res && res.applied) toast("Text edited: approve it to show it.");
 }

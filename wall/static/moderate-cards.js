@@ -1,5 +1,6 @@
 // moderate-cards.js: draws the moderator page from the model: the focused tab's list of post
-// cards (each a staff.js card with the moderator's footer, cached until the post changes), the
+// cards (each a staff.js card with the moderator's footer: rules, checks with their matches
+// marked, what was redacted and the original; cached until the post changes), the
 // tab counts, the selection line, and the focus, which it scrolls to and reports as open.
 
 import { renderPost, el, actorName, clock } from "/static/staff.js";
@@ -27,7 +28,18 @@ function cardFor(p) {
     foot.append(el("span", { class: "check", title: c.detail || "" }, c.rule + (c.score < 1 ? " " + Math.round(c.score * 100) + "%" : "") + (c.detail ? ": " + c.detail : "")));
   }
   if (p.question_candidate && !p.question && p.state === "pending") foot.append(el("span", { class: "candidate", text: "asked as a question: approving makes it one" }));
-  markSpans(card.querySelector(".post-body"), p.checks);
+  for (const body of card.querySelectorAll(".post-body")) markSpans(body, p.checks);
+  if (p.redactions && p.redactions.length) {
+    // What the moderators hid: for moderators only; the wall reads █████ in its place.
+    foot.append(el("span", { class: "redactions", title: "hidden on every public surface; d redacts more" },
+      "redacted: ", ...p.redactions.map((t, i) => el("q", { text: t, class: i ? "sep" : "" }))));
+  }
+  if (p.revised || (p.edit && p.edit.revised)) foot.append(el("span", { class: "revised", text: "text edited by a moderator" }));
+  if (p.original) {
+    const o = el("details", { class: "original" }, el("summary", { text: "As the author wrote it (moderators only)" }));
+    o.append(el("p", { text: p.original.text || "" }));
+    foot.append(o);
+  }
   if (p.state !== "pending" && p.decided_by && p.decided_by.role) {
     foot.append(el("span", { class: "decided" }, p.state + " by " + actorName(p.decided_by) + (p.decided_at ? " at " + clock(p.decided_at) : "")));
   }
@@ -53,7 +65,9 @@ function showEdit(card, p) {
   card.prepend(el("p", { class: "edit-banner", role: "note" },
     el("strong", { text: "Edited at the source after it was approved" }),
     e.edited_at ? el("time", { datetime: e.edited_at, text: " · edited " + clock(e.edited_at) }) : null,
-    el("span", { class: "edit-keys", text: " · a shows the edit on the wall, r takes the post off" })));
+    el("span", { class: "edit-keys", text: " · a shows the edit on the wall, r takes the post off" }),
+    // The post's redaction was applied to the new version by itself: the moderator checks it.
+    e.redacted ? el("span", { class: "edit-redacted", text: " · the earlier redaction was applied to the edit too: check nothing new needs hiding (d)" }) : null));
   const head = card.querySelector(".post-head");
   (head || card.firstChild).after(el("p", { class: "version-label version-shown", text: "On the wall now" }));
   const next = renderPost(Object.assign({}, e, { media_hidden: p.media_hidden }));

@@ -7,7 +7,7 @@ import { cards } from "/static/moderate-cards.js";
 import { closeSettings, openSettings } from "/static/moderate-settings.js";
 import {
   approve, reject, pin, question, openBlock, hideMedia, undo, toggleSelect, bulkApprove, bulkReject, block,
-  reverseOpen, answerReverse,
+  reverseOpen, answerReverse, redact, openRevise, reviseOpen, closeRevise,
 } from "/static/moderate-actions.js";
 import { goLiveOpen, closeGoLive } from "/static/moderate-golive.js";
 
@@ -49,6 +49,13 @@ export function onKey(ev) {
     }
     return; // the form's own keys (tab, space, arrows) work as in any form
   }
+  if (reviseOpen()) {
+    if (ev.key === "Escape") {
+      ev.preventDefault();
+      closeRevise();
+    }
+    return; // typing in the text, Tab to the buttons
+  }
   if (!$("block-dialog").classList.contains("hidden")) {
     const map = { "1": "60", "2": "1440", "3": "0", d: "domain", Escape: "cancel" };
     if (map[ev.key] !== undefined) {
@@ -68,6 +75,13 @@ export function onKey(ev) {
     j: () => move(1), ArrowDown: () => move(1), k: () => move(-1), ArrowUp: () => move(-1),
     a: approve, r: reject, p: pin, q: question, b: openBlock, h: hideMedia, u: undo,
     x: toggleSelect, A: bulkApprove, R: bulkReject,
+    // d hides the text selected in the focused card, or every part the rules matched in it.
+    d: () => {
+      const p = focused();
+      const c = p && cards.get(p.id);
+      return redact(c && c.card);
+    },
+    e: openRevise,
     c: () => {
       const p = focused();
       const c = p && cards.get(p.id);

@@ -3,7 +3,8 @@
 //   import { renderPost, safeHTML } from "/static/post.js";
 //   const el = renderPost(post, { avatars: true, handles: true, captions: false });
 //
-// post is a fold.PublicPost as the websocket sends it. Its html was sanitised on the server;
+// post is a fold.PublicPost as the websocket sends it (redacted/revised: a note says the
+// moderators hid parts of it or rewrote it). Its html was sanitised on the server;
 // safeHTML parses it in an inert <template> and keeps only an allowlist of elements and
 // attributes anyway, so nothing this page does can re-introduce script. Everything else
 // (names, handles, alt text, warnings) goes in through textContent.
@@ -139,12 +140,17 @@ export function renderPost(p, opts = {}) {
   head.append(meta);
   el.append(head);
 
+  // The moderators hid parts of it (each reads █████) or rewrote a web-form post: the room is
+  // told, so a mark is never taken for the author's own words.
+  const note = p.redacted && p.revised ? "Redacted and edited by the moderators"
+    : p.redacted ? "Redacted by the moderators" : p.revised ? "Edited by the moderators" : "";
   if (p.content_warning) {
     // The warning alone: the body and media stay out of the page, not merely hidden.
     const cw = document.createElement("div");
     cw.className = "cw";
     cw.append(text("span", "cw-label", "Content warning"), text("span", "cw-text", p.content_warning));
     el.append(cw);
+    if (note) el.append(text("p", "moderated-note", note));
     return el;
   }
 
@@ -152,6 +158,7 @@ export function renderPost(p, opts = {}) {
   body.className = "post-body";
   body.append(safeHTML(p.html));
   el.append(body);
+  if (note) el.append(text("p", "moderated-note", note));
   if (isX(p) && safeURL(p.url)) {
     const foot = document.createElement("div");
     foot.className = "post-foot";

@@ -101,7 +101,7 @@ func New(ctx context.Context, feed Feed, log eventlog.Log, opts Options) (*Hub, 
 			}
 		}
 		h.aud[a] = &audState{a: a, interval: iv, met: m.forAudience(opts.Event, a),
-			ring: make([]msg, opts.RingSize), ahead: map[*conn]struct{}{}}
+			ring: make([]msg, opts.RingSize), ahead: map[*conn]struct{}{}, wake: make(chan struct{}, 1)}
 	}
 
 	// Subscribe before reading the position: every event after p0 then
@@ -200,8 +200,21 @@ func (h *Hub) applyLocked(e *event.Entry, eff *fold.Effect) {
 			s.push(m)
 			s.pending = append(s.pending, m)
 		}
-		if s.interval == 0 {
+		switch {
+		case s.interval == 0:
 			h.flushLocked(s)
+		case data != nil || len(s.ahead) > 0:
+			// Owed a frame, or clients ahead of this node may now be
+			// caught up: flushLoop's next flush moves them.
+			select {
+			case s.wake <- struct{}{}:
+			default:
+			}
+		case len(s.pending) == 0:
+			// Nothing for this audience and nothing waiting: every
+			// position up to here is in frames already queued, so a
+			// client resuming from here joins the synced ones.
+			s.flushed = h.head
 		}
 	}
 }

@@ -29,9 +29,9 @@ type audState struct {
 	// wake tells flushLoop that the audience is owed something (capacity
 	// one: a wake-up already waiting stands for any number).
 	wake     chan struct{}
-	snapMu    sync.Mutex
-	snapPos   uint64
-	snapData  []byte
+	snapMu   sync.Mutex
+	snapPos  uint64
+	snapData []byte
 }
 
 func (s *audState) push(m msg) {

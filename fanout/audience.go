@@ -99,6 +99,11 @@ type Options struct {
 	// Limits caps the sockets of this hub and of every other sharing it
 	// (a node shares one among its events); nil means no caps.
 	Limits *SocketLimits
+	// SummaryEvery is how often the hub logs, at info, its connections per
+	// audience and how many opened and closed since the last summary, when
+	// any did (default a minute; negative: never). Each upgrade is logged
+	// at debug only.
+	SummaryEvery time.Duration
 	// Registerer receives the hub's metrics; nil means they are not exported.
 	Registerer prometheus.Registerer
 	// Logger receives the hub's logs (default slog.Default()).
@@ -132,6 +137,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.ClientBurst <= 0 {
 		o.ClientBurst = 20
+	}
+	if o.SummaryEvery == 0 {
+		o.SummaryEvery = time.Minute
 	}
 	if o.Logger == nil {
 		o.Logger = slog.Default()

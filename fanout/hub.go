@@ -129,6 +129,10 @@ func New(ctx context.Context, feed Feed, log eventlog.Log, opts Options) (*Hub, 
 	}
 	h.wg.Add(1)
 	go h.pingLoop()
+	if opts.SummaryEvery > 0 {
+		h.wg.Add(1)
+		go h.summaryLoop()
+	}
 	h.logger.Info("fanout hub started", slog.String("epoch", h.epoch), slog.Uint64("pos", p0))
 	return h, nil
 }
@@ -153,7 +157,7 @@ func (h *Hub) Close() {
 		}
 		for _, c := range conns {
 			s.remove(c)
-			s.met.connections.Dec()
+			s.left()
 		}
 		all = append(all, conns...)
 	}
@@ -277,7 +281,7 @@ func (h *Hub) flushInto(s *audState, kicks *[]*conn) {
 
 func (h *Hub) cutSlowLocked(c *conn) {
 	if c.aud.remove(c) {
-		c.aud.met.connections.Dec()
+		c.aud.left()
 	}
 	c.aud.met.slow.Inc()
 	h.logger.Info("fanout: slow client cut off", slog.String("audience", c.aud.a.String()), slog.String("remote", c.remote))
@@ -333,6 +337,7 @@ func (h *Hub) attachLocked(c *conn, pos uint64, first []byte) bool {
 		s.ahead[c] = struct{}{}
 	}
 	s.met.connections.Inc()
+	s.opened++
 	return true
 }
 

@@ -28,10 +28,13 @@ type audState struct {
 	ahead    map[*conn]struct{} // clients whose position is past flushed
 	// wake tells flushLoop that the audience is owed something (capacity
 	// one: a wake-up already waiting stands for any number).
-	wake     chan struct{}
-	snapMu   sync.Mutex
-	snapPos  uint64
-	snapData []byte
+	wake chan struct{}
+	// opened and closed count connections since the hub started, for the
+	// periodic summary (summary.go).
+	opened, closed uint64
+	snapMu         sync.Mutex
+	snapPos        uint64
+	snapData       []byte
 }
 
 func (s *audState) push(m msg) {
@@ -59,6 +62,12 @@ func (s *audState) between(after, through uint64) []msg {
 func (s *audState) addSynced(c *conn) {
 	c.idx = len(s.synced)
 	s.synced = append(s.synced, c)
+}
+
+// left counts a connection that was removed.
+func (s *audState) left() {
+	s.met.connections.Dec()
+	s.closed++
 }
 
 func (s *audState) remove(c *conn) bool {

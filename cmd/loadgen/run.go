@@ -39,7 +39,7 @@ type runConfig struct {
 	// The real binary: its public socket, its pid, and the Redis log
 	// loadgen appends to as an ingest process does.
 	ws, redis, event string
-	pid               int
+	pid              int
 }
 
 // bucketNs is the latency histogram's resolution; maxBuckets covers 60s.
@@ -340,7 +340,7 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 		"published": want, "delivered": st.delivered.Load(), "delivered_per_s": float64(deliveredDuring) / pubDur.Seconds(),
 		"p50_ms": ms(st.quantile(0.5)), "p99_ms": ms(st.quantile(0.99)), "max_ms": ms(time.Duration(st.maxNs.Load())),
 		"publish_p99_ms": ms(rtt.quantile(0.99)), "bytes_per_post": bytesPerPost,
-		"lost":           lost, "duplicated": st.dups.Load(), "reconnects": st.reconnects.Load(), "slow_cutoffs": st.slowCuts.Load(),
+		"lost": lost, "duplicated": st.dups.Load(), "reconnects": st.reconnects.Load(), "slow_cutoffs": st.slowCuts.Load(),
 		"rss_idle_kib_per_conn": perConn, "server_cpu_pct": serverCPU, "server_cpu_us_per_msg": cpuPerMsg, "loadgen_cpu_pct": selfCPU,
 	}
 	b, _ := json.Marshal(res)

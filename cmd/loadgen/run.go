@@ -227,8 +227,13 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	conns := make([]*lgConn, cfg.conns)
 	dialers := make([]*websocket.Dialer, cfg.sources)
 	for i := range dialers {
-		local := &net.TCPAddr{IP: net.IPv4(127, 0, 0, byte(1+i))}
-		nd := &net.Dialer{LocalAddr: local, Timeout: 30 * time.Second}
+		nd := &net.Dialer{Timeout: 30 * time.Second}
+		if cfg.sources > 1 {
+			// Binding the source address picks the port before the
+			// destination is known, which sockets in TIME_WAIT from an
+			// earlier run can exhaust: only when spreading over addresses.
+			nd.LocalAddr = &net.TCPAddr{IP: net.IPv4(127, 0, 0, byte(1+i))}
+		}
 		dialers[i] = &websocket.Dialer{ReadBufferSize: 4096, WriteBufferSize: 512, HandshakeTimeout: 30 * time.Second,
 			NetDialContext: nd.DialContext}
 	}

@@ -124,7 +124,13 @@ func run(wsURL, pubURL string, conns int, rate float64, dur, drain time.Duration
 	defer cancel()
 	clients := make([]*http.Client, sources)
 	for i := range clients {
-		d := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.IPv4(127, 0, 0, byte(1+i))}, Timeout: 30 * time.Second}
+		d := &net.Dialer{Timeout: 30 * time.Second}
+		if sources > 1 {
+			// Binding the source address picks the port before the
+			// destination is known, which sockets in TIME_WAIT from an
+			// earlier run can exhaust: only when spreading over addresses.
+			d.LocalAddr = &net.TCPAddr{IP: net.IPv4(127, 0, 0, byte(1+i))}
+		}
 		clients[i] = &http.Client{Transport: &http.Transport{DialContext: d.DialContext, MaxIdleConnsPerHost: -1}}
 	}
 	rss0 := rss(pid)

@@ -120,6 +120,15 @@ func TestOverlay(t *testing.T) {
 	tab := newTab(t, 1920, 1080)
 	open(t, tab, n.URL()+"/e/"+Slug+"/overlay?ticker=1")
 	WaitJS(t, tab, `document.querySelectorAll(".ticker-item").length === 5`, 5*time.Second)
+	// The public socket sends a post's body only as HTML: the ticker
+	// shows its text, taken from the HTML.
+	var ticker string
+	EvalJS(t, tab, `[...document.querySelectorAll(".ticker-item")].map(e => e.textContent).join("\n")`, &ticker)
+	for _, p := range FixturePosts(t)[:5] {
+		if want := strings.Join(strings.Fields(p.Text), " "); p.ContentWarning == "" && !strings.Contains(ticker, want[:min(len(want), 24)]) {
+			t.Errorf("the ticker lacks the text of %s (%q):\n%s", p.ID, want[:min(len(want), 24)], ticker)
+		}
+	}
 	var bg struct {
 		HTML, Body string
 		Off        bool

@@ -57,31 +57,27 @@ const (
 // DefaultMaxConnAge is Options.MaxConnAge's default.
 const DefaultMaxConnAge = 15 * time.Minute
 
-// The bounds of the adaptive public interval.
-const (
-	MinPublicInterval = 40 * time.Millisecond
-	MaxPublicInterval = 250 * time.Millisecond
-)
+// MinPublicInterval is the least time between the starts of two public
+// flushes with the adaptive interval: a node with few walls and many posts
+// sends a frame every 40 ms carrying several posts rather than one per post.
+const MinPublicInterval = 40 * time.Millisecond
 
 // Options tune a Hub. The zero value of every field means its default.
 type Options struct {
 	// Event is the event's slug, used as the "event" label of metrics and in logs.
 	Event string
-	// PublicInterval is how often what each public client is owed is
-	// flushed, as one frame. A wall does not need 10ms latency, and one
-	// frame per tick instead of one per event is what keeps the write
+	// PublicInterval paces what public clients are owed, flushed as one
+	// frame to all of them. A wall does not need 10ms latency, and one
+	// frame per flush instead of one per event is what keeps the write
 	// syscalls, most of a fan-out node's CPU, down. Zero (the default)
-	// adapts it to the node: one and a half times the measured time of a
-	// flush sweep (so writing takes at most two thirds of the node, and the
-	// wait for a flush plus the sweep, which is the latency, is as short as
-	// that allows), kept between MinPublicInterval and MaxPublicInterval.
-	// Negative means immediate.
+	// adapts it to the node: a flush starts as soon as something is owed,
+	// at least MinPublicInterval after the previous one started and a
+	// quarter of the previous sweep through the sockets after it ended (so
+	// writing takes at most four fifths of the node). Positive: the same,
+	// with this as the least spacing. Negative means immediate.
 	PublicInterval time.Duration
-	// FrameBudget is the public frames per second the adaptive interval
-	// assumes (default 66,000) until the first sweep has been measured.
-	FrameBudget int
-	// StaffInterval is the same for moderators and facilitators (default
-	// immediate: they act on what they see).
+	// StaffInterval is the least spacing of flushes for moderators and
+	// facilitators (default immediate: they act on what they see).
 	StaffInterval time.Duration
 	// VoteInterval is how often an immediate audience (moderators and
 	// facilitators by default) is sent the vote counts that changed: votes
@@ -123,6 +119,11 @@ type Options struct {
 	// Limits caps the sockets of this hub and of every other sharing it
 	// (a node shares one among its events); nil means no caps.
 	Limits *SocketLimits
+	// SummaryEvery is how often the hub logs, at info, its connections per
+	// audience and how many opened and closed since the last summary, when
+	// any did (default a minute; negative: never). Each upgrade is logged
+	// at debug only.
+	SummaryEvery time.Duration
 	// Registerer receives the hub's metrics; nil means they are not exported.
 	Registerer prometheus.Registerer
 	// Logger receives the hub's logs (default slog.Default()).
@@ -130,9 +131,6 @@ type Options struct {
 }
 
 func (o Options) withDefaults() Options {
-	if o.FrameBudget <= 0 {
-		o.FrameBudget = 66_000
-	}
 	if o.StaffInterval < 0 {
 		o.StaffInterval = 0
 	}
@@ -165,6 +163,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.ClientBurst <= 0 {
 		o.ClientBurst = 20
+	}
+	if o.SummaryEvery == 0 {
+		o.SummaryEvery = time.Minute
 	}
 	if o.Logger == nil {
 		o.Logger = slog.Default()

@@ -147,7 +147,7 @@ func (c *conn) write(f *frame) error {
 func (c *conn) detach() {
 	c.h.mu.Lock()
 	if c.aud.remove(c) {
-		c.aud.met.connections.Dec()
+		c.aud.left()
 	}
 	c.h.mu.Unlock()
 	c.release()
@@ -265,6 +265,10 @@ func (h *Hub) ServeWS(w http.ResponseWriter, r *http.Request, a Audience) {
 		}
 		c.closeWith(code, "unavailable")
 		return
+	}
+	if h.logger.Enabled(context.Background(), slog.LevelDebug) {
+		h.logger.Debug("fanout: client joined", slog.String("audience", a.String()), slog.String("remote", c.remote),
+			slog.Bool("resumed", hasSince && epoch == h.epoch))
 	}
 	go c.readLoop()
 }

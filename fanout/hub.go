@@ -101,7 +101,7 @@ func New(ctx context.Context, feed Feed, log eventlog.Log, opts Options) (*Hub, 
 			}
 		}
 		h.aud[a] = &audState{a: a, interval: iv, met: m.forAudience(opts.Event, a),
-			ring: make([]msg, opts.RingSize), ahead: map[*conn]struct{}{}}
+			ring: make([]msg, opts.RingSize), ahead: map[*conn]struct{}{}, wake: make(chan struct{}, 1)}
 	}
 
 	// Subscribe before reading the position: every event after p0 then
@@ -131,6 +131,10 @@ func New(ctx context.Context, feed Feed, log eventlog.Log, opts Options) (*Hub, 
 	}
 	h.wg.Add(1)
 	go h.pingLoop()
+	if opts.SummaryEvery > 0 {
+		h.wg.Add(1)
+		go h.summaryLoop()
+	}
 	h.logger.Info("fanout hub started", slog.String("epoch", h.epoch), slog.Uint64("pos", p0))
 	return h, nil
 }
@@ -155,7 +159,7 @@ func (h *Hub) Close() {
 		}
 		for _, c := range conns {
 			s.remove(c)
-			s.met.connections.Dec()
+			s.left()
 		}
 		all = append(all, conns...)
 	}
@@ -203,8 +207,25 @@ func (h *Hub) applyLocked(e *event.Entry, eff *fold.Effect) {
 			s.pushCoalesced(m)
 			s.pendCoalesced(m)
 		}
-		if s.interval == 0 && (key == "" || len(s.pending) >= maxVoteRun) {
+		switch {
+		case s.interval == 0 && (key == "" || len(s.pending) >= maxVoteRun):
 			h.flushLocked(s)
+		case s.interval == 0:
+			// A vote count for a staff audience: gathered, and flushed
+			// by the vote tick (coalesce.go) with the others.
+			h.flushLocked(s)
+		case data != nil || len(s.ahead) > 0:
+			// Owed a frame, or clients ahead of this node may now be
+			// caught up: flushLoop's next flush moves them.
+			select {
+			case s.wake <- struct{}{}:
+			default:
+			}
+		case len(s.pending) == 0:
+			// Nothing for this audience and nothing waiting: every
+			// position up to here is in frames already queued, so a
+			// client resuming from here joins the synced ones.
+			s.flushed = h.head
 		}
 	}
 }
@@ -267,7 +288,7 @@ func (h *Hub) flushInto(s *audState, kicks *[]*conn) {
 
 func (h *Hub) cutSlowLocked(c *conn) {
 	if c.aud.remove(c) {
-		c.aud.met.connections.Dec()
+		c.aud.left()
 	}
 	c.aud.met.slow.Inc()
 	h.logger.Info("fanout: slow client cut off", slog.String("audience", c.aud.a.String()), slog.String("remote", c.remote))
@@ -356,6 +377,7 @@ func (h *Hub) attachLocked(c *conn, pos uint64, first []byte) bool {
 		s.ahead[c] = struct{}{}
 	}
 	s.met.connections.Inc()
+	s.opened++
 	return true
 }
 

@@ -397,39 +397,55 @@ func TestCloseSaysGoingAway(t *testing.T) {
 	}
 }
 
-func TestAdaptivePublicInterval(t *testing.T) {
+// The next flush waits the least spacing after the last one started and
+// a quarter of the last sweep after it ended, whichever is later.
+func TestNextFlushSpacing(t *testing.T) {
 	h := &Hub{opts: Options{}.withDefaults()}
 	adaptive := &audState{interval: -1}
+	fixed := &audState{interval: time.Second}
+	t0 := time.Date(2026, 11, 28, 14, 0, 0, 0, time.UTC)
 	for _, tc := range []struct {
-		conns int
-		want  time.Duration
+		name  string
+		s     *audState
+		sweep time.Duration
+		want  time.Duration // after t0
 	}{
-		{0, MinPublicInterval}, {1000, MinPublicInterval}, {6600, 100 * time.Millisecond},
-		{9900, 150 * time.Millisecond}, {100000, MaxPublicInterval},
+		{"a short sweep", adaptive, 2 * time.Millisecond, MinPublicInterval},
+		{"10,000 walls", adaptive, 60 * time.Millisecond, 75 * time.Millisecond},
+		{"a starved node", adaptive, 400 * time.Millisecond, 500 * time.Millisecond},
+		{"fixed interval", fixed, 60 * time.Millisecond, time.Second},
+		{"fixed, a long sweep", fixed, 900 * time.Millisecond, 1125 * time.Millisecond},
 	} {
-		if got := h.interval(adaptive, tc.conns); got != tc.want {
-			t.Errorf("%d conns: interval %v, want %v", tc.conns, got, tc.want)
+		if got := h.nextFlush(tc.s, t0, t0.Add(tc.sweep)).Sub(t0); got != tc.want {
+			t.Errorf("%s: next flush %v after the last, want %v", tc.name, got, tc.want)
 		}
 	}
-	if got := h.interval(&audState{interval: time.Second}, 10000); got != time.Second {
-		t.Errorf("a fixed interval changed to %v", got)
+	if got := h.nextFlush(adaptive, time.Time{}, time.Time{}); !got.IsZero() {
+		t.Errorf("the first flush waits until %v, want at once", got)
 	}
 }
 
-// Once a sweep has been measured, the adaptive interval is one and a half
-// sweeps of the current connections, within its bounds.
-func TestAdaptiveIntervalFollowsWriteCost(t *testing.T) {
-	h := &Hub{opts: Options{}.withDefaults()}
-	s := &audState{interval: -1, writeCost: 10 * time.Microsecond}
-	for _, tc := range []struct {
-		conns int
-		want  time.Duration
-	}{
-		{1000, MinPublicInterval}, {10000, 150 * time.Millisecond}, {100000, MaxPublicInterval},
-	} {
-		if got := h.interval(s, tc.conns); got != tc.want {
-			t.Errorf("%d conns at 10µs a write: interval %v, want %v", tc.conns, got, tc.want)
-		}
+// A post that finds the hub idle goes out at once, not at the next tick;
+// one right behind it waits for the spacing.
+func TestIdleHubFlushesAtOnce(t *testing.T) {
+	_, l := openLog(t)
+	const spacing = 3 * time.Second
+	n := startNode(t, l, Options{PublicInterval: spacing}, nil)
+	pub := dial(t, n.url(Public, ""), nil)
+	if _, err := pub.next(5 * time.Second); err != nil {
+		t.Fatal(err)
+	}
+	t0 := time.Now()
+	p1 := appendPost(t, l, "first", "first", event.DecisionApprove)
+	pub.readUntil(p1)
+	if d := time.Since(t0); d > spacing/2 {
+		t.Errorf("the first post took %v on an idle hub, want well under the %v spacing", d, spacing)
+	}
+	t1 := time.Now()
+	p2 := appendPost(t, l, "second", "second", event.DecisionApprove)
+	pub.readUntil(p2)
+	if d := time.Since(t0); d < spacing-100*time.Millisecond {
+		t.Errorf("the second post came %v after the first was appended (%v after the first arrived), want the %v spacing", d, time.Since(t1), spacing)
 	}
 }
 

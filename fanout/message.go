@@ -74,9 +74,18 @@ type resumeMsg struct {
 }
 
 type publicEventMsg struct {
-	Type string          `json:"type"` // "event"
-	Pos  uint64          `json:"pos"`
-	Wall *fold.WallDelta `json:"wall"`
+	Type string       `json:"type"` // "event"
+	Pos  uint64       `json:"pos"`
+	Wall *publicDelta `json:"wall"`
+}
+
+// publicSnapshotMsg is snapshotMsg on a public socket (public.go).
+type publicSnapshotMsg struct {
+	Type     string      `json:"type"` // "snapshot"
+	Pos      uint64      `json:"pos"`
+	Epoch    string      `json:"epoch"`
+	Audience string      `json:"audience"`
+	Wall     *publicWall `json:"wall"`
 }
 
 type staffEventMsg struct {
@@ -93,10 +102,11 @@ func encodeSnapshot(a Audience, epoch string, s Snapshot) ([]byte, error) {
 	m := snapshotMsg{Type: "snapshot", Pos: s.Pos, Epoch: epoch, Audience: a.String()}
 	switch a {
 	case Public:
-		m.Wall = s.Wall
-		if m.Wall == nil {
-			m.Wall = &fold.Wall{Posts: []fold.PublicPost{}, Pos: s.Pos}
+		w := s.Wall
+		if w == nil {
+			w = &fold.Wall{Pos: s.Pos}
 		}
+		return marshalPublic(publicSnapshotMsg{Type: m.Type, Pos: m.Pos, Epoch: m.Epoch, Audience: m.Audience, Wall: toPublicWall(w)})
 	case Moderator:
 		m.Wall, m.Queue, m.Questions, m.Answered = s.Wall, s.Queue, s.Questions, s.Answered
 		m.Stage, m.Counts, m.Settings = s.Stage, s.Counts, s.Settings
@@ -114,11 +124,12 @@ func encodeEvent(a Audience, e *event.Entry, eff *fold.Effect) ([]byte, error) {
 	switch a {
 	case Public:
 		// The one place public content is chosen: only the wall delta,
-		// which the fold fills from approved posts only.
+		// which the fold fills from approved posts only, in the public
+		// wire form (public.go).
 		if eff.Wall == nil {
 			return nil, nil
 		}
-		return json.Marshal(publicEventMsg{Type: "event", Pos: e.Pos, Wall: eff.Wall})
+		return marshalPublic(publicEventMsg{Type: "event", Pos: e.Pos, Wall: toPublicDelta(eff.Wall)})
 	case Moderator:
 		return json.Marshal(staffEventMsg{Type: "event", Pos: e.Pos, Time: e.Time, Kind: e.Kind, Actor: e.Actor, Effect: eff})
 	case Facilitator:

@@ -14,7 +14,7 @@ import (
 // the snapshot cache, which has its own lock.
 type audState struct {
 	a        Audience
-	interval time.Duration // 0: immediate; -1: adaptive (public only)
+	interval time.Duration // 0: immediate; -1: adaptive (public only); else the least spacing of flushes
 	met      audMetrics
 
 	// ring holds the most recent messages, in position order, for clients
@@ -26,13 +26,15 @@ type audState struct {
 	pending  []msg  // messages after flushed, for the next frame
 	synced   []*conn
 	ahead    map[*conn]struct{} // clients whose position is past flushed
-	// writeCost is the measured wall time of one socket's write in a
-	// flush sweep (a moving average), from which the adaptive interval is
-	// chosen; zero until measured. Only flushLoop touches it.
-	writeCost time.Duration
-	snapMu    sync.Mutex
-	snapPos   uint64
-	snapData  []byte
+	// wake tells flushLoop that the audience is owed something (capacity
+	// one: a wake-up already waiting stands for any number).
+	wake chan struct{}
+	// opened and closed count connections since the hub started, for the
+	// periodic summary (summary.go).
+	opened, closed uint64
+	snapMu         sync.Mutex
+	snapPos        uint64
+	snapData       []byte
 }
 
 func (s *audState) push(m msg) {
@@ -60,6 +62,12 @@ func (s *audState) between(after, through uint64) []msg {
 func (s *audState) addSynced(c *conn) {
 	c.idx = len(s.synced)
 	s.synced = append(s.synced, c)
+}
+
+// left counts a connection that was removed.
+func (s *audState) left() {
+	s.met.connections.Dec()
+	s.closed++
 }
 
 func (s *audState) remove(c *conn) bool {

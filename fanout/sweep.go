@@ -1,9 +1,9 @@
 package fanout
 
-// The timed flush: an audience with an interval (the public one, by
-// default adaptive) gets its frame queued once per tick, and the frames
-// are written by one sweep through the sockets instead of a goroutine per
-// socket.
+// The paced flush: an audience with an interval (the public one, by
+// default adaptive) gets what it is owed as one frame per flush, flushes
+// spaced by nextFlush, and the frames are written by one sweep through
+// the sockets instead of a goroutine per socket.
 
 import (
 	"runtime"
@@ -11,21 +11,29 @@ import (
 	"time"
 )
 
-// flushLoop flushes s every interval. The frames are written by sweep,
-// not by a goroutine per socket; the next flush starts an interval after
-// this one started, and never right on the heels of a long sweep: a node
-// short of CPU then sends fewer, larger frames instead of overflowing
-// every queue.
+// flushLoop flushes s when it is owed something: at once on an idle
+// node, else as soon as nextFlush allows. The frames are written by sweep,
+// not by a goroutine per socket.
 func (h *Hub) flushLoop(s *audState) {
 	defer h.wg.Done()
-	t := time.NewTimer(h.interval(s, 0))
+	t := time.NewTimer(time.Hour)
+	t.Stop()
 	defer t.Stop()
 	var kicks []*conn
+	var lastStart, lastEnd time.Time
 	for {
 		select {
 		case <-h.stop:
 			return
-		case <-t.C:
+		case <-s.wake:
+		}
+		if wait := time.Until(h.nextFlush(s, lastStart, lastEnd)); wait > 0 {
+			t.Reset(wait)
+			select {
+			case <-h.stop:
+				return
+			case <-t.C:
+			}
 		}
 		start := time.Now()
 		h.mu.Lock()
@@ -33,55 +41,50 @@ func (h *Hub) flushLoop(s *audState) {
 			h.flushInto(s, &kicks)
 		}
 		h.mu.Unlock()
-		n := len(kicks)
-		if n > 0 {
+		if len(kicks) > 0 {
 			if h.sweep(kicks) {
 				clear(kicks)
 				kicks = kicks[:0]
 			} else {
 				kicks = nil // a stuck writer may still read it
 			}
-			if n >= minCostSample {
-				cost := time.Since(start) / time.Duration(n)
-				if s.writeCost == 0 {
-					s.writeCost = cost
-				} else {
-					s.writeCost += (cost - s.writeCost) / 4
-				}
-			}
 		}
-		h.mu.Lock()
-		iv := h.interval(s, len(s.synced)+len(s.ahead))
-		h.mu.Unlock()
-		t.Reset(max(iv-time.Since(start), iv/3))
+		lastStart, lastEnd = start, time.Now()
 	}
 }
 
-// minCostSample is the fewest writes a sweep must have made for its time
-// to update writeCost; smaller ones are mostly timer and scheduling noise.
-const minCostSample = 64
+// sweepRest is the pause after a sweep, as a fraction of the sweep's
+// time, before the next flush may start: sweeps then take at most 4/5 of
+// the node, leaving the rest to the log, the fold and HTTP; a node short
+// of CPU, whose sweeps take longer, sends fewer, larger frames instead of
+// overflowing every queue.
+const sweepRest = 4
 
-// interval is the time to the next flush of s with conns connections.
-// Adaptive: one and a half sweeps, so the writes take at most two thirds
-// of the node's time, leaving the rest to the log, the fold and HTTP.
-// Latency is the wait for the flush plus the sweep, so a shorter interval
-// lowers it, but each flush is a write per socket whatever it carries.
-// Measured at 10,000 walls and 10 posts/s on a quiet machine: 1.5 sweeps
-// gave p99 211-219 ms in three runs at 6.3 µs of CPU per delivered
-// message; 2 sweeps 260, 263 and 317 ms at 4.9-5.0 µs (the measured
-// sweep's noise is doubled too). Before the first sweep is measured,
-// FrameBudget stands in for the cost of a write.
-func (h *Hub) interval(s *audState, conns int) time.Duration {
+// nextFlush is the earliest time the next flush of s may start, after
+// one that started at lastStart and whose sweep ended at lastEnd: at
+// least the audience's interval (MinPublicInterval when adaptive) after
+// the last start, and a quarter of the last sweep after its end.
+//
+// Latency is the wait for a flush plus the socket's place in the sweep.
+// A flush used to wait for a tick every 1.5 sweeps whether or not anything
+// was owed, so a post waited up to 1.5 sweeps and then up to one more: at
+// 10,000 walls (a 60-70 ms sweep) p99 was 210-360 ms. Now a post that
+// finds the node idle goes out at once and waits only for its place in
+// the sweep; posts that arrive faster than sweeps can follow share frames.
+func (h *Hub) nextFlush(s *audState, lastStart, lastEnd time.Time) time.Time {
+	if lastStart.IsZero() {
+		return time.Time{}
+	}
+	spacing := MinPublicInterval
 	if s.interval > 0 {
-		return s.interval
+		spacing = s.interval
 	}
-	var d time.Duration
-	if s.writeCost > 0 {
-		d = time.Duration(conns) * s.writeCost * 3 / 2
-	} else {
-		d = time.Duration(float64(conns) / float64(h.opts.FrameBudget) * float64(time.Second))
+	a := lastStart.Add(spacing)
+	b := lastEnd.Add(lastEnd.Sub(lastStart) / sweepRest)
+	if b.After(a) {
+		return b
 	}
-	return min(max(d, MinPublicInterval), MaxPublicInterval)
+	return a
 }
 
 // stallCheck is how long a sweep may make no progress before another

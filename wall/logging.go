@@ -87,7 +87,9 @@ func logRequests(log *slog.Logger, m *metrics.HTTP, next http.Handler) http.Hand
 				m.Observe(r.Pattern, r.Method, rec.status, d)
 			}
 			level := slog.LevelInfo
-			if quiet[r.URL.Path] && rec.status < 500 {
+			// A websocket upgrade is one line per wall, 10,000 for 10,000
+			// walls: the hub logs a summary of them at info instead.
+			if (quiet[r.URL.Path] && rec.status < 500) || rec.status == http.StatusSwitchingProtocols {
 				level = slog.LevelDebug
 			}
 			log.LogAttrs(r.Context(), level, "http request",

@@ -48,7 +48,7 @@ func TestServeAndRun(t *testing.T) {
 		t.Fatalf("run: %v\n%s", err, out.String())
 	}
 	report := out.String()
-	for _, want := range []string{"published 21 posts", "delivered 420 post-messages", "lost 0", "duplicated 0"} {
+	for _, want := range []string{"published 21 posts", "delivered 420 post-messages", "bytes on the wire per delivered post", "lost 0", "duplicated 0"} {
 		if !strings.Contains(report, want) {
 			t.Errorf("report lacks %q:\n%s", want, report)
 		}

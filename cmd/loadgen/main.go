@@ -9,7 +9,9 @@
 // serve runs what a backchannel node runs for one event (the embedded log,
 // the live fold, the fanout hub) with moderation in auto mode, and takes
 // posts on POST /publish through ingest.LogSink and the moderation rules,
-// the same path a source's posts take. Everything is loopback only and
+// the same path a source's posts take. relay takes the same POST /publish
+// and appends to an event's Redis log, for measuring backchannel --role
+// fanout (cmd/loadgen/bench-redis.sh). Everything is loopback only and
 // bounded in time and count.
 package main
 
@@ -23,7 +25,7 @@ import (
 
 func main() {
 	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: loadgen serve|run [flags]  (loadgen run -h for flags)")
+		fmt.Fprintln(os.Stderr, "usage: loadgen serve|run|relay [flags]  (loadgen run -h for flags)")
 		os.Exit(2)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -34,8 +36,10 @@ func main() {
 		err = serve(ctx, os.Args[2:])
 	case "run":
 		err = run(ctx, os.Args[2:], os.Stdout)
+	case "relay":
+		err = relay(ctx, os.Args[2:])
 	default:
-		err = fmt.Errorf("unknown command %q: want serve or run", os.Args[1])
+		err = fmt.Errorf("unknown command %q: want serve, run or relay", os.Args[1])
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "loadgen:", err)

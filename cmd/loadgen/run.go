@@ -22,7 +22,9 @@ import (
 
 	"github.com/gorilla/websocket"
 
+	"github.com/backchannel/backchannel/event"
 	"github.com/backchannel/backchannel/fanout"
+	"github.com/backchannel/backchannel/ingest"
 )
 
 type runConfig struct {
@@ -33,6 +35,11 @@ type runConfig struct {
 	drain    time.Duration
 	size     int
 	dialers  int
+	sources  int
+	// The real binary: its public socket, its pid, and the Redis log
+	// loadgen appends to as an ingest process does.
+	ws, redis, event string
+	pid              int
 }
 
 // bucketNs is the latency histogram's resolution; maxBuckets covers 60s.
@@ -49,6 +56,7 @@ type stats struct {
 	delivered  atomic.Int64 // first deliveries of a post to a connection
 	dups       atomic.Int64
 	frames     atomic.Int64
+	postBytes  atomic.Int64 // wire bytes (header included) of frames that carried posts
 	reconnects atomic.Int64
 	slowCuts   atomic.Int64
 	snapshots  atomic.Int64
@@ -127,12 +135,17 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	var cfg runConfig
 	fs := flag.NewFlagSet("run", flag.ContinueOnError)
 	fs.StringVar(&cfg.server, "server", "http://127.0.0.1:8089", "the loadgen server (loopback)")
-	fs.IntVar(&cfg.conns, "conns", 1000, "public websocket connections (at most 20000)")
+	fs.IntVar(&cfg.conns, "conns", 1000, "public websocket connections (at most 60000)")
 	fs.Float64Var(&cfg.rate, "rate", 100, "posts published per second")
 	fs.DurationVar(&cfg.duration, "duration", 20*time.Second, "how long to publish (at most 5m)")
 	fs.DurationVar(&cfg.drain, "drain", 10*time.Second, "how long to wait after publishing for deliveries")
 	fs.IntVar(&cfg.size, "size", 600, "bytes of text per post")
 	fs.IntVar(&cfg.dialers, "dialers", 64, "connections opened at once")
+	fs.IntVar(&cfg.sources, "sources", 1, "loopback source addresses to connect from, 127.0.0.1 up (one has ~28,000 ephemeral ports)")
+	fs.StringVar(&cfg.ws, "ws", "", "public websocket URL (default: the loadgen server's /ws); e.g. ws://127.0.0.1:8080/api/events/loadtest/ws for backchannel")
+	fs.IntVar(&cfg.pid, "pid", 0, "the server's pid (default: asked on the server's /pid)")
+	fs.StringVar(&cfg.redis, "redis", "", "append the posts to this Redis log through the ingest path instead of POST /publish (with -event)")
+	fs.StringVar(&cfg.event, "event", "loadtest", "the event's slug, with -redis")
 	cpuProfile := fs.String("cpuprofile", "", "write loadgen's own CPU profile here")
 	settle := fs.Duration("settle", 3*time.Second, "pause after connecting, before measuring idle RSS")
 	if err := fs.Parse(args); err != nil {
@@ -149,8 +162,8 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 		}
 		defer pprof.StopCPUProfile()
 	}
-	if cfg.conns < 1 || cfg.conns > 20000 || cfg.duration <= 0 || cfg.duration > 5*time.Minute || cfg.rate <= 0 || cfg.rate > 10000 {
-		return errors.New("bounds: 1 <= conns <= 20000, 0 < duration <= 5m, 0 < rate <= 10000")
+	if cfg.conns < 1 || cfg.conns > 60000 || cfg.duration <= 0 || cfg.duration > 5*time.Minute || cfg.rate <= 0 || cfg.rate > 10000 || cfg.sources < 1 || cfg.sources > 250 {
+		return errors.New("bounds: 1 <= conns <= 60000, 0 < duration <= 5m, 0 < rate <= 10000, 1 <= sources <= 250")
 	}
 	su, err := url.Parse(cfg.server)
 	if err != nil {
@@ -162,17 +175,48 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	if err := raiseNoFile(); err != nil {
 		return err
 	}
-	pid, err := serverPID(cfg.server)
-	if err != nil {
-		return fmt.Errorf("asking the server's pid: %w", err)
+	wsURL := "ws://" + su.Host + "/ws"
+	if cfg.ws != "" {
+		wu, err := url.Parse(cfg.ws)
+		if err != nil {
+			return err
+		}
+		if ip := net.ParseIP(wu.Hostname()); ip == nil || !ip.IsLoopback() {
+			return fmt.Errorf("-ws %s: loopback only", cfg.ws)
+		}
+		wsURL = cfg.ws
+	}
+	pid := cfg.pid
+	if pid == 0 {
+		if pid, err = serverPID(cfg.server); err != nil {
+			return fmt.Errorf("asking the server's pid: %w", err)
+		}
+	}
+	var sink *ingest.LogSink
+	if cfg.redis != "" {
+		ru, err := url.Parse(cfg.redis)
+		if err != nil {
+			return err
+		}
+		if ip := net.ParseIP(ru.Hostname()); ip == nil || !ip.IsLoopback() {
+			return fmt.Errorf("-redis %s: loopback only", cfg.redis)
+		}
+		s, closeSink, err := redisSink(ctx, cfg.redis, cfg.event)
+		if err != nil {
+			return err
+		}
+		defer closeSink()
+		sink = s
 	}
 
 	runID := strconv.FormatInt(time.Now().UnixNano(), 36)
 	total := int(cfg.rate*cfg.duration.Seconds()) + 1
-	uriPrefix := []byte(`"uri":"urn:loadgen:` + runID + `:`)
+	ids := make(map[string]int, total)
+	for seq := range total {
+		ids[event.PostID(postURI(runID, seq))] = seq
+	}
 	pubTimes := make([]atomic.Int64, total)
 	st := &stats{hist: make([]atomic.Int64, maxBuckets)}
-	wsURL := "ws://" + su.Host + "/ws"
 
 	rssBase := readRSS(pid)
 	fmt.Fprintf(out, "server pid %d, RSS before connecting %d KiB\n", pid, rssBase)
@@ -181,7 +225,18 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	runCtx, cancelRun := context.WithCancel(ctx)
 	defer cancelRun()
 	conns := make([]*lgConn, cfg.conns)
-	dialer := &websocket.Dialer{ReadBufferSize: 4096, WriteBufferSize: 512, HandshakeTimeout: 30 * time.Second}
+	dialers := make([]*websocket.Dialer, cfg.sources)
+	for i := range dialers {
+		nd := &net.Dialer{Timeout: 30 * time.Second}
+		if cfg.sources > 1 {
+			// Binding the source address picks the port before the
+			// destination is known, which sockets in TIME_WAIT from an
+			// earlier run can exhaust: only when spreading over addresses.
+			nd.LocalAddr = &net.TCPAddr{IP: net.IPv4(127, 0, 0, byte(1+i))}
+		}
+		dialers[i] = &websocket.Dialer{ReadBufferSize: 4096, WriteBufferSize: 512, HandshakeTimeout: 30 * time.Second,
+			NetDialContext: nd.DialContext}
+	}
 	var wg sync.WaitGroup
 	ready := make(chan error, cfg.conns)
 	sem := make(chan struct{}, cfg.dialers)
@@ -193,7 +248,7 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			c.loop(runCtx, dialer, wsURL, uriPrefix, pubTimes, st, func(err error) { <-sem; ready <- err })
+			c.loop(runCtx, dialers[i%len(dialers)], wsURL, ids, pubTimes, st, func(err error) { <-sem; ready <- err })
 		}()
 	}
 	var failed int
@@ -223,7 +278,7 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &self0)
 	pubStart := time.Now()
 	rtt := &stats{hist: make([]atomic.Int64, maxBuckets)}
-	published, pubErrs, lagging := publish(runCtx, cfg, su, runID, pubTimes, total, rtt)
+	published, pubErrs, lagging := publish(runCtx, cfg, su, sink, runID, pubTimes, total, rtt)
 	pubDur := time.Since(pubStart)
 	cpu1, _ := readCPU(pid)
 	var self1 syscall.Rusage
@@ -267,6 +322,12 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 		want, cfg.size, pubDur.Round(time.Millisecond), pubErrs, lagging)
 	fmt.Fprintf(out, "delivered %d post-messages: %.0f/s during publishing; %d frames\n",
 		st.delivered.Load(), float64(deliveredDuring)/pubDur.Seconds(), st.frames.Load())
+	bytesPerPost := 0.0
+	if d := st.delivered.Load(); d > 0 {
+		bytesPerPost = float64(st.postBytes.Load()) / float64(d)
+	}
+	fmt.Fprintf(out, "bytes on the wire per delivered post %.0f (websocket header included; %.2f × the post's %d-byte body)\n",
+		bytesPerPost, bytesPerPost/float64(cfg.size), cfg.size)
 	fmt.Fprintf(out, "latency publish->receive: p50 %v p99 %v max %v (of which the publish call, append included: p50 %v p99 %v max %v)\n",
 		st.quantile(0.50), st.quantile(0.99), time.Duration(st.maxNs.Load()).Round(100*time.Microsecond),
 		rtt.quantile(0.50), rtt.quantile(0.99), time.Duration(rtt.maxNs.Load()).Round(100*time.Microsecond))
@@ -283,8 +344,8 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 		"conns": cfg.conns, "rate": cfg.rate, "duration_s": cfg.duration.Seconds(), "size": cfg.size,
 		"published": want, "delivered": st.delivered.Load(), "delivered_per_s": float64(deliveredDuring) / pubDur.Seconds(),
 		"p50_ms": ms(st.quantile(0.5)), "p99_ms": ms(st.quantile(0.99)), "max_ms": ms(time.Duration(st.maxNs.Load())),
-		"publish_p99_ms": ms(rtt.quantile(0.99)),
-		"lost":           lost, "duplicated": st.dups.Load(), "reconnects": st.reconnects.Load(), "slow_cutoffs": st.slowCuts.Load(),
+		"publish_p99_ms": ms(rtt.quantile(0.99)), "bytes_per_post": bytesPerPost,
+		"lost": lost, "duplicated": st.dups.Load(), "reconnects": st.reconnects.Load(), "slow_cutoffs": st.slowCuts.Load(),
 		"rss_idle_kib_per_conn": perConn, "server_cpu_pct": serverCPU, "server_cpu_us_per_msg": cpuPerMsg, "loadgen_cpu_pct": selfCPU,
 	}
 	b, _ := json.Marshal(res)
@@ -293,6 +354,23 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 		return fmt.Errorf("%d lost, %d duplicated", lost, st.dups.Load())
 	}
 	return nil
+}
+
+// postURI is the URI of post seq of a run; its id is event.PostID of it.
+func postURI(runID string, seq int) string {
+	return "urn:loadgen:" + runID + ":" + strconv.Itoa(seq)
+}
+
+// wireSize is the size on the wire of a server's (unmasked) websocket
+// frame with n bytes of payload.
+func wireSize(n int) int {
+	switch {
+	case n < 126:
+		return n + 2
+	case n <= 0xffff:
+		return n + 4
+	}
+	return n + 10
 }
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
@@ -304,7 +382,7 @@ func tv(t syscall.Timeval) time.Duration {
 // loop keeps one connection open until ctx ends, reconnecting with its
 // last position after any close (a slow cut-off included), and records
 // every post it receives. opened is called once, after the first frame.
-func (c *lgConn) loop(ctx context.Context, d *websocket.Dialer, wsURL string, prefix []byte, pubTimes []atomic.Int64, st *stats, opened func(error)) {
+func (c *lgConn) loop(ctx context.Context, d *websocket.Dialer, wsURL string, ids map[string]int, pubTimes []atomic.Int64, st *stats, opened func(error)) {
 	first := true
 	var fi frameInfo
 	for attempt := 0; ctx.Err() == nil; attempt++ {
@@ -348,7 +426,10 @@ func (c *lgConn) loop(ctx context.Context, d *websocket.Dialer, wsURL string, pr
 				bufPool.Put(buf)
 				break
 			}
-			scanFrame(buf.Bytes(), prefix, &fi)
+			scanFrame(buf.Bytes(), ids, &fi)
+			if fi.lastType == "event" && len(fi.seqs) > 0 {
+				st.postBytes.Add(int64(wireSize(buf.Len())))
+			}
 			bufPool.Put(buf)
 			st.frames.Add(1)
 			if fi.epoch != "" {
@@ -393,7 +474,8 @@ func (c *lgConn) loop(ctx context.Context, d *websocket.Dialer, wsURL string, pr
 
 // publish posts at cfg.rate for cfg.duration and reports which seqs the
 // server acknowledged.
-func publish(ctx context.Context, cfg runConfig, su *url.URL, runID string, pubTimes []atomic.Int64, total int, rtt *stats) (published []bool, errs, lagging int) {
+// With sink set, each post is appended through it instead of POST /publish.
+func publish(ctx context.Context, cfg runConfig, su *url.URL, sink *ingest.LogSink, runID string, pubTimes []atomic.Int64, total int, rtt *stats) (published []bool, errs, lagging int) {
 	published = make([]bool, total)
 	text := strings.Repeat("x", cfg.size)
 	if cfg.size > 40 {
@@ -409,15 +491,22 @@ func publish(ctx context.Context, cfg runConfig, su *url.URL, runID string, pubT
 		go func() {
 			defer wg.Done()
 			for seq := range jobs {
-				body, _ := json.Marshal(publishReq{URI: "urn:loadgen:" + runID + ":" + strconv.Itoa(seq), Text: text})
+				var ok bool
 				sent := time.Now()
 				pubTimes[seq].Store(sent.UnixNano())
-				resp, err := client.Post(su.String()+"/publish", "application/json", bytes.NewReader(body))
-				rtt.observe(time.Since(sent))
-				ok := err == nil && resp.StatusCode == http.StatusOK
-				if resp != nil {
-					_, _ = io.Copy(io.Discard, resp.Body)
-					resp.Body.Close()
+				if sink != nil {
+					_, err := sink.Post(ctx, loadPost(postURI(runID, seq), text, sent))
+					rtt.observe(time.Since(sent))
+					ok = err == nil
+				} else {
+					body, _ := json.Marshal(publishReq{URI: postURI(runID, seq), Text: text})
+					resp, err := client.Post(su.String()+"/publish", "application/json", bytes.NewReader(body))
+					rtt.observe(time.Since(sent))
+					ok = err == nil && resp.StatusCode == http.StatusOK
+					if resp != nil {
+						_, _ = io.Copy(io.Discard, resp.Body)
+						resp.Body.Close()
+					}
 				}
 				mu.Lock()
 				if ok {

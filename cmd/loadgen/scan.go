@@ -8,13 +8,15 @@ import (
 // The scanner reads what loadgen needs from a frame without decoding its
 // JSON: at ten thousand connections a full decode of every frame would
 // take the load generator's whole core. It relies on the hub's encoding
-// (each message starts {"type":"…","pos":N) and on loadgen's post URIs
-// (urn:loadgen:<run>:<seq>).
+// (each message starts {"type":"…","pos":N, each post {"id":"…") and on
+// loadgen's post ids: event.PostID of urn:loadgen:<run>:<seq>, known
+// before the run (the public socket does not carry a post's URI).
 
 var (
 	typeKey  = []byte(`{"type":"`)
 	posKey   = []byte(`"pos":`)
 	epochKey = []byte(`"epoch":"`)
+	idKey    = []byte(`{"id":"`)
 )
 
 // frameInfo is what one frame told a connection.
@@ -25,8 +27,8 @@ type frameInfo struct {
 	seqs     []int  // loadgen posts the frame carries, in order
 }
 
-// scanFrame fills fi from frame; uriPrefix is `"uri":"urn:loadgen:<run>:`.
-func scanFrame(frame, uriPrefix []byte, fi *frameInfo) {
+// scanFrame fills fi from frame; ids maps this run's post ids to their seqs.
+func scanFrame(frame []byte, ids map[string]int, fi *frameInfo) {
 	fi.seqs = fi.seqs[:0]
 	fi.epoch = ""
 	// The last message's start, found forwards: bytes.Index is vectorised,
@@ -60,14 +62,19 @@ func scanFrame(frame, uriPrefix []byte, fi *frameInfo) {
 		}
 	}
 	for rest := frame; ; {
-		i := bytes.Index(rest, uriPrefix)
+		i := bytes.Index(rest, idKey)
 		if i < 0 {
 			break
 		}
-		rest = rest[i+len(uriPrefix):]
-		if n, ok := parseUint(rest); ok {
-			fi.seqs = append(fi.seqs, int(n))
+		rest = rest[i+len(idKey):]
+		j := bytes.IndexByte(rest, '"')
+		if j < 0 {
+			break
 		}
+		if seq, ok := ids[string(rest[:j])]; ok {
+			fi.seqs = append(fi.seqs, seq)
+		}
+		rest = rest[j:]
 	}
 }
 

@@ -21,8 +21,6 @@ import (
 	"github.com/backchannel/backchannel/eventlog/disklog"
 	"github.com/backchannel/backchannel/fanout"
 	"github.com/backchannel/backchannel/fold"
-	"github.com/backchannel/backchannel/ingest"
-	"github.com/backchannel/backchannel/moderation"
 )
 
 // publishReq is what POST /publish takes: one post, handed to the sink as
@@ -81,9 +79,7 @@ func serve(ctx context.Context, args []string) error {
 	}
 	defer hub.Close()
 
-	rules := moderation.Rules{Mode: event.ModeAuto}
-	rules.Compile()
-	sink := ingest.NewLogSink(l, &rules, nil, event.Actor{Role: event.RoleSource, Name: "form:loadgen"}, nil)
+	sink := newSink(l)
 
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /ws", func(w http.ResponseWriter, r *http.Request) { hub.ServeWS(w, r, fanout.Public) })
@@ -99,12 +95,7 @@ func serve(ctx context.Context, args []string) error {
 			http.Error(w, err.Error(), http.StatusBadRequest)
 			return
 		}
-		now := time.Now()
-		p := event.Post{
-			ID: event.PostID(req.URI), URI: req.URI, Source: "rehearsal", SourceName: "loadgen",
-			Author: event.Author{ID: "urn:loadgen:author", Name: "Load Generator"},
-			HTML:   "<p>" + req.Text + "</p>", Text: req.Text, CreatedAt: now,
-		}
+		p := loadPost(req.URI, req.Text, time.Now())
 		a, err := sink.Post(r.Context(), p)
 		if err != nil {
 			http.Error(w, err.Error(), http.StatusInternalServerError)

@@ -50,6 +50,13 @@ export function safeHTML(html) {
   return tpl.content;
 }
 
+/** The plain text of server-sanitised HTML (the public socket sends a post's body only as html). */
+export function plainText(html) {
+  const f = safeHTML(html);
+  for (const el of f.querySelectorAll("br, p, li, blockquote, pre")) el.after(" ");
+  return f.textContent.replace(/\s+/g, " ").trim();
+}
+
 function clean(root) {
   for (const el of Array.from(root.children)) {
     if (!ALLOWED.has(el.tagName)) {
@@ -225,7 +232,7 @@ export function tickerItem(p, showHandles) {
     cw.textContent = "CW: " + p.content_warning;
     span.append(cw);
   } else {
-    span.append(document.createTextNode(p.text || ""));
+    span.append(document.createTextNode(plainText(p.html)));
   }
   return span;
 }

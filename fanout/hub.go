@@ -213,7 +213,6 @@ func (h *Hub) applyLocked(e *event.Entry, eff *fold.Effect) {
 		case s.interval == 0:
 			// A vote count for a staff audience: gathered, and flushed
 			// by the vote tick (coalesce.go) with the others.
-			h.flushLocked(s)
 		case data != nil || len(s.ahead) > 0:
 			// Owed a frame, or clients ahead of this node may now be
 			// caught up: flushLoop's next flush moves them.

@@ -36,6 +36,10 @@ type publicPost struct {
 	Media          []event.Media `json:"media,omitempty"`
 	Pinned         bool          `json:"pinned,omitempty"`
 	Question       bool          `json:"question,omitempty"`
+	// Redacted and Revised say the moderators hid parts of the post or
+	// rewrote it; the card says so.
+	Redacted bool `json:"redacted,omitempty"`
+	Revised  bool `json:"revised,omitempty"`
 }
 
 // publicAuthor is who wrote a post, as the cards show it.
@@ -53,7 +57,7 @@ func toPublicPost(p *fold.PublicPost) publicPost {
 		// A card shows minutes at most; the seconds' fraction is 10 bytes.
 		CreatedAt: p.CreatedAt.Truncate(time.Second), EditedAt: p.EditedAt.Truncate(time.Second),
 		ContentWarning: p.ContentWarning, Sensitive: p.Sensitive, Media: p.Media,
-		Pinned: p.Pinned, Question: p.Question,
+		Pinned: p.Pinned, Question: p.Question, Redacted: p.Redacted, Revised: p.Revised,
 	}
 }
 
@@ -72,7 +76,9 @@ func toPublicPosts(ps []fold.PublicPost) []publicPost {
 type publicWall struct {
 	Posts      []publicPost         `json:"posts"`
 	NowReading *fold.PublicQuestion `json:"now_reading,omitempty"`
-	Pos        uint64               `json:"pos"`
+	// Questions are the open questions with their votes (fold.Wall.Questions).
+	Questions []fold.PublicQuestion `json:"questions"`
+	Pos       uint64                `json:"pos"`
 }
 
 func toPublicWall(w *fold.Wall) *publicWall {
@@ -80,7 +86,11 @@ func toPublicWall(w *fold.Wall) *publicWall {
 	if posts == nil {
 		posts = []publicPost{}
 	}
-	return &publicWall{Posts: posts, NowReading: w.NowReading, Pos: w.Pos}
+	qs := w.Questions
+	if qs == nil {
+		qs = []fold.PublicQuestion{}
+	}
+	return &publicWall{Posts: posts, NowReading: w.NowReading, Questions: qs, Pos: w.Pos}
 }
 
 // publicDelta is fold.WallDelta on a public socket.
@@ -91,11 +101,17 @@ type publicDelta struct {
 	NowReading        *fold.PublicQuestion `json:"now_reading,omitempty"`
 	Title             string               `json:"title,omitempty"`
 	Display           map[string]string    `json:"display,omitempty"`
+	// QuestionsChanged, Questions and Votes are fold.WallDelta's: the open
+	// questions when they changed, or the new counts when only votes did.
+	QuestionsChanged bool                  `json:"questions_changed,omitempty"`
+	Questions        []fold.PublicQuestion `json:"questions,omitempty"`
+	Votes            map[string]int        `json:"votes,omitempty"`
 }
 
 func toPublicDelta(d *fold.WallDelta) *publicDelta {
 	return &publicDelta{Upsert: toPublicPosts(d.Upsert), Remove: d.Remove,
-		NowReadingChanged: d.NowReadingChanged, NowReading: d.NowReading, Title: d.Title, Display: d.Display}
+		NowReadingChanged: d.NowReadingChanged, NowReading: d.NowReading, Title: d.Title, Display: d.Display,
+		QuestionsChanged: d.QuestionsChanged, Questions: d.Questions, Votes: d.Votes}
 }
 
 // marshalPublic encodes a public message without encoding/json's escaping

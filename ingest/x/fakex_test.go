@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -36,6 +37,9 @@ type reply struct {
 	status  int
 	body    string
 	headers map[string]string
+	// query, for a queued search page, is a part of the query it answers
+	// (another event's search gets the next page that fits it, or none).
+	query string
 }
 
 // fakeX is a local server that speaks the part of X's API v2 the source
@@ -107,8 +111,12 @@ func (f *fakeX) handleSearch(w http.ResponseWriter, r *http.Request) {
 	f.mu.Lock()
 	f.searches = append(f.searches, r.URL.RawQuery)
 	rep := reply{status: 200, body: fixture(f.t, "recent-search-empty.json")}
-	if len(f.search) > 0 {
-		rep, f.search = f.search[0], f.search[1:]
+	q, _ := url.QueryUnescape(r.URL.Query().Get("query"))
+	for i, queued := range f.search {
+		if queued.query == "" || strings.Contains(q, queued.query) {
+			rep, f.search = queued, append(f.search[:i:i], f.search[i+1:]...)
+			break
+		}
 	}
 	f.mu.Unlock()
 	write(w, rep)

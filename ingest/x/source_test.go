@@ -350,10 +350,12 @@ func TestBudgetPauses(t *testing.T) {
 	l := ingesttest.NewLog()
 	sink := newSink(l)
 	// Another event keeps the stream open, so the paused event's rule must go.
-	running(t, newSource(t, Config{Client: c, Hub: hub, Slug: "other", PollInterval: time.Hour}), newSink(ingesttest.NewLog()))
+	running(t, newSource(t, Config{Client: c, Hub: hub, Slug: "other", Tags: []string{"OtherEvent"}, PollInterval: time.Hour}), newSink(ingesttest.NewLog()))
 	wait(t, "the other event's rule is in force", func() bool { return strings.Contains(strings.Join(f.ruleTags(), " "), "event:other") })
 	wait(t, "the other event has searched", func() bool { return f.searchCount() >= 1 })
-	f.queueSearch(reply{body: fixture(t, "recent-search-page.json")}) // 4 posts + 4 users = $0.06
+	// 4 posts + 4 users = $0.06, for this event's search only: the other
+	// event searches again when the stream reconnects with the new rule.
+	f.queueSearch(reply{body: fixture(t, "recent-search-page.json"), query: "#Leaders4Leeds"})
 	src := newSource(t, Config{Client: c, Hub: hub, Budget: 0.05})
 	running(t, src, sink)
 	wait(t, "the source pauses", func() bool { return sink.Health().Snapshot().State == ingest.StateStopped })

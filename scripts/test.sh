@@ -62,7 +62,9 @@ fi
 
 # deploytest is a module of its own, so the Kubernetes and Compose
 # libraries it checks the deploy files with stay out of the binary's go.mod.
-MODULES=(. deploytest)
+# cmd/wsprobe, the independent load client of docs/bench/fanout.md, is one
+# too, so its websocket library is not the server's.
+MODULES=(. deploytest cmd/wsprobe)
 
 say "go vet"
 for m in "${MODULES[@]}"; do (cd "$m" && go vet ./...); done

@@ -202,6 +202,7 @@ const (
 	SourceRSS       = "rss"
 	SourceRehearsal = "rehearsal"
 	SourceX         = "x"
+	SourceThreads   = "threads"
 )
 
 // DefaultJetstream are the public Jetstream hosts a bluesky source reads
@@ -220,7 +221,8 @@ type Source struct {
 	// Server is the Mastodon server's base URL (mastodon).
 	Server string `yaml:"server"`
 	// TokenEnv names the environment variable holding an access token
-	// (mastodon, optional). Some servers require one for hashtag streaming.
+	// (mastodon, optional: some servers require one for hashtag streaming;
+	// threads, required: a Threads user token).
 	TokenEnv string `yaml:"token_env"`
 	// Stream turns the streaming API on beside polling (mastodon). Default:
 	// on when a token is configured, off otherwise. For x it chooses the
@@ -262,6 +264,13 @@ type Source struct {
 	// Query replaces the X rule and search query built from the hashtags
 	// (x), e.g. "(#Leaders4Leeds OR #L4L26) -is:retweet lang:en".
 	Query string `yaml:"query"`
+
+	// Mode is the Threads search mode (threads): "tag" (default, topic
+	// tags) or "keyword" (the hashtag as a word in the text).
+	Mode string `yaml:"mode"`
+	// DailyQueries is the Threads token's query allowance per rolling 24 h
+	// given to this source (threads); default 2200. See docs/SOURCES-X.md.
+	DailyQueries int `yaml:"daily_queries"`
 
 	// BearerToken is the token read from BearerTokenEnv.
 	BearerToken string `yaml:"-"`

@@ -283,6 +283,17 @@ func (c *Config) validateSource(sp string, s *Source) []error {
 			bad(sp+".query", "is %d characters; X's recent search takes at most 512", len(s.Query))
 		}
 		errs = append(errs, c.onlyFor(sp, s, SourceX)...)
+	case SourceThreads:
+		if s.TokenEnv == "" {
+			bad(sp+".token_env", "required for a threads source: the environment variable holding a Threads user access token")
+		}
+		if s.Mode != "" && s.Mode != "tag" && s.Mode != "keyword" {
+			bad(sp+".mode", "must be tag or keyword, not %q", s.Mode)
+		}
+		if s.DailyQueries < 0 || s.DailyQueries > 2200 {
+			bad(sp+".daily_queries", "must be between 1 and Meta's 2200 a day, not %d", s.DailyQueries)
+		}
+		errs = append(errs, c.onlyFor(sp, s, SourceThreads)...)
 	case SourceRehearsal:
 		if s.Rate <= 0 || s.Rate > 6000 {
 			bad(sp+".rate", "posts per minute must be above 0 and at most 6000, not %g", s.Rate)
@@ -296,7 +307,7 @@ func (c *Config) validateSource(sp string, s *Source) []error {
 	return errs
 }
 
-var sourceTypes = strings.Join([]string{SourceMastodon, SourceBluesky, SourceRSS, SourceX, SourceRehearsal}, ", ")
+var sourceTypes = strings.Join([]string{SourceMastodon, SourceBluesky, SourceRSS, SourceX, SourceThreads, SourceRehearsal}, ", ")
 
 // onlyFor refuses the fields of other source types than typ, so a field
 // written under the wrong type is not silently ignored.
@@ -320,9 +331,14 @@ func (c *Config) onlyFor(sp string, s *Source, typ string) []error {
 		{"post_read_usd", SourceX, s.PostReadUSD != 0},
 		{"user_read_usd", SourceX, s.UserReadUSD != 0},
 		{"query", SourceX, s.Query != ""},
+		{"mode", SourceThreads, s.Mode != ""},
+		{"daily_queries", SourceThreads, s.DailyQueries != 0},
 	} {
 		if f.name == "stream" && typ == SourceX {
 			continue // x: the filtered stream or search only
+		}
+		if f.name == "token_env" && typ == SourceThreads {
+			continue // threads: its user token
 		}
 		if f.set && f.owner != typ {
 			errs = append(errs, c.errAt(sp+"."+f.name, fmt.Sprintf("a %s source has no %s (that is for %s)", typ, f.name, f.owner)))

@@ -12,6 +12,7 @@ import (
 	"github.com/backchannel/backchannel/ingest/feed"
 	"github.com/backchannel/backchannel/ingest/mastodon"
 	"github.com/backchannel/backchannel/ingest/rehearsal"
+	"github.com/backchannel/backchannel/ingest/threads"
 	"github.com/backchannel/backchannel/ingest/x"
 	"github.com/backchannel/backchannel/moderation"
 )
@@ -59,6 +60,15 @@ func eventSources(ec *config.Event, log eventlog.Log, onWall func(uri string) bo
 			src, err = x.New(x.Config{
 				Slug: ec.Slug, Tags: ec.Hashtags, Query: sc.Query, Start: since, Client: c, Hub: hub,
 				OnWall: onWall, Budget: sc.BudgetUSD, Prices: x.Prices{PostRead: sc.PostReadUSD, UserRead: sc.UserReadUSD},
+				Logger: logger,
+			})
+		case config.SourceThreads:
+			since := ec.Start
+			if !since.IsZero() {
+				since = since.Add(-ec.LeadIn)
+			}
+			src, err = threads.New(threads.Config{
+				Tags: ec.Hashtags, Token: sc.Token, Mode: sc.Mode, DailyQueries: sc.DailyQueries, Start: since,
 				Logger: logger,
 			})
 		case config.SourceRehearsal:

@@ -97,13 +97,9 @@ func (st *staffAPI) postAction(kind event.Kind) staffHandler {
 			return err
 		}
 		pid := r.PathValue("id")
-		var (
-			ok  bool
-			cur fold.PostView
-		)
-		e.Live.View(func(s *fold.State) { cur, ok = s.Post(pid) })
-		if !ok {
-			return errNoPost(pid)
+		cur, err := currentPost(e, pid)
+		if err != nil {
+			return err
 		}
 		was, err := st.stateSeen(kind, body.State, body.Confirm, cur, id)
 		if err != nil {

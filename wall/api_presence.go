@@ -85,13 +85,9 @@ type OpenResult struct {
 
 func (st *staffAPI) openPost(w http.ResponseWriter, r *http.Request, e *Event, id auth.Identity) error {
 	pid := r.PathValue("id")
-	var (
-		p  fold.PostView
-		ok bool
-	)
-	e.Live.View(func(s *fold.State) { p, ok = s.Post(pid) })
-	if !ok {
-		return errNoPost(pid)
+	p, err := currentPost(e, pid)
+	if err != nil {
+		return err
 	}
 	if err := st.presence.Open(r.Context(), e.Slug(), viewerID(viewerKey(id)), id.Actor(), pid, st.now()); err != nil {
 		return err

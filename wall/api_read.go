@@ -125,6 +125,20 @@ func errNoPost(id string) error {
 	return event.Errorf(event.ENOTFOUND, "no post %q (never received, or deleted at its source)", id)
 }
 
+// currentPost is the post with this id as this node's fold has it now, or
+// errNoPost.
+func currentPost(e *Event, pid string) (fold.PostView, error) {
+	var (
+		p  fold.PostView
+		ok bool
+	)
+	e.Live.View(func(s *fold.State) { p, ok = s.Post(pid) })
+	if !ok {
+		return p, errNoPost(pid)
+	}
+	return p, nil
+}
+
 // AuditView is the body of GET .../audit.
 type AuditView struct {
 	// Entries are the newest first.

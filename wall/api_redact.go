@@ -54,13 +54,9 @@ func (st *staffAPI) redact(w http.ResponseWriter, r *http.Request, e *Event, id 
 		texts = append(texts, t)
 	}
 	pid := r.PathValue("id")
-	var (
-		cur fold.PostView
-		ok  bool
-	)
-	e.Live.View(func(s *fold.State) { cur, ok = s.Post(pid) })
-	if !ok {
-		return errNoPost(pid)
+	cur, err := currentPost(e, pid)
+	if err != nil {
+		return err
 	}
 	if len(fold.Redactable(cur, texts)) == 0 {
 		writeResult(w, ActionResult{Post: &cur}, nothingToRedact)
@@ -94,13 +90,9 @@ func (st *staffAPI) revise(w http.ResponseWriter, r *http.Request, e *Event, id 
 		return err
 	}
 	pid := r.PathValue("id")
-	var (
-		cur fold.PostView
-		ok  bool
-	)
-	e.Live.View(func(s *fold.State) { cur, ok = s.Post(pid) })
-	if !ok {
-		return errNoPost(pid)
+	cur, err := currentPost(e, pid)
+	if err != nil {
+		return err
 	}
 	if cur.Source != fold.SourceForm {
 		writeResult(w, ActionResult{Post: &cur}, notRevisable(cur))

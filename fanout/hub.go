@@ -195,13 +195,13 @@ func (h *Hub) applyLocked(e *event.Entry, eff *fold.Effect) {
 		h.logger.Error("fanout: gap in the feed", slog.Uint64("after", h.head), slog.Uint64("pos", e.Pos))
 	}
 	h.head = e.Pos
+	key := coalesceKey(e, eff) // the same for every audience
 	for _, s := range h.aud {
 		data, err := encodeEvent(s.a, e, eff)
 		if err != nil {
 			h.logger.Error("fanout: encoding an event", slog.Uint64("pos", e.Pos), slog.Any("err", err))
 			continue
 		}
-		key := coalesceKey(e, eff)
 		if data != nil {
 			m := msg{pos: e.Pos, at: e.Time, data: data, key: key}
 			s.pushCoalesced(m)

@@ -83,6 +83,7 @@ func serve(ctx context.Context, args []string) error {
 
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /ws", func(w http.ResponseWriter, r *http.Request) { hub.ServeWS(w, r, fanout.Public) })
+	mux.HandleFunc("GET /debug/pprof/", pprof.Index) // heap, goroutine, allocs
 	mux.HandleFunc("GET /debug/pprof/profile", pprof.Profile)
 	mux.HandleFunc("GET /debug/pprof/trace", pprof.Trace)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))

@@ -39,6 +39,9 @@ type conn struct {
 	once      sync.Once
 	// closeMsg is the close frame to send; set once before dead.
 	closeMsg []byte
+	// deflate: the client negotiated permessage-deflate, so shared frames
+	// go to it compressed.
+	deflate bool
 
 	// Guarded by Hub.mu.
 	idx  int    // index in aud.synced, -1 when not there
@@ -128,7 +131,11 @@ func (c *conn) write(f *frame) error {
 	// the same socket (gorilla's control frames from the reader), so
 	// frames stay whole. What it saves is a lock, a map lookup and a
 	// deadline update per frame.
-	if _, err := c.ws.NetConn().Write(f.wire); err != nil {
+	b := f.wire
+	if c.deflate && f.shared {
+		b = f.deflated()
+	}
+	if _, err := c.ws.NetConn().Write(b); err != nil {
 		return err
 	}
 	m := &c.aud.met
@@ -248,7 +255,8 @@ func (h *Hub) ServeWS(w http.ResponseWriter, r *http.Request, a Audience) {
 		release()
 		return // the upgrader answered with an HTTP error
 	}
-	c := &conn{h: h, aud: s, ws: ws, remote: r.RemoteAddr, release: release, q: make(chan *frame, h.opts.QueueSize), idx: -1}
+	c := &conn{h: h, aud: s, ws: ws, remote: r.RemoteAddr, release: release, q: make(chan *frame, h.opts.QueueSize), idx: -1,
+		deflate: h.upgrader.EnableCompression && deflateOffered(r.Header["Sec-Websocket-Extensions"])}
 	if age := h.opts.MaxConnAge; age > 0 {
 		c.expires = time.Now().Add(age/2 + rand.N(age))
 	}

@@ -6,6 +6,7 @@ package fanout
 
 import (
 	"encoding/binary"
+	"sync"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -26,12 +27,17 @@ type msg struct {
 // usually shared by every connection of an audience.
 type frame struct {
 	// wire is the whole websocket frame as it goes on the socket (a
-	// server's frames are not masked, and compression is off), encoded
-	// once and written with one write call per socket.
+	// server's frames are not masked), encoded once and written with one
+	// write call per socket.
 	wire []byte
 	msgs int       // messages in the frame
 	at   time.Time // the oldest event's time; zero when none
 	ping bool      // a ping control frame instead of wire
+	// shared: the frame goes to many connections, so those that
+	// negotiated compression get zwire (deflate.go).
+	shared bool
+	zOnce  sync.Once
+	zwire  []byte
 }
 
 // pingFrame is the heartbeat every connection is sent; pongFrame answers

@@ -85,7 +85,10 @@ func New(ctx context.Context, feed Feed, log eventlog.Log, opts Options) (*Hub, 
 		// written straight to the socket and need no buffer at all.
 		ReadBufferSize:  256,
 		WriteBufferPool: writeBufferPool,
-		CheckOrigin:     h.checkOrigin,
+		// Shared frames are compressed once for every client that offers
+		// permessage-deflate (deflate.go).
+		EnableCompression: true,
+		CheckOrigin:       h.checkOrigin,
 	}
 	m := newMetrics(opts.Registerer)
 	for a := Audience(0); a < numAudiences; a++ {
@@ -252,6 +255,7 @@ func (h *Hub) flushInto(s *audState, kicks *[]*conn) {
 		return
 	}
 	f := buildFrame(nil, s.pending)
+	f.shared = true
 	var cut []*conn
 	for _, c := range s.synced {
 		ok, kick := c.put(f)

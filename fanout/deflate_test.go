@@ -1,0 +1,152 @@
+package fanout
+
+import (
+	"bufio"
+	"context"
+	"net"
+	"net/http"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/gorilla/websocket"
+
+	"github.com/backchannel/backchannel/event"
+)
+
+// countingConn counts the bytes a client reads off its socket.
+type countingConn struct {
+	net.Conn
+	n *atomic.Int64
+}
+
+func (c countingConn) Read(p []byte) (int, error) {
+	n, err := c.Conn.Read(p)
+	c.n.Add(int64(n))
+	return n, err
+}
+
+func countingDialer(compress bool, n *atomic.Int64) *websocket.Dialer {
+	return &websocket.Dialer{
+		EnableCompression: compress,
+		NetDialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+			c, err := (&net.Dialer{}).DialContext(ctx, network, addr)
+			if err != nil {
+				return nil, err
+			}
+			return countingConn{c, n}, nil
+		},
+	}
+}
+
+// A client that offers permessage-deflate gets each post compressed, and
+// reads the same messages as one that does not; the bytes on its wire
+// are fewer than the post's own text.
+func TestCompressedFramesForClientsThatOfferIt(t *testing.T) {
+	_, l := openLog(t)
+	n := startNode(t, l, fast, nil)
+	var plainBytes, zBytes atomic.Int64
+	open := func(compress bool, cnt *atomic.Int64) *client {
+		ws, _, err := countingDialer(compress, cnt).Dial(n.url(Public, ""), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { ws.Close() })
+		c := &client{t: t, ws: ws}
+		if _, err := c.next(5 * time.Second); err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	plain, z := open(false, &plainBytes), open(true, &zBytes)
+	p0, z0 := plainBytes.Load(), zBytes.Load()
+
+	// Text as people write it, not a repeated word that compresses to
+	// nothing.
+	body := "Great to see so many voices joining #Leaders4Leeds from outside the room today. " +
+		"The question of how we fund community transport came up three times in the chat: " +
+		"could the panel say what the council plans for the routes that were cut last spring, " +
+		"and whether volunteers will be asked to fill the gaps again? Also, thank you to the " +
+		"interpreters, and to everyone who stayed on the stream while the sound was fixed. " +
+		"One more from the back of our room in Bradford: please keep the slides up longer."
+	pos := appendPost(t, l, "deflate", body, event.DecisionApprove)
+	plain.readUntil(pos)
+	z.readUntil(pos)
+	if got, want := z.raw[len(z.raw)-1], plain.raw[len(plain.raw)-1]; got != want {
+		t.Fatalf("the compressed client read\n%s\nthe plain one\n%s", got, want)
+	}
+	pb, zb := plainBytes.Load()-p0, zBytes.Load()-z0
+	t.Logf("a %d-byte post: %d bytes plain, %d compressed", len(body), pb, zb)
+	if zb >= pb*3/4 {
+		t.Errorf("compressed frame %d bytes against %d plain: want under 3/4", zb, pb)
+	}
+	if zb > int64(len(body))*11/10 {
+		t.Errorf("compressed frame %d bytes, more than 1.1 × the post's %d-byte text", zb, len(body))
+	}
+}
+
+// deflateOffered says yes only where gorilla agrees to compress: a yes
+// for an offer gorilla refused would send compressed frames to a client
+// that cannot read them. Each case is tried against a real handshake.
+func TestDeflateOfferedOnlyWhereGorillaAgrees(t *testing.T) {
+	_, l := openLog(t)
+	n := startNode(t, l, fast, nil)
+	cases := []struct {
+		offer string
+		want  bool
+	}{
+		{"permessage-deflate; client_max_window_bits", true}, // what browsers send
+		{"permessage-deflate", true},
+		{"x-webkit-deflate-frame, permessage-deflate; server_no_context_takeover", true},
+		{"permessage-deflate; client_max_window_bits=15", true},
+		{"permessage-deflate; client_max_window_bits = 10", true},
+		{"", false},
+		{"x-webkit-deflate-frame", false},
+		{"permessage-deflate;;", false},           // gorilla stops at the empty parameter
+		{"a, , permessage-deflate", false},        // and at an empty extension
+		{"a b, permessage-deflate", false},        // and at a stray token
+		{`permessage-deflate; x="quoted"`, false}, // a yes gorilla would give; we say no
+		{"permessage-deflatex", false},
+	}
+	host := strings.TrimPrefix(n.srv.URL, "http://")
+	for _, tc := range cases {
+		hdr := http.Header{}
+		if tc.offer != "" {
+			hdr.Set("Sec-WebSocket-Extensions", tc.offer)
+		}
+		got := deflateOffered(hdr["Sec-Websocket-Extensions"])
+		if got != tc.want {
+			t.Errorf("deflateOffered(%q) = %v, want %v", tc.offer, got, tc.want)
+		}
+		if got && !gorillaAgrees(t, host, tc.offer) {
+			t.Errorf("deflateOffered(%q) = true but gorilla did not negotiate compression", tc.offer)
+		}
+	}
+}
+
+// gorillaAgrees makes a websocket handshake offering ext and reports
+// whether the answer accepts permessage-deflate.
+func gorillaAgrees(t *testing.T, host, ext string) bool {
+	t.Helper()
+	c, err := net.Dial("tcp", host)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(5 * time.Second))
+	req := "GET /ws/public HTTP/1.1\r\nHost: " + host + "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
+		"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n" +
+		"Sec-WebSocket-Extensions: " + ext + "\r\n\r\n"
+	if _, err := c.Write([]byte(req)); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.StatusCode != http.StatusSwitchingProtocols {
+		t.Fatalf("handshake offering %q: %s", ext, resp.Status)
+	}
+	return strings.HasPrefix(resp.Header.Get("Sec-WebSocket-Extensions"), "permessage-deflate")
+}

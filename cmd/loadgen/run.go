@@ -40,6 +40,11 @@ type runConfig struct {
 	// loadgen appends to as an ingest process does.
 	ws, redis, event string
 	pid              int
+	// deflate: offer permessage-deflate, as browsers do; corpus: the
+	// posts' text comes from this file of Mastodon statuses.
+	deflate bool
+	corpus  string
+	text    string // the corpus's text, read at start
 }
 
 // bucketNs is the latency histogram's resolution; maxBuckets covers 60s.
@@ -56,7 +61,8 @@ type stats struct {
 	delivered  atomic.Int64 // first deliveries of a post to a connection
 	dups       atomic.Int64
 	frames     atomic.Int64
-	postBytes  atomic.Int64 // wire bytes (header included) of frames that carried posts
+	postBytes  atomic.Int64 // wire bytes (header included) of frames that carried posts, as decoded
+	sockBytes  atomic.Int64 // bytes read off every socket
 	reconnects atomic.Int64
 	slowCuts   atomic.Int64
 	snapshots  atomic.Int64
@@ -146,6 +152,8 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	fs.IntVar(&cfg.pid, "pid", 0, "the server's pid (default: asked on the server's /pid)")
 	fs.StringVar(&cfg.redis, "redis", "", "append the posts to this Redis log through the ingest path instead of POST /publish (with -event)")
 	fs.StringVar(&cfg.event, "event", "loadtest", "the event's slug, with -redis")
+	fs.BoolVar(&cfg.deflate, "deflate", false, "offer permessage-deflate (compression), as browsers do")
+	fs.StringVar(&cfg.corpus, "corpus", "", "take the posts' text from this JSON array of Mastodon statuses (e.g. cmd/loadgen/testdata/mastodon_public_timeline_2020_tootkit.json) instead of a repeated word")
 	cpuProfile := fs.String("cpuprofile", "", "write loadgen's own CPU profile here")
 	settle := fs.Duration("settle", 3*time.Second, "pause after connecting, before measuring idle RSS")
 	if err := fs.Parse(args); err != nil {
@@ -164,6 +172,12 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	}
 	if cfg.conns < 1 || cfg.conns > 60000 || cfg.duration <= 0 || cfg.duration > 5*time.Minute || cfg.rate <= 0 || cfg.rate > 10000 || cfg.sources < 1 || cfg.sources > 250 {
 		return errors.New("bounds: 1 <= conns <= 60000, 0 < duration <= 5m, 0 < rate <= 10000, 1 <= sources <= 250")
+	}
+	if cfg.corpus != "" {
+		var err error
+		if cfg.text, err = loadCorpus(cfg.corpus); err != nil {
+			return err
+		}
 	}
 	su, err := url.Parse(cfg.server)
 	if err != nil {
@@ -235,7 +249,14 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 			nd.LocalAddr = &net.TCPAddr{IP: net.IPv4(127, 0, 0, byte(1+i))}
 		}
 		dialers[i] = &websocket.Dialer{ReadBufferSize: 4096, WriteBufferSize: 512, HandshakeTimeout: 30 * time.Second,
-			NetDialContext: nd.DialContext}
+			EnableCompression: cfg.deflate,
+			NetDialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+				c, err := nd.DialContext(ctx, network, addr)
+				if err != nil {
+					return nil, err
+				}
+				return countingConn{c, &st.sockBytes}, nil
+			}}
 	}
 	var wg sync.WaitGroup
 	ready := make(chan error, cfg.conns)
@@ -277,6 +298,7 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	var self0 syscall.Rusage
 	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &self0)
 	pubStart := time.Now()
+	sock0 := st.sockBytes.Load()
 	rtt := &stats{hist: make([]atomic.Int64, maxBuckets)}
 	published, pubErrs, lagging := publish(runCtx, cfg, su, sink, runID, pubTimes, total, rtt)
 	pubDur := time.Since(pubStart)
@@ -297,16 +319,21 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	for time.Now().Before(deadline) && st.delivered.Load() < want*int64(cfg.conns) {
 		time.Sleep(50 * time.Millisecond) // polling a counter against a deadline
 	}
+	sockBytes := st.sockBytes.Load() - sock0
 	cancelRun()
 	wg.Wait()
 
 	var lost int64
 	connsWithLoss := 0
+	var lostSeqs []int // the first connection with a loss: which posts
 	for _, c := range conns {
 		l := int64(0)
 		for seq := range published {
 			if published[seq] && !c.has(seq) {
 				l++
+				if connsWithLoss == 0 && len(lostSeqs) < 10 {
+					lostSeqs = append(lostSeqs, seq)
+				}
 			}
 		}
 		if l > 0 {
@@ -326,13 +353,22 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	if d := st.delivered.Load(); d > 0 {
 		bytesPerPost = float64(st.postBytes.Load()) / float64(d)
 	}
-	fmt.Fprintf(out, "bytes on the wire per delivered post %.0f (websocket header included; %.2f × the post's %d-byte body)\n",
+	fmt.Fprintf(out, "bytes per delivered post in the frames as decoded %.0f (websocket header included; %.2f × the post's %d-byte body)\n",
 		bytesPerPost, bytesPerPost/float64(cfg.size), cfg.size)
+	sockPerPost := 0.0
+	if d := st.delivered.Load(); d > 0 {
+		sockPerPost = float64(sockBytes) / float64(d)
+	}
+	fmt.Fprintf(out, "bytes read off the sockets per delivered post %.0f (%.2f × the body; compression %v; everything read from the first publish to the end of the drain)\n",
+		sockPerPost, sockPerPost/float64(cfg.size), cfg.deflate)
 	fmt.Fprintf(out, "latency publish->receive: p50 %v p99 %v max %v (of which the publish call, append included: p50 %v p99 %v max %v)\n",
 		st.quantile(0.50), st.quantile(0.99), time.Duration(st.maxNs.Load()).Round(100*time.Microsecond),
 		rtt.quantile(0.50), rtt.quantile(0.99), time.Duration(rtt.maxNs.Load()).Round(100*time.Microsecond))
 	fmt.Fprintf(out, "lost %d (on %d connections), duplicated %d; reconnects %d (slow cut-offs %d), snapshots after reconnect %d\n",
 		lost, connsWithLoss, st.dups.Load(), st.reconnects.Load(), st.slowCuts.Load(), st.snapshots.Load())
+	if len(lostSeqs) > 0 {
+		fmt.Fprintf(out, "posts lost on the first connection that lost any (at most 10): %v\n", lostSeqs)
+	}
 	// CPU per delivered message is the figure to compare builds by on a
 	// shared machine: latency moves with what other jobs take, this less.
 	cpuPerMsg := 0.0
@@ -344,7 +380,7 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 		"conns": cfg.conns, "rate": cfg.rate, "duration_s": cfg.duration.Seconds(), "size": cfg.size,
 		"published": want, "delivered": st.delivered.Load(), "delivered_per_s": float64(deliveredDuring) / pubDur.Seconds(),
 		"p50_ms": ms(st.quantile(0.5)), "p99_ms": ms(st.quantile(0.99)), "max_ms": ms(time.Duration(st.maxNs.Load())),
-		"publish_p99_ms": ms(rtt.quantile(0.99)), "bytes_per_post": bytesPerPost,
+		"publish_p99_ms": ms(rtt.quantile(0.99)), "bytes_per_post": bytesPerPost, "socket_bytes_per_post": sockPerPost, "deflate": cfg.deflate,
 		"lost": lost, "duplicated": st.dups.Load(), "reconnects": st.reconnects.Load(), "slow_cutoffs": st.slowCuts.Load(),
 		"rss_idle_kib_per_conn": perConn, "server_cpu_pct": serverCPU, "server_cpu_us_per_msg": cpuPerMsg, "loadgen_cpu_pct": selfCPU,
 	}
@@ -359,6 +395,18 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 // postURI is the URI of post seq of a run; its id is event.PostID of it.
 func postURI(runID string, seq int) string {
 	return "urn:loadgen:" + runID + ":" + strconv.Itoa(seq)
+}
+
+// countingConn counts the bytes read off a client's socket.
+type countingConn struct {
+	net.Conn
+	n *atomic.Int64
+}
+
+func (c countingConn) Read(p []byte) (int, error) {
+	n, err := c.Conn.Read(p)
+	c.n.Add(int64(n))
+	return n, err
 }
 
 // wireSize is the size on the wire of a server's (unmasked) websocket
@@ -477,10 +525,9 @@ func (c *lgConn) loop(ctx context.Context, d *websocket.Dialer, wsURL string, id
 // With sink set, each post is appended through it instead of POST /publish.
 func publish(ctx context.Context, cfg runConfig, su *url.URL, sink *ingest.LogSink, runID string, pubTimes []atomic.Int64, total int, rtt *stats) (published []bool, errs, lagging int) {
 	published = make([]bool, total)
-	text := strings.Repeat("x", cfg.size)
-	if cfg.size > 40 {
-		text = "Voices from outside the room, load test. " + strings.Repeat("lorem ipsum ", cfg.size/12)
-		text = text[:cfg.size]
+	texts := make([]string, total)
+	for seq := range texts {
+		texts[seq] = postText(cfg.text, seq, cfg.size)
 	}
 	client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 16}}
 	jobs := make(chan int, 256)
@@ -492,6 +539,7 @@ func publish(ctx context.Context, cfg runConfig, su *url.URL, sink *ingest.LogSi
 			defer wg.Done()
 			for seq := range jobs {
 				var ok bool
+				text := texts[seq]
 				sent := time.Now()
 				pubTimes[seq].Store(sent.UnixNano())
 				if sink != nil {

@@ -131,15 +131,19 @@ func (c *conn) write(f *frame) error {
 	// the same socket (gorilla's control frames from the reader), so
 	// frames stay whole. What it saves is a lock, a map lookup and a
 	// deadline update per frame.
-	b := f.wire
+	b, z := f.wire, false
 	if c.deflate && f.shared {
 		b = f.deflated()
+		z = len(b) != len(f.wire)
 	}
 	if _, err := c.ws.NetConn().Write(b); err != nil {
 		return err
 	}
 	m := &c.aud.met
 	m.frames.Inc()
+	if z {
+		m.compressed.Inc()
+	}
 	if f.msgs > 0 {
 		m.messages.Add(float64(f.msgs))
 	}

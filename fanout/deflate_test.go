@@ -81,6 +81,10 @@ func TestCompressedFramesForClientsThatOfferIt(t *testing.T) {
 	if zb >= pb*3/4 {
 		t.Errorf("compressed frame %d bytes against %d plain: want under 3/4", zb, pb)
 	}
+	labels := map[string]string{"event": "leaders4leeds", "audience": "public"}
+	if got := counter(t, n.reg, "backchannel_fanout_compressed_frames_total", labels); got != 1 {
+		t.Errorf("compressed_frames_total = %v, want 1 (the one compressed client's post)", got)
+	}
 	if zb > int64(len(body))*11/10 {
 		t.Errorf("compressed frame %d bytes, more than 1.1 × the post's %d-byte text", zb, len(body))
 	}

@@ -12,6 +12,7 @@ type metrics struct {
 	connections *prometheus.GaugeVec
 	messages    *prometheus.CounterVec
 	frames      *prometheus.CounterVec
+	compressed  *prometheus.CounterVec
 	slow        *prometheus.CounterVec
 	bad         *prometheus.CounterVec
 	snapshots   *prometheus.CounterVec
@@ -37,6 +38,10 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		frames: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: "backchannel", Subsystem: "fanout", Name: "frames_sent_total",
 			Help: "Websocket data frames written to clients.",
+		}, []string{"event", "audience"}),
+		compressed: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "backchannel", Subsystem: "fanout", Name: "compressed_frames_total",
+			Help: "Websocket data frames written compressed (permessage-deflate), of frames_sent_total.",
 		}, []string{"event", "audience"}),
 		slow: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: "backchannel", Subsystem: "fanout", Name: "slow_cutoffs_total",
@@ -70,6 +75,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 	m.connections = register(reg, m.connections)
 	m.messages = register(reg, m.messages)
 	m.frames = register(reg, m.frames)
+	m.compressed = register(reg, m.compressed)
 	m.slow = register(reg, m.slow)
 	m.bad = register(reg, m.bad)
 	m.snapshots = register(reg, m.snapshots)
@@ -100,6 +106,7 @@ type audMetrics struct {
 	connections prometheus.Gauge
 	messages    prometheus.Counter
 	frames      prometheus.Counter
+	compressed  prometheus.Counter
 	slow        prometheus.Counter
 	snapshots   prometheus.Counter
 	resumes     prometheus.Counter
@@ -118,6 +125,7 @@ func (m *metrics) forAudience(eventSlug string, a Audience) audMetrics {
 		connections: m.connections.With(l),
 		messages:    m.messages.With(l),
 		frames:      m.frames.With(l),
+		compressed:  m.compressed.With(l),
 		slow:        m.slow.With(l),
 		snapshots:   m.snapshots.With(l),
 		resumes:     m.resumes.With(l),

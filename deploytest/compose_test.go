@@ -81,6 +81,11 @@ func TestComposeLoads(t *testing.T) {
 		if _, ok := s.DependsOn["redis"]; !ok {
 			t.Errorf("%s does not wait for redis", name)
 		}
+		// A node holds one open file per websocket: 50,000 of them need
+		// more than the usual 1,024 or 20,000.
+		if u := s.Ulimits["nofile"]; u == nil || u.Hard < 60000 || u.Soft < 60000 {
+			t.Errorf("%s: nofile ulimit %+v, want at least 60000 soft and hard", name, u)
+		}
 	}
 
 	proxy := p.Services["proxy"]

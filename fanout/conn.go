@@ -40,6 +40,11 @@ type conn struct {
 	// closeMsg is the close frame to send; set once before dead.
 	closeMsg []byte
 
+	// The token bucket bounding the client's messages (Options.ClientRate
+	// and ClientBurst); only its reader touches them.
+	tokens   float64
+	tokensAt time.Time
+
 	// Guarded by Hub.mu.
 	idx  int    // index in aud.synced, -1 when not there
 	sent uint64 // for a client in aud.ahead: the position it has seen
@@ -248,7 +253,8 @@ func (h *Hub) ServeWS(w http.ResponseWriter, r *http.Request, a Audience) {
 		release()
 		return // the upgrader answered with an HTTP error
 	}
-	c := &conn{h: h, aud: s, ws: ws, remote: r.RemoteAddr, release: release, q: make(chan *frame, h.opts.QueueSize), idx: -1}
+	c := &conn{h: h, aud: s, ws: ws, remote: r.RemoteAddr, release: release, q: make(chan *frame, h.opts.QueueSize), idx: -1,
+		tokens: float64(h.opts.ClientBurst), tokensAt: time.Now()}
 	if age := h.opts.MaxConnAge; age > 0 {
 		c.expires = time.Now().Add(age/2 + rand.N(age))
 	}
@@ -274,9 +280,9 @@ func (h *Hub) ServeWS(w http.ResponseWriter, r *http.Request, a Audience) {
 }
 
 // readLoop reads the client's frames on a goroutine of its own (ServeWS
-// has returned by then): pongs extend the deadline; "ping" messages are
-// answered; anything else, a flood or an oversize frame closes this
-// client only.
+// has returned by then): pongs extend the deadline; messages go to
+// onMessage. Staff clients are read here; public ones too where the
+// poller (poller_linux.go) is not available.
 func (c *conn) readLoop() {
 	defer c.kill()
 	o := &c.h.opts
@@ -296,7 +302,6 @@ func (c *conn) readLoop() {
 		}
 		return err
 	})
-	tokens, last := float64(o.ClientBurst), time.Now()
 	for {
 		mt, data, err := c.ws.ReadMessage()
 		if err != nil {
@@ -309,35 +314,54 @@ func (c *conn) readLoop() {
 		}
 		now := time.Now()
 		_ = c.ws.SetReadDeadline(now.Add(o.PongWait))
-		tokens = min(tokens+now.Sub(last).Seconds()*o.ClientRate, float64(o.ClientBurst))
-		last = now
-		if tokens < 1 {
-			c.aud.met.badClient("flood")
-			c.closeReader(websocket.ClosePolicyViolation, "flood")
-			return
-		}
-		tokens--
-		var m clientMsg
-		if mt != websocket.TextMessage || json.Unmarshal(data, &m) != nil {
-			c.aud.met.badClient("bad_message")
-			c.closeReader(websocket.CloseInvalidFramePayloadData, "bad message")
-			return
-		}
-		switch m.Type {
-		case "ping":
-			c.h.mu.Lock()
-			ok := c.enqueue(pongFrame)
-			if !ok {
-				c.h.cutSlowLocked(c)
+		if ok, code, reason := c.onMessage(now, mt, data); !ok {
+			if code != 0 {
+				c.closeReader(code, reason)
 			}
-			c.h.mu.Unlock()
-			if !ok {
-				return
-			}
-		default:
-			c.aud.met.badClient("unknown_message")
-			c.closeReader(websocket.ClosePolicyViolation, "unknown message")
 			return
 		}
 	}
+}
+
+// onMessage handles one whole data message of type mt (gorilla's
+// TextMessage or BinaryMessage) from c's client, read at now; both readers
+// (readLoop and the poller) call it. "ping" messages are answered; anything
+// else, or a flood, closes this client only. It reports whether to go on
+// reading; when not, a non-zero code and reason are the close frame the
+// reader sends before it drops what the client still sends (closeReader),
+// and a zero code means the connection is to be killed (it is closing
+// already).
+func (c *conn) onMessage(now time.Time, mt int, data []byte) (ok bool, code int, reason string) {
+	o := &c.h.opts
+	c.tokens = min(c.tokens+now.Sub(c.tokensAt).Seconds()*o.ClientRate, float64(o.ClientBurst))
+	c.tokensAt = now
+	if c.tokens < 1 {
+		c.aud.met.badClient("flood")
+		return false, websocket.ClosePolicyViolation, "flood"
+	}
+	c.tokens--
+	var m clientMsg
+	if mt != websocket.TextMessage || json.Unmarshal(data, &m) != nil {
+		c.aud.met.badClient("bad_message")
+		return false, websocket.CloseInvalidFramePayloadData, "bad message"
+	}
+	switch m.Type {
+	case "ping":
+		return c.reply(pongFrame), 0, ""
+	default:
+		c.aud.met.badClient("unknown_message")
+		return false, websocket.ClosePolicyViolation, "unknown message"
+	}
+}
+
+// reply queues f, an answer to the client, behind what c is owed; a full
+// queue cuts c off as slow, and reply reports false.
+func (c *conn) reply(f *frame) bool {
+	c.h.mu.Lock()
+	ok := c.enqueue(f)
+	if !ok {
+		c.h.cutSlowLocked(c)
+	}
+	c.h.mu.Unlock()
+	return ok
 }

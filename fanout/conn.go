@@ -18,9 +18,11 @@ import (
 )
 
 // conn is one websocket client. Its writes happen on a goroutine started
-// only while its queue has frames, or in a public tick's sweep (sweep.go),
-// so an idle connection costs one goroutine (the reader) and a few hundred
-// bytes besides the socket.
+// only while its queue has frames, or in a public tick's sweep (sweep.go);
+// a public client's socket is read by the hub's poller (poller_linux.go)
+// when it holds something, a staff client's by a goroutine (readLoop). So
+// an idle public connection costs no goroutine, only a few hundred bytes
+// besides the socket.
 type conn struct {
 	h      *Hub
 	aud    *audState
@@ -44,6 +46,12 @@ type conn struct {
 	// and ClientBurst); only its reader touches them.
 	tokens   float64
 	tokensAt time.Time
+
+	// For a public client the poller reads (poller_linux.go): when it
+	// last read anything, as Hub.mono (0: not polled, read by readLoop),
+	// and what else it keeps.
+	lastRead atomic.Int64
+	polled
 
 	// Guarded by Hub.mu.
 	idx  int    // index in aud.synced, -1 when not there
@@ -136,6 +144,9 @@ func (c *conn) write(f *frame) error {
 	if _, err := c.ws.NetConn().Write(f.wire); err != nil {
 		return err
 	}
+	if f.control {
+		return nil
+	}
 	m := &c.aud.met
 	m.frames.Inc()
 	if f.msgs > 0 {
@@ -155,6 +166,9 @@ func (c *conn) detach() {
 		c.aud.left()
 	}
 	c.h.mu.Unlock()
+	if c.aud.a == Public {
+		c.h.public.forget(c)
+	}
 	c.release()
 }
 
@@ -276,7 +290,11 @@ func (h *Hub) ServeWS(w http.ResponseWriter, r *http.Request, a Audience) {
 		h.logger.Debug("fanout: client joined", slog.String("audience", a.String()), slog.String("remote", c.remote),
 			slog.Bool("resumed", hasSince && epoch == h.epoch))
 	}
-	go c.readLoop()
+	if a == Public {
+		h.public.serve(c)
+	} else {
+		go c.readLoop()
+	}
 }
 
 // readLoop reads the client's frames on a goroutine of its own (ServeWS

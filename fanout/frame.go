@@ -32,6 +32,9 @@ type frame struct {
 	msgs int       // messages in the frame
 	at   time.Time // the oldest event's time; zero when none
 	ping bool      // a ping control frame instead of wire
+	// control: wire is a control frame (a pong answering a client's
+	// ping), not counted among the data frames sent.
+	control bool
 }
 
 // pingFrame is the heartbeat every connection is sent; pongFrame answers

@@ -18,9 +18,11 @@ import (
 )
 
 // conn is one websocket client. Its writes happen on a goroutine started
-// only while its queue has frames, or in a public tick's sweep (sweep.go),
-// so an idle connection costs one goroutine (the reader) and a few hundred
-// bytes besides the socket.
+// only while its queue has frames, or in a public tick's sweep (sweep.go);
+// a public client's socket is read by the hub's poller (poller_linux.go)
+// when it holds something, a staff client's by a goroutine (readLoop). So
+// an idle public connection costs no goroutine, only a few hundred bytes
+// besides the socket.
 type conn struct {
 	h      *Hub
 	aud    *audState
@@ -42,6 +44,17 @@ type conn struct {
 	// deflate: the client negotiated permessage-deflate, so shared frames
 	// go to it compressed.
 	deflate bool
+
+	// The token bucket bounding the client's messages (Options.ClientRate
+	// and ClientBurst); only its reader touches them.
+	tokens   float64
+	tokensAt time.Time
+
+	// For a public client the poller reads (poller_linux.go): when it
+	// last read anything, as Hub.mono (0: not polled, read by readLoop),
+	// and what else it keeps.
+	lastRead atomic.Int64
+	polled
 
 	// Guarded by Hub.mu.
 	idx  int    // index in aud.synced, -1 when not there
@@ -139,6 +152,9 @@ func (c *conn) write(f *frame) error {
 	if _, err := c.ws.NetConn().Write(b); err != nil {
 		return err
 	}
+	if f.control {
+		return nil
+	}
 	m := &c.aud.met
 	m.frames.Inc()
 	if z {
@@ -161,6 +177,9 @@ func (c *conn) detach() {
 		c.aud.left()
 	}
 	c.h.mu.Unlock()
+	if c.aud.a == Public {
+		c.h.public.forget(c)
+	}
 	c.release()
 }
 
@@ -260,6 +279,7 @@ func (h *Hub) ServeWS(w http.ResponseWriter, r *http.Request, a Audience) {
 		return // the upgrader answered with an HTTP error
 	}
 	c := &conn{h: h, aud: s, ws: ws, remote: r.RemoteAddr, release: release, q: make(chan *frame, h.opts.QueueSize), idx: -1,
+		tokens: float64(h.opts.ClientBurst), tokensAt: time.Now(),
 		deflate: h.upgrader.EnableCompression && deflateOffered(r.Header["Sec-Websocket-Extensions"])}
 	if age := h.opts.MaxConnAge; age > 0 {
 		c.expires = time.Now().Add(age/2 + rand.N(age))
@@ -282,13 +302,17 @@ func (h *Hub) ServeWS(w http.ResponseWriter, r *http.Request, a Audience) {
 		h.logger.Debug("fanout: client joined", slog.String("audience", a.String()), slog.String("remote", c.remote),
 			slog.Bool("resumed", hasSince && epoch == h.epoch))
 	}
-	go c.readLoop()
+	if a == Public {
+		h.public.serve(c)
+	} else {
+		go c.readLoop()
+	}
 }
 
 // readLoop reads the client's frames on a goroutine of its own (ServeWS
-// has returned by then): pongs extend the deadline; "ping" messages are
-// answered; anything else, a flood or an oversize frame closes this
-// client only.
+// has returned by then): pongs extend the deadline; messages go to
+// onMessage. Staff clients are read here; public ones too where the
+// poller (poller_linux.go) is not available.
 func (c *conn) readLoop() {
 	defer c.kill()
 	o := &c.h.opts
@@ -308,9 +332,8 @@ func (c *conn) readLoop() {
 		}
 		return err
 	})
-	tokens, last := float64(o.ClientBurst), time.Now()
 	for {
-		mt, data, err := c.ws.ReadMessage()
+		mt, r, err := c.ws.NextReader()
 		if err != nil {
 			if errors.Is(err, websocket.ErrReadLimit) {
 				// gorilla has sent 1009 (message too big) already.
@@ -319,37 +342,68 @@ func (c *conn) readLoop() {
 			}
 			return
 		}
+		// gorilla's read limit counts the bytes on the wire; a compressed
+		// message could inflate to a thousand times that. The limit
+		// holds for what it inflates to as well.
+		data, err := io.ReadAll(io.LimitReader(r, o.ReadLimit+1))
+		if err != nil {
+			return
+		}
+		if int64(len(data)) > o.ReadLimit {
+			c.aud.met.badClient("oversize")
+			c.closeReader(websocket.CloseMessageTooBig, "")
+			return
+		}
 		now := time.Now()
 		_ = c.ws.SetReadDeadline(now.Add(o.PongWait))
-		tokens = min(tokens+now.Sub(last).Seconds()*o.ClientRate, float64(o.ClientBurst))
-		last = now
-		if tokens < 1 {
-			c.aud.met.badClient("flood")
-			c.closeReader(websocket.ClosePolicyViolation, "flood")
-			return
-		}
-		tokens--
-		var m clientMsg
-		if mt != websocket.TextMessage || json.Unmarshal(data, &m) != nil {
-			c.aud.met.badClient("bad_message")
-			c.closeReader(websocket.CloseInvalidFramePayloadData, "bad message")
-			return
-		}
-		switch m.Type {
-		case "ping":
-			c.h.mu.Lock()
-			ok := c.enqueue(pongFrame)
-			if !ok {
-				c.h.cutSlowLocked(c)
+		if ok, code, reason := c.onMessage(now, mt, data); !ok {
+			if code != 0 {
+				c.closeReader(code, reason)
 			}
-			c.h.mu.Unlock()
-			if !ok {
-				return
-			}
-		default:
-			c.aud.met.badClient("unknown_message")
-			c.closeReader(websocket.ClosePolicyViolation, "unknown message")
 			return
 		}
 	}
+}
+
+// onMessage handles one whole data message of type mt (gorilla's
+// TextMessage or BinaryMessage) from c's client, read at now; both readers
+// (readLoop and the poller) call it. "ping" messages are answered; anything
+// else, or a flood, closes this client only. It reports whether to go on
+// reading; when not, a non-zero code and reason are the close frame the
+// reader sends before it drops what the client still sends (closeReader),
+// and a zero code means the connection is to be killed (it is closing
+// already).
+func (c *conn) onMessage(now time.Time, mt int, data []byte) (ok bool, code int, reason string) {
+	o := &c.h.opts
+	c.tokens = min(c.tokens+now.Sub(c.tokensAt).Seconds()*o.ClientRate, float64(o.ClientBurst))
+	c.tokensAt = now
+	if c.tokens < 1 {
+		c.aud.met.badClient("flood")
+		return false, websocket.ClosePolicyViolation, "flood"
+	}
+	c.tokens--
+	var m clientMsg
+	if mt != websocket.TextMessage || json.Unmarshal(data, &m) != nil {
+		c.aud.met.badClient("bad_message")
+		return false, websocket.CloseInvalidFramePayloadData, "bad message"
+	}
+	switch m.Type {
+	case "ping":
+		return c.reply(pongFrame), 0, ""
+	default:
+		c.aud.met.badClient("unknown_message")
+		return false, websocket.ClosePolicyViolation, "unknown message"
+	}
+}
+
+// reply queues f, an answer to the client, behind what c is owed; a full
+// queue cuts c off as slow, and reply reports false.
+func (c *conn) reply(f *frame) bool {
+	c.h.mu.Lock()
+	ok := c.enqueue(f)
+	if !ok {
+		c.h.cutSlowLocked(c)
+	}
+	c.h.mu.Unlock()
+	return ok
 }

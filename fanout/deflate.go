@@ -22,6 +22,8 @@ package fanout
 import (
 	"bytes"
 	"compress/flate"
+	"errors"
+	"io"
 	"strings"
 	"sync"
 )
@@ -143,4 +145,32 @@ func isToken(s string) bool {
 		}
 	}
 	return true
+}
+
+var flateReaders sync.Pool // io.ReadCloser from flate.NewReader
+
+// errInflatedTooBig: a compressed message inflates past the read limit.
+var errInflatedTooBig = errors.New("fanout: a compressed message inflates past the read limit")
+
+// inflateMessage inflates one permessage-deflate message, p, to at most
+// limit bytes: the four bytes left off at the end (00 00 ff ff) are put
+// back, and the end of the stream is the end of the data, as RFC 7692
+// section 7.2.2 says.
+func inflateMessage(p []byte, limit int64) ([]byte, error) {
+	src := io.MultiReader(bytes.NewReader(p), bytes.NewReader([]byte{0, 0, 0xff, 0xff, 1, 0, 0, 0xff, 0xff}))
+	r, _ := flateReaders.Get().(io.ReadCloser)
+	if r == nil {
+		r = flate.NewReader(src)
+	} else if err := r.(flate.Resetter).Reset(src, nil); err != nil {
+		return nil, err
+	}
+	defer flateReaders.Put(r)
+	out, err := io.ReadAll(io.LimitReader(r, limit+1))
+	if err != nil {
+		return nil, err
+	}
+	if int64(len(out)) > limit {
+		return nil, errInflatedTooBig
+	}
+	return out, nil
 }

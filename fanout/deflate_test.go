@@ -2,6 +2,7 @@ package fanout
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"net"
 	"net/http"
@@ -153,4 +154,73 @@ func gorillaAgrees(t *testing.T, host, ext string) bool {
 		t.Fatalf("handshake offering %q: %s", ext, resp.Status)
 	}
 	return strings.HasPrefix(resp.Header.Get("Sec-WebSocket-Extensions"), "permessage-deflate")
+}
+
+// deflated is p compressed as a client compresses a message.
+func deflated(t *testing.T, p []byte) []byte {
+	t.Helper()
+	z := deflatePayload(p)
+	if z == nil {
+		t.Fatal("deflatePayload failed")
+	}
+	return z
+}
+
+// A client that negotiated compression may compress its own messages;
+// every reader inflates them, whole or in fragments, and closes with 1009
+// one that inflates past the read limit however few bytes it took on the
+// wire (a few hundred bytes inflate to a megabyte).
+func TestCompressedClientMessages(t *testing.T) {
+	_, l := openLog(t)
+	n := startNode(t, l, fast, nil)
+	bomb := deflated(t, bytes.Repeat([]byte(" "), 1<<20))
+	if len(bomb) > 4096 {
+		t.Fatalf("the bomb takes %d bytes, over the read limit on the wire", len(bomb))
+	}
+	zping := deflated(t, pingMsg)
+	const rsv1Text = 0x40 | websocket.TextMessage
+	for _, a := range []Audience{Public, Moderator} { // the poller, readLoop
+		t.Run(a.String(), func(t *testing.T) {
+			// gorilla's client compresses what it writes.
+			c := dial(t, n.url(a, ""), nil)
+			c.ws.Close()
+			zd := &websocket.Dialer{EnableCompression: true}
+			ws, _, err := zd.Dial(n.url(a, ""), nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { ws.Close() })
+			c = &client{t: t, ws: ws}
+			if _, err := c.next(5 * time.Second); err != nil {
+				t.Fatal(err)
+			}
+			if err := ws.WriteMessage(websocket.TextMessage, pingMsg); err != nil {
+				t.Fatal(err)
+			}
+			c.wantPong()
+
+			c, nc, _ := dialRawWith(t, n.url(a, ""), true)
+			write(t, nc, clientFrame(0x80|rsv1Text, zping, false))
+			c.wantPong()
+			// In two fragments: RSV1 on the first only.
+			write(t, nc, clientFrame(rsv1Text, zping[:4], false), clientFrame(0x80, zping[4:], false))
+			c.wantPong()
+			write(t, nc, clientFrame(0x80|rsv1Text, bomb, false))
+			if code, _ := c.closeCode(); code != websocket.CloseMessageTooBig {
+				t.Errorf("a message inflating to 1 MiB closed with %d, want %d", code, websocket.CloseMessageTooBig)
+			}
+
+			// RSV1 on a control frame is an error even with compression
+			// (RFC 7692 section 6.1); gorilla's reader (readLoop, staff
+			// sockets) lets it pass and answers the ping.
+			if a != Public {
+				return
+			}
+			c, nc, _ = dialRawWith(t, n.url(a, ""), true)
+			write(t, nc, clientFrame(0x40|finPing, nil, false))
+			if code, _ := c.closeCode(); code != websocket.CloseProtocolError {
+				t.Errorf("RSV1 on a ping closed with %d, want %d", code, websocket.CloseProtocolError)
+			}
+		})
+	}
 }

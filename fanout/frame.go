@@ -33,6 +33,9 @@ type frame struct {
 	msgs int       // messages in the frame
 	at   time.Time // the oldest event's time; zero when none
 	ping bool      // a ping control frame instead of wire
+	// control: wire is a control frame (a pong answering a client's
+	// ping), not counted among the data frames sent.
+	control bool
 	// shared: the frame goes to many connections, so those that
 	// negotiated compression get zwire (deflate.go).
 	shared bool

@@ -47,6 +47,11 @@ type Hub struct {
 	cancelSub func()
 	stop      chan struct{}
 	wg        sync.WaitGroup
+
+	// public reads the public clients (reader.go); started is the origin
+	// of mono's clock.
+	public  clientReader
+	started time.Time
 }
 
 type earlyEvent struct {
@@ -76,6 +81,7 @@ func New(ctx context.Context, feed Feed, log eventlog.Log, opts Options) (*Hub, 
 		logger:  opts.Logger.With(slog.String("event", opts.Event)),
 		origins: map[string]bool{},
 		stop:    make(chan struct{}),
+		started: time.Now(),
 	}
 	for _, o := range opts.AllowedOrigins {
 		h.origins[strings.ToLower(strings.TrimRight(o, "/"))] = true
@@ -124,6 +130,7 @@ func New(ctx context.Context, feed Feed, log eventlog.Log, opts Options) (*Hub, 
 	h.early = nil
 	h.mu.Unlock()
 
+	h.public = newPublicReader(h, m.pollerWakeups.WithLabelValues(opts.Event))
 	for _, s := range h.aud {
 		h.wg.Add(1)
 		if s.interval != 0 {
@@ -169,6 +176,7 @@ func (h *Hub) Close() {
 	h.mu.Unlock()
 	h.cancelSub()
 	close(h.stop)
+	h.public.stop()
 	h.wg.Wait()
 	for _, c := range all {
 		c.closeWith(websocket.CloseGoingAway, "going away")
@@ -324,14 +332,55 @@ func (h *Hub) pingLoop() {
 					h.cutSlowLocked(c)
 				}
 			}
-			old := h.expiredLocked(time.Now())
+			now := time.Now()
+			old := h.expiredLocked(now)
+			silent := h.silentLocked(now)
 			h.mu.Unlock()
 			for _, c := range old {
 				c.aud.met.rebalanced.Inc()
 				c.closeWith(CloseRebalance, "rebalance")
 			}
+			for _, c := range silent {
+				if h.logger.Enabled(context.Background(), slog.LevelDebug) {
+					h.logger.Debug("fanout: silent client dropped", slog.String("remote", c.remote))
+				}
+				c.kill() // as readLoop's read deadline does
+			}
 		}
 	}
+}
+
+// silentLocked returns the public connections the poller has read nothing
+// from, not even a pong, for longer than PongWait. It stands for
+// readLoop's read deadline, which closed a client PongWait after its last
+// frame; checked once per ping tick, it closes one between PongWait and
+// PongWait+PingInterval after (by default 60 to 85 s). Called with h.mu
+// held.
+func (h *Hub) silentLocked(now time.Time) []*conn {
+	before := h.mono(now) - int64(h.opts.PongWait)
+	var out []*conn
+	s := h.aud[Public]
+	silent := func(c *conn) bool {
+		t := c.lastRead.Load()
+		return t != 0 && t < before // 0: read by readLoop, which has its deadline
+	}
+	for _, c := range s.synced {
+		if silent(c) {
+			out = append(out, c)
+		}
+	}
+	for c := range s.ahead {
+		if silent(c) {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// mono is t on a monotonic clock of the hub's, in nanoseconds, always
+// positive: what conn.lastRead holds.
+func (h *Hub) mono(t time.Time) int64 {
+	return max(int64(t.Sub(h.started)), 1)
 }
 
 // expiredLocked returns the connections past their maximum age, at most

@@ -19,6 +19,9 @@ type metrics struct {
 	resumes     *prometheus.CounterVec
 	rebalanced  *prometheus.CounterVec
 	delay       *prometheus.HistogramVec
+	// pollerWakeups counts the public poller's returns from epoll_wait
+	// with sockets to read (poller_linux.go).
+	pollerWakeups *prometheus.CounterVec
 }
 
 // badReasons are the values of bad_client_total's "reason" label, each
@@ -68,6 +71,10 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Help:    "From an event's append time to the write of the frame carrying it (oldest event of the frame).",
 			Buckets: []float64{.005, .01, .025, .05, .1, .15, .2, .3, .5, 1, 2.5, 5, 10},
 		}, []string{"event", "audience"}),
+		pollerWakeups: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "backchannel", Subsystem: "fanout", Name: "poller_wakeups_total",
+			Help: "Times the public sockets' poller woke with sockets to read (Linux; elsewhere each public socket has a reader goroutine and this stays 0).",
+		}, []string{"event"}),
 	}
 	if reg == nil {
 		return m
@@ -82,6 +89,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 	m.resumes = register(reg, m.resumes)
 	m.rebalanced = register(reg, m.rebalanced)
 	m.delay = register(reg, m.delay)
+	m.pollerWakeups = register(reg, m.pollerWakeups)
 	return m
 }
 

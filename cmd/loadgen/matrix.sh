@@ -36,5 +36,10 @@ for r in 1 2; do
 	one "wsprobe 1000x100 run $r" env CLIENT=wsprobe cmd/loadgen/bench.sh 1000 100 20s
 	one "redis loadgen 10000x10 run $r" cmd/loadgen/bench-redis.sh 10000 10 20s
 	one "redis wsprobe 10000x10 run $r" env CLIENT=wsprobe cmd/loadgen/bench-redis.sh 10000 10 20s
+	# Compressed sockets, as browsers open them, on real posts' text: the
+	# bytes per delivered post (the client's inflating, not the server,
+	# sets the latency of these runs).
+	one "deflate 1000x100 run $r" cmd/loadgen/bench.sh 1000 100 20s -deflate -corpus cmd/loadgen/testdata/mastodon_public_timeline_2020_tootkit.json
+	one "deflate 10000x10 run $r" cmd/loadgen/bench.sh 10000 10 20s -deflate -corpus cmd/loadgen/testdata/mastodon_public_timeline_2020_tootkit.json
 done
 echo "=== done $(date -u +%FT%TZ)" >>"$out"

@@ -53,7 +53,16 @@ func TestMetricsListener(t *testing.T) {
 	}
 	for _, path := range []string{"/healthz", "/api/events/ourday", "/"} {
 		if code, _ := get(t, "http://"+maddr+path); code != 404 {
-			t.Errorf("metrics listener %s = %d, want 404: it serves /metrics only", path, code)
+			t.Errorf("metrics listener %s = %d, want 404: it serves /metrics and the profiles only", path, code)
+		}
+	}
+	// Go's profiles on the private listener, never on the public one.
+	if code, body := get(t, "http://"+maddr+"/debug/pprof/heap?debug=1"); code != 200 || !strings.Contains(body, "HeapAlloc") {
+		t.Errorf("metrics listener /debug/pprof/heap: %d, %.100q", code, body)
+	}
+	for _, path := range []string{"/debug/pprof/", "/debug/pprof/heap", "/debug/pprof/profile?seconds=1"} {
+		if code, _ := get(t, "http://"+p1.addr+path); code == 200 {
+			t.Errorf("main listener %s = 200: a profile on the public listener", path)
 		}
 	}
 	if code := p1.stop(t); code != 0 {
@@ -66,6 +75,9 @@ func TestMetricsListener(t *testing.T) {
 	}
 	if p.logged("metrics listening") {
 		t.Error("a metrics listener was opened without --metrics-listen")
+	}
+	if code, _ := get(t, "http://"+p.addr+"/debug/pprof/"); code == 200 {
+		t.Error("without --metrics-listen, /debug/pprof/ = 200 on the main listener: profiles are for the private listener only")
 	}
 	p.stop(t)
 }

@@ -44,9 +44,6 @@ type conn struct {
 	// deflate: the client negotiated permessage-deflate, so shared frames
 	// go to it compressed.
 	deflate bool
-	// pingSlot is the slice of the ping interval in which c is pinged
-	// (pingLoop); handed out round robin, so the slices are even.
-	pingSlot uint8
 
 	// The token bucket bounding the client's messages (Options.ClientRate
 	// and ClientBurst); only its reader touches them.
@@ -283,8 +280,7 @@ func (h *Hub) ServeWS(w http.ResponseWriter, r *http.Request, a Audience) {
 	}
 	c := &conn{h: h, aud: s, ws: ws, remote: r.RemoteAddr, release: release, q: make(chan *frame, h.opts.QueueSize), idx: -1,
 		tokens: float64(h.opts.ClientBurst), tokensAt: time.Now(),
-		deflate:  h.upgrader.EnableCompression && deflateOffered(r.Header["Sec-Websocket-Extensions"]),
-		pingSlot: uint8(h.pingNext.Add(1) % pingSlices)}
+		deflate: h.upgrader.EnableCompression && deflateOffered(r.Header["Sec-Websocket-Extensions"])}
 	if age := h.opts.MaxConnAge; age > 0 {
 		c.expires = time.Now().Add(age/2 + rand.N(age))
 	}

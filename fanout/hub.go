@@ -19,7 +19,6 @@ import (
 	"sort"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -37,7 +36,6 @@ type Hub struct {
 	epoch    string
 	logger   *slog.Logger
 	upgrader websocket.Upgrader
-	pingNext atomic.Uint32 // the next connection's ping slot (pingLoop)
 	origins  map[string]bool
 
 	mu        sync.Mutex
@@ -308,65 +306,46 @@ func (h *Hub) cutSlowLocked(c *conn) {
 	go c.closeWith(CloseSlow, "slow")
 }
 
-// pingSlices is how many ticks one PingInterval's pings are spread over:
-// each connection is pinged once per PingInterval, in its own slice, so
-// 10,000 walls cost 400 pings a second instead of 10,000 writes (and as
-// many writer goroutines) at once every 25 s, which held up any post
-// that came in the middle by the length of that burst.
-const pingSlices = 25
-
-// pingTick is the ping loop's tick and the slices one PingInterval has:
-// pingSlices, fewer when the interval is short (tests), never a tick
-// under 10 ms.
-func pingTick(interval time.Duration) (time.Duration, int) {
-	n := min(pingSlices, max(1, int(interval/(10*time.Millisecond))))
-	return interval / time.Duration(n), n
-}
-
 func (h *Hub) pingLoop() {
 	defer h.wg.Done()
-	tick, slices := pingTick(h.opts.PingInterval)
-	t := time.NewTicker(tick)
+	t := time.NewTicker(h.opts.PingInterval)
 	defer t.Stop()
-	for k := 0; ; k = (k + 1) % slices {
+	for {
 		select {
 		case <-h.stop:
 			return
 		case <-t.C:
-		}
-		h.mu.Lock()
-		for _, s := range h.aud {
-			var cut []*conn
-			for _, c := range s.synced {
-				if int(c.pingSlot)%slices == k && !c.enqueue(pingFrame) {
-					cut = append(cut, c)
+			h.mu.Lock()
+			for _, s := range h.aud {
+				var cut []*conn
+				for _, c := range s.synced {
+					if !c.enqueue(pingFrame) {
+						cut = append(cut, c)
+					}
+				}
+				for c := range s.ahead {
+					if !c.enqueue(pingFrame) {
+						cut = append(cut, c)
+					}
+				}
+				for _, c := range cut {
+					h.cutSlowLocked(c)
 				}
 			}
-			for c := range s.ahead {
-				if int(c.pingSlot)%slices == k && !c.enqueue(pingFrame) {
-					cut = append(cut, c)
+			now := time.Now()
+			old := h.expiredLocked(now)
+			silent := h.silentLocked(now)
+			h.mu.Unlock()
+			for _, c := range old {
+				c.aud.met.rebalanced.Inc()
+				c.closeWith(CloseRebalance, "rebalance")
+			}
+			for _, c := range silent {
+				if h.logger.Enabled(context.Background(), slog.LevelDebug) {
+					h.logger.Debug("fanout: silent client dropped", slog.String("remote", c.remote))
 				}
+				c.kill() // as readLoop's read deadline does
 			}
-			for _, c := range cut {
-				h.cutSlowLocked(c)
-			}
-		}
-		now := time.Now()
-		var old []*conn
-		if k == 0 { // once per PingInterval: expiredLocked paces itself per call
-			old = h.expiredLocked(now)
-		}
-		silent := h.silentLocked(now)
-		h.mu.Unlock()
-		for _, c := range old {
-			c.aud.met.rebalanced.Inc()
-			c.closeWith(CloseRebalance, "rebalance")
-		}
-		for _, c := range silent {
-			if h.logger.Enabled(context.Background(), slog.LevelDebug) {
-				h.logger.Debug("fanout: silent client dropped", slog.String("remote", c.remote))
-			}
-			c.kill() // as readLoop's read deadline does
 		}
 	}
 }
@@ -374,8 +353,8 @@ func (h *Hub) pingLoop() {
 // silentLocked returns the public connections the poller has read nothing
 // from, not even a pong, for longer than PongWait. It stands for
 // readLoop's read deadline, which closed a client PongWait after its last
-// frame; checked every ping tick, it closes one between PongWait and
-// PongWait plus a tick after (by default 60 to 61 s). Called with h.mu
+// frame; checked once per ping tick, it closes one between PongWait and
+// PongWait+PingInterval after (by default 60 to 85 s). Called with h.mu
 // held.
 func (h *Hub) silentLocked(now time.Time) []*conn {
 	before := h.mono(now) - int64(h.opts.PongWait)

@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"slices"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -530,60 +529,5 @@ func TestRebalanceSendsATenthPerTick(t *testing.T) {
 	n.hub.mu.Unlock()
 	if len(old) != 2 || len(none) != 0 {
 		t.Errorf("expired: %d of 20 past their age (want 2, a tenth), %d before it (want 0)", len(old), len(none))
-	}
-}
-
-// Pings are spread over the ping interval, each connection pinged once
-// per interval in its own slice, rather than every socket at one tick:
-// at 10,000 walls that burst of writes (and writer goroutines) held up
-// any post that came in the middle of it.
-func TestPingsAreSpreadOverTheInterval(t *testing.T) {
-	if tick, n := pingTick(25 * time.Second); tick != time.Second || n != 25 {
-		t.Errorf("pingTick(25s) = %v, %d; want 1s, 25", tick, n)
-	}
-	if tick, n := pingTick(30 * time.Millisecond); tick != 10*time.Millisecond || n != 3 {
-		t.Errorf("pingTick(30ms) = %v, %d; want 10ms, 3", tick, n)
-	}
-	_, l := openLog(t)
-	opts := fast
-	opts.PingInterval = 500 * time.Millisecond
-	n := startNode(t, l, opts, nil)
-	const clients = 50
-	var first [clients]atomic.Int64
-	for i := range clients {
-		c := dial(t, n.url(Public, ""), nil)
-		c.ws.SetPingHandler(func(string) error {
-			first[i].CompareAndSwap(0, time.Now().UnixNano())
-			return nil
-		})
-		go func() {
-			for {
-				if _, _, err := c.ws.ReadMessage(); err != nil {
-					return
-				}
-			}
-		}()
-	}
-	deadline := time.Now().Add(5 * time.Second)
-	lo, hi := int64(0), int64(0)
-	for i := 0; i < clients; {
-		v := first[i].Load()
-		if v == 0 {
-			if time.Now().After(deadline) {
-				t.Fatalf("client %d got no ping within 5 s (PingInterval 500 ms)", i)
-			}
-			time.Sleep(10 * time.Millisecond) // polling against a deadline
-			continue
-		}
-		if lo == 0 || v < lo {
-			lo = v
-		}
-		hi = max(hi, v)
-		i++
-	}
-	spread := time.Duration(hi - lo)
-	t.Logf("first pings of %d clients spread over %v", clients, spread)
-	if spread < opts.PingInterval/4 {
-		t.Errorf("first pings spread over %v, want at least %v of a %v interval: pinged in one burst", spread, opts.PingInterval/4, opts.PingInterval)
 	}
 }

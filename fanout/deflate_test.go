@@ -3,7 +3,6 @@ package fanout
 import (
 	"bufio"
 	"bytes"
-	"context"
 	"net"
 	"net/http"
 	"strings"
@@ -14,30 +13,13 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/backchannel/backchannel/event"
+	"github.com/backchannel/backchannel/internal/netcount"
 )
-
-// countingConn counts the bytes a client reads off its socket.
-type countingConn struct {
-	net.Conn
-	n *atomic.Int64
-}
-
-func (c countingConn) Read(p []byte) (int, error) {
-	n, err := c.Conn.Read(p)
-	c.n.Add(int64(n))
-	return n, err
-}
 
 func countingDialer(compress bool, n *atomic.Int64) *websocket.Dialer {
 	return &websocket.Dialer{
 		EnableCompression: compress,
-		NetDialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
-			c, err := (&net.Dialer{}).DialContext(ctx, network, addr)
-			if err != nil {
-				return nil, err
-			}
-			return countingConn{c, n}, nil
-		},
+		NetDialContext:    netcount.Dial((&net.Dialer{}).DialContext, n),
 	}
 }
 

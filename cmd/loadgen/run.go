@@ -25,6 +25,7 @@ import (
 	"github.com/backchannel/backchannel/event"
 	"github.com/backchannel/backchannel/fanout"
 	"github.com/backchannel/backchannel/ingest"
+	"github.com/backchannel/backchannel/internal/netcount"
 )
 
 type runConfig struct {
@@ -250,13 +251,7 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 		}
 		dialers[i] = &websocket.Dialer{ReadBufferSize: 4096, WriteBufferSize: 512, HandshakeTimeout: 30 * time.Second,
 			EnableCompression: cfg.deflate,
-			NetDialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
-				c, err := nd.DialContext(ctx, network, addr)
-				if err != nil {
-					return nil, err
-				}
-				return countingConn{c, &st.sockBytes}, nil
-			}}
+			NetDialContext:    netcount.Dial(nd.DialContext, &st.sockBytes)}
 	}
 	var wg sync.WaitGroup
 	ready := make(chan error, cfg.conns)
@@ -395,18 +390,6 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 // postURI is the URI of post seq of a run; its id is event.PostID of it.
 func postURI(runID string, seq int) string {
 	return "urn:loadgen:" + runID + ":" + strconv.Itoa(seq)
-}
-
-// countingConn counts the bytes read off a client's socket.
-type countingConn struct {
-	net.Conn
-	n *atomic.Int64
-}
-
-func (c countingConn) Read(p []byte) (int, error) {
-	n, err := c.Conn.Read(p)
-	c.n.Add(int64(n))
-	return n, err
 }
 
 // wireSize is the size on the wire of a server's (unmasked) websocket

@@ -4,10 +4,6 @@ import (
 	"context"
 	"encoding/csv"
 	"fmt"
-	"io"
-	"log/slog"
-	"net"
-	"net/http"
 	"strings"
 	"sync"
 	"testing"
@@ -16,13 +12,9 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/backchannel/backchannel/auth"
-	"github.com/backchannel/backchannel/config"
 	"github.com/backchannel/backchannel/event"
-	"github.com/backchannel/backchannel/eventlog/disklog"
-	"github.com/backchannel/backchannel/fanout"
 	"github.com/backchannel/backchannel/fold"
 	"github.com/backchannel/backchannel/ingest"
-	"github.com/backchannel/backchannel/wall"
 )
 
 // The event day (issue 13), staff side: going live, reject-many, two
@@ -37,66 +29,13 @@ var daySizes = []struct{ w, h int64 }{{1920, 1080}, {1280, 720}}
 // time zone chosen by the test.
 func dayServer(t testing.TB, tz string, health func() []ingest.HealthSnapshot) *staffServer {
 	t.Helper()
-	store, err := disklog.Open(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	log, err := store.Log(ctx, staffSlug)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg := &config.Event{Slug: staffSlug, Title: "Event day under test", Hashtags: []string{"DayTest"},
-		Moderation: config.Moderation{Mode: event.ModePre}, Timezone: tz}
-	live := fold.NewLive(log, fold.SettingsView{Title: cfg.Title, Moderation: event.ModePre})
-	done := make(chan struct{})
-	go func() { defer close(done); _ = live.Run(ctx) }()
-	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
-	hub, err := fanout.New(ctx, fanout.LiveFeed{Live: live}, log, fanout.Options{Event: staffSlug, Logger: quiet})
-	if err != nil {
-		t.Fatal(err)
-	}
-	a, err := auth.New(auth.Options{
-		Key: []byte(staffKey),
-		Events: map[string]auth.EventCredentials{staffSlug: {
-			Moderator:   auth.RoleCredentials{Passphrase: staffModPass},
-			Facilitator: auth.RoleCredentials{Passphrase: staffFacPass},
-		}},
-		LoginPerAddress: auth.Rate{Burst: 100, Every: time.Millisecond},
-		Logger:          quiet,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
 	if health == nil {
 		health = func() []ingest.HealthSnapshot {
 			return []ingest.HealthSnapshot{{Source: "mastodon:mastodon.social", Kind: "mastodon", State: ingest.StateOK, LastSuccess: time.Now(), RateLimitRemaining: -1}}
 		}
 	}
-	srv := wall.New(wall.Options{Store: store, Logger: quiet})
-	if err := srv.AddEvent(&wall.Event{Config: cfg, Log: log, Live: live, Hub: hub, Health: health}); err != nil {
-		t.Fatal(err)
-	}
-	if err := srv.MountStaff(wall.StaffOptions{Auth: a}); err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	hs := &http.Server{Handler: srv, ReadHeaderTimeout: 5 * time.Second}
-	go func() { _ = hs.Serve(ln) }()
-	t.Cleanup(func() {
-		sctx, scancel := context.WithTimeout(context.Background(), 3*time.Second)
-		defer scancel()
-		hub.Close()
-		_ = hs.Shutdown(sctx)
-		_ = hs.Close()
-		cancel()
-		<-done
-		_ = store.Close()
-	})
-	return &staffServer{URL: "http://" + ln.Addr().String(), log: log, live: live}
+	return startStaff(t, staffSetup{title: "Event day under test", hashtag: "DayTest", timezone: tz, health: health,
+		loginPerAddress: auth.Rate{Burst: 100, Every: time.Millisecond}})
 }
 
 func rehearsalPost(p event.Post) event.Entry {

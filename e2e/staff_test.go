@@ -30,6 +30,7 @@ import (
 	"github.com/backchannel/backchannel/fold"
 	"github.com/backchannel/backchannel/ingest"
 	"github.com/backchannel/backchannel/ingest/mastodon"
+	"github.com/backchannel/backchannel/ingest/webform"
 	"github.com/backchannel/backchannel/moderation"
 	"github.com/backchannel/backchannel/wall"
 )
@@ -52,6 +53,33 @@ type staffServer struct {
 
 func startStaffServer(t testing.TB) *staffServer {
 	t.Helper()
+	// One healthy source and one backing off, as the ingest runner would report them.
+	health := func() []ingest.HealthSnapshot {
+		return []ingest.HealthSnapshot{
+			{Source: "mastodon.social", Kind: "mastodon", State: ingest.StateOK, LastSuccess: time.Now(), Appended: 10, RateLimitRemaining: -1},
+			{Source: "bsky", Kind: "bluesky", State: ingest.StateBackingOff, LastError: "connection refused", LastErrorAt: time.Now(), RateLimitRemaining: -1},
+		}
+	}
+	return startStaff(t, staffSetup{title: "Staff pages under test", hashtag: "StaffTest", health: health})
+}
+
+// staffSetup is what the staff browser tests vary in their node.
+type staffSetup struct {
+	title, hashtag, timezone string
+	// health is the sources' health the pages show; nil: none.
+	health func() []ingest.HealthSnapshot
+	// modTokens are bearer tokens for the moderator role.
+	modTokens []string
+	// loginPerAddress is auth's login rate per address; zero: auth's own.
+	loginPerAddress auth.Rate
+	// form mounts the web form (participants' posts and votes).
+	form bool
+}
+
+// startStaff starts a node serving the staff event as o says: a real
+// disklog store, the fold, the fan-out hub, auth, the staff API and pages.
+func startStaff(t testing.TB, o staffSetup) *staffServer {
+	t.Helper()
 	store, err := disklog.Open(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
@@ -61,8 +89,8 @@ func startStaffServer(t testing.TB) *staffServer {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg := &config.Event{Slug: staffSlug, Title: "Staff pages under test", Hashtags: []string{"StaffTest"},
-		Moderation: config.Moderation{Mode: event.ModePre}}
+	cfg := &config.Event{Slug: staffSlug, Title: o.title, Hashtags: []string{o.hashtag},
+		Moderation: config.Moderation{Mode: event.ModePre}, Timezone: o.timezone}
 	live := fold.NewLive(log, fold.SettingsView{Title: cfg.Title, Moderation: event.ModePre})
 	done := make(chan struct{})
 	go func() { defer close(done); _ = live.Run(ctx) }()
@@ -74,26 +102,26 @@ func startStaffServer(t testing.TB) *staffServer {
 	a, err := auth.New(auth.Options{
 		Key: []byte(staffKey),
 		Events: map[string]auth.EventCredentials{staffSlug: {
-			Moderator:   auth.RoleCredentials{Passphrase: staffModPass},
+			Moderator:   auth.RoleCredentials{Passphrase: staffModPass, Tokens: o.modTokens},
 			Facilitator: auth.RoleCredentials{Passphrase: staffFacPass},
 		}},
-		Logger: quiet,
+		LoginPerAddress: o.loginPerAddress,
+		Logger:          quiet,
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
 	srv := wall.New(wall.Options{Store: store, Logger: quiet})
-	// One healthy source and one backing off, as the ingest runner would report them.
-	health := func() []ingest.HealthSnapshot {
-		return []ingest.HealthSnapshot{
-			{Source: "mastodon.social", Kind: "mastodon", State: ingest.StateOK, LastSuccess: time.Now(), Appended: 10, RateLimitRemaining: -1},
-			{Source: "bsky", Kind: "bluesky", State: ingest.StateBackingOff, LastError: "connection refused", LastErrorAt: time.Now(), RateLimitRemaining: -1},
-		}
-	}
-	if err := srv.AddEvent(&wall.Event{Config: cfg, Log: log, Live: live, Hub: hub, Health: health}); err != nil {
+	if err := srv.AddEvent(&wall.Event{Config: cfg, Log: log, Live: live, Hub: hub, Health: o.health}); err != nil {
 		t.Fatal(err)
 	}
-	if err := srv.MountStaff(wall.StaffOptions{Auth: a}); err != nil {
+	staff := wall.StaffOptions{Auth: a}
+	if o.form {
+		form := webform.New(webform.Options{Logger: quiet, Key: []byte(staffKey)})
+		form.SetEvent(staffSlug, webform.Event{Sink: ingest.NewLogSink(log, nil, nil, event.Actor{Role: event.RoleSource, Name: "form"}, nil)})
+		staff.Form = form
+	}
+	if err := srv.MountStaff(staff); err != nil {
 		t.Fatal(err)
 	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -107,6 +135,7 @@ func startStaffServer(t testing.TB) *staffServer {
 		defer scancel()
 		hub.Close()
 		_ = hs.Shutdown(sctx)
+		_ = hs.Close()
 		cancel()
 		<-done
 		_ = store.Close()

@@ -1,12 +1,9 @@
 package e2e
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
-	"log/slog"
-	"net"
 	"net/http"
 	"net/http/cookiejar"
 	"strings"
@@ -16,14 +13,7 @@ import (
 
 	"github.com/chromedp/chromedp"
 
-	"github.com/backchannel/backchannel/auth"
-	"github.com/backchannel/backchannel/config"
-	"github.com/backchannel/backchannel/event"
-	"github.com/backchannel/backchannel/eventlog/disklog"
-	"github.com/backchannel/backchannel/fanout"
 	"github.com/backchannel/backchannel/fold"
-	"github.com/backchannel/backchannel/ingest"
-	"github.com/backchannel/backchannel/ingest/webform"
 	"github.com/backchannel/backchannel/wall"
 )
 
@@ -33,61 +23,7 @@ const voteModToken = "e2e-vote-moderator-token-0123456789"
 // tokens the votes need, and a moderator token for the API.
 func startVoteServer(t testing.TB) *staffServer {
 	t.Helper()
-	store, err := disklog.Open(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	log, err := store.Log(ctx, staffSlug)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg := &config.Event{Slug: staffSlug, Title: "Votes under test", Hashtags: []string{"VoteTest"},
-		Moderation: config.Moderation{Mode: event.ModePre}}
-	live := fold.NewLive(log, fold.SettingsView{Title: cfg.Title, Moderation: event.ModePre})
-	done := make(chan struct{})
-	go func() { defer close(done); _ = live.Run(ctx) }()
-	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
-	hub, err := fanout.New(ctx, fanout.LiveFeed{Live: live}, log, fanout.Options{Event: staffSlug, Logger: quiet})
-	if err != nil {
-		t.Fatal(err)
-	}
-	a, err := auth.New(auth.Options{
-		Key: []byte(staffKey),
-		Events: map[string]auth.EventCredentials{staffSlug: {
-			Moderator:   auth.RoleCredentials{Passphrase: staffModPass, Tokens: []string{voteModToken}},
-			Facilitator: auth.RoleCredentials{Passphrase: staffFacPass},
-		}},
-		Logger: quiet,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := wall.New(wall.Options{Store: store, Logger: quiet})
-	if err := srv.AddEvent(&wall.Event{Config: cfg, Log: log, Live: live, Hub: hub}); err != nil {
-		t.Fatal(err)
-	}
-	form := webform.New(webform.Options{Logger: quiet, Key: []byte(staffKey)})
-	form.SetEvent(staffSlug, webform.Event{Sink: ingest.NewLogSink(log, nil, nil, event.Actor{Role: event.RoleSource, Name: "form"}, nil)})
-	if err := srv.MountStaff(wall.StaffOptions{Auth: a, Form: form}); err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	hs := &http.Server{Handler: srv, ReadHeaderTimeout: 5 * time.Second}
-	go func() { _ = hs.Serve(ln) }()
-	t.Cleanup(func() {
-		sctx, scancel := context.WithTimeout(context.Background(), 3*time.Second)
-		defer scancel()
-		hub.Close()
-		_ = hs.Shutdown(sctx)
-		cancel()
-		<-done
-		_ = store.Close()
-	})
-	return &staffServer{URL: "http://" + ln.Addr().String(), log: log, live: live}
+	return startStaff(t, staffSetup{title: "Votes under test", hashtag: "VoteTest", modTokens: []string{voteModToken}, form: true})
 }
 
 // phone is a participant's phone that is not a browser: its own cookie

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"os"
 	"strings"
 	"sync"
@@ -97,6 +98,25 @@ func postText(corpus string, seq, size int) string {
 // auto mode and an idempotent append to the event's log.
 func newSink(l eventlog.Log) *ingest.LogSink {
 	return ingest.NewLogSink(l, loadRules(), nil, event.Actor{Role: event.RoleSource, Name: "form:loadgen"}, nil)
+}
+
+// publishHandler is POST /publish, for serve and relay alike: one post,
+// handed to sink as a source's post is, answered with its position.
+func publishHandler(sink *ingest.LogSink) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		var req publishReq
+		if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 64<<10)).Decode(&req); err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		a, err := sink.Post(r.Context(), loadPost(req.URI, req.Text, time.Now()))
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		fmt.Fprintf(w, `{"pos":%d,"duplicate":%t}`, a.Pos, a.Duplicate)
+	}
 }
 
 // loadRules are the moderation rules loadgen's posts pass: auto mode with

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -48,19 +47,7 @@ func relay(ctx context.Context, args []string) error {
 	defer closeSink()
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /pid", func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, strconv.Itoa(*pid)) })
-	mux.HandleFunc("POST /publish", func(w http.ResponseWriter, r *http.Request) {
-		var req publishReq
-		if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 64<<10)).Decode(&req); err != nil {
-			http.Error(w, err.Error(), http.StatusBadRequest)
-			return
-		}
-		a, err := sink.Post(r.Context(), loadPost(req.URI, req.Text, time.Now()))
-		if err != nil {
-			http.Error(w, err.Error(), http.StatusInternalServerError)
-			return
-		}
-		fmt.Fprintf(w, `{"pos":%d,"duplicate":%t}`, a.Pos, a.Duplicate)
-	})
+	mux.HandleFunc("POST /publish", publishHandler(sink))
 	srv := &http.Server{Addr: *addr, Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.ListenAndServe() }()

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -90,21 +89,7 @@ func serve(ctx context.Context, args []string) error {
 	mux.HandleFunc("GET /pid", func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprint(w, strconv.Itoa(os.Getpid()))
 	})
-	mux.HandleFunc("POST /publish", func(w http.ResponseWriter, r *http.Request) {
-		var req publishReq
-		if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 64<<10)).Decode(&req); err != nil {
-			http.Error(w, err.Error(), http.StatusBadRequest)
-			return
-		}
-		p := loadPost(req.URI, req.Text, time.Now())
-		a, err := sink.Post(r.Context(), p)
-		if err != nil {
-			http.Error(w, err.Error(), http.StatusInternalServerError)
-			return
-		}
-		w.Header().Set("Content-Type", "application/json")
-		fmt.Fprintf(w, `{"pos":%d,"duplicate":%t}`, a.Pos, a.Duplicate)
-	})
+	mux.HandleFunc("POST /publish", publishHandler(sink))
 	srv := &http.Server{Addr: *addr, Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.ListenAndServe() }()

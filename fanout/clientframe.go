@@ -174,29 +174,25 @@ func (c *conn) readFrame(now time.Time, b []byte) (n int, ok bool, code int, rea
 		c.closeWith(cc, "")
 		return n, false, 0, ""
 	}
-	if final && in.op == 0 {
-		if z {
-			if p, code = c.inflate(p); code != 0 {
-				return 0, false, code, ""
-			}
+	// A whole message in one frame is handled as it is; fragments are
+	// put together first.
+	mt, msg := op, p
+	if !final || in.op != 0 {
+		if in.op == 0 {
+			in.op, in.z = op, z
 		}
-		ok, code, reason = c.onMessage(now, op, p)
-		return n, ok, code, reason
+		in.msg = append(in.msg, p...)
+		if !final {
+			return n, true, 0, ""
+		}
+		mt, msg, z = in.op, in.msg, in.z
+		in.op, in.msg, in.z = 0, nil, false
 	}
-	if in.op == 0 {
-		in.op, in.z = op, z
-	}
-	in.msg = append(in.msg, p...)
-	if !final {
-		return n, true, 0, ""
-	}
-	mt, msg := in.op, in.msg
-	if in.z {
+	if z {
 		if msg, code = c.inflate(msg); code != 0 {
 			return 0, false, code, ""
 		}
 	}
-	in.op, in.msg, in.z = 0, nil, false
 	ok, code, reason = c.onMessage(now, mt, msg)
 	return n, ok, code, reason
 }
